@@ -1,0 +1,132 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "providers/channel.h"
+
+namespace omnigate::gateway {
+
+using std::chrono::milliseconds;
+
+struct TopicsConfig {
+  std::string requests = "omnigate.requests";
+  std::string requests_bulk = "omnigate.requests.bulk";
+  std::string events = "omnigate.events";
+  std::string dlq = "omnigate.dlq";
+};
+
+struct EmbeddedKafkaConfig {
+  int brokers = 1;
+  int partitions = 16;
+  // When set, the bootstrap address ("127.0.0.1:PORT") is written here.
+  std::string bootstrap_file;
+};
+
+struct KafkaConfig {
+  // "embedded" starts librdkafka's in-process mock cluster; anything else is
+  // a bootstrap list "host:port,host:port".
+  std::string brokers = "embedded";
+  EmbeddedKafkaConfig embedded;
+  std::string group_id = "omnigate";
+  TopicsConfig topics;
+  milliseconds commit_interval{1000};
+  // Extra librdkafka properties, passed through verbatim (e.g.
+  // "security.protocol", "sasl.mechanisms"). Values support ${ENV}.
+  std::map<std::string, std::string> consumer_properties;
+  std::map<std::string, std::string> producer_properties;
+};
+
+struct PipelineConfig {
+  int workers = 2;  // io_context threads; each owns its providers and transports
+  // Requests consumed but not yet at a durable point, over all partitions.
+  // Partitions are paused above this and resumed below 3/4 of it.
+  int max_in_flight = 20'000;
+  int max_in_flight_per_partition = 5'000;
+  // On rebalance or shutdown, how long in-flight requests of revoked
+  // partitions may take to finish before they are abandoned (not committed).
+  milliseconds drain_timeout{10'000};
+};
+
+struct RetryConfig {
+  int max_attempts = 4;  // total sends per channel, first included
+  milliseconds initial_backoff{1000};
+  milliseconds max_backoff{60'000};
+  double multiplier = 2.0;
+};
+
+struct HttpServerConfig {
+  std::string listen = "0.0.0.0:8080";  // "host:port"; port 0 picks one
+  std::string port_file;                 // when set, the bound port is written here
+  std::string admin_token;               // bearer token for admin routes; empty = open
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, critical, off
+  bool json = false;
+};
+
+// Settings every HTTP-based provider has.
+struct HttpProviderCommon {
+  milliseconds timeout{10'000};
+  milliseconds connect_timeout{3'000};
+  int max_in_flight = 512;  // per gateway instance, split across workers
+  bool tls_verify = true;
+  std::string ca_file;
+};
+
+// SMS through the Twilio Messages API.
+struct TwilioConfig {
+  std::string base_url = "https://api.twilio.com";
+  std::string account_sid;
+  std::string auth_token;  // secret: use ${ENV}
+  std::string from;        // E.164 or alphanumeric sender; or:
+  std::string messaging_service_sid;
+  std::string status_callback;  // URL of our POST /v1/receipts/{name}
+  milliseconds validity_period{0};  // 0 = provider default
+  HttpProviderCommon http;
+};
+
+// The closed set of provider kinds; adding one is a compile error until every
+// std::visit over this variant handles it.
+using ProviderSettings = std::variant<TwilioConfig>;
+
+struct ProviderConfig {
+  std::string name;  // unique; appears in events and metrics
+  Channel channel = Channel::sms;
+  ProviderSettings settings;
+};
+
+struct Config {
+  KafkaConfig kafka;
+  PipelineConfig pipeline;
+  RetryConfig retry;
+  HttpServerConfig http;
+  LogConfig log;
+  std::vector<ProviderConfig> providers;
+  // Failover order of provider names per channel. Defaults to the declaration
+  // order of the providers of that channel.
+  std::map<Channel, std::vector<std::string>> routes;
+};
+
+// One problem found in a config file. `path` is the YAML key path
+// ("providers[0].timeout", "kafka.topics.events").
+struct ConfigError {
+  std::string path;
+  std::string message;
+  std::string ToString() const;  // "providers[0].timeout: expected a duration like 10s"
+};
+
+// Parses YAML text. Every problem is reported, not only the first: unknown
+// keys (with the accepted ones listed), wrong types, bad values, missing
+// required keys, and ${ENV} references to unset variables.
+Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_text);
+Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path);
+
+}  // namespace omnigate::gateway

@@ -1,0 +1,1 @@
+// TODO(skeleton): implemented in a following step.

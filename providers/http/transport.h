@@ -1,0 +1,103 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace omnigate::http {
+
+enum class Method : std::uint8_t { get, post, put, del };
+
+struct Request {
+  Method method = Method::post;
+  std::string url;
+  // Complete header lines, "Name: value".
+  std::vector<std::string> headers;
+  std::string body;
+  // "user:password" for HTTP basic auth; empty for none.
+  std::string basic_auth;
+  std::chrono::milliseconds timeout{10'000};
+  std::chrono::milliseconds connect_timeout{3'000};
+};
+
+// Why no HTTP status is available. `none` means the exchange completed and
+// `status` holds the server's answer, whatever it was.
+enum class TransportError : std::uint8_t {
+  none,
+  timeout,     // connect or total timeout
+  connect,     // refused, unreachable, reset before a response
+  dns,         // name resolution failed
+  tls,         // handshake or certificate verification failed
+  too_large,   // response exceeded max_response_bytes
+  other,
+};
+
+std::string_view ToString(TransportError e);
+
+struct Response {
+  long status = 0;  // NOLINT(google-runtime-int): libcurl's type
+  std::string body;
+  // Header names lower-cased, values trimmed, in arrival order (last response
+  // only when curl followed a 100-continue or a redirect).
+  std::vector<std::pair<std::string, std::string>> headers;
+  TransportError error = TransportError::none;
+  std::string error_message;  // curl's message; never includes request data
+  std::chrono::microseconds elapsed{0};
+
+  // First header with that (case-insensitive) name, or nullptr.
+  const std::string* header(std::string_view name) const;
+};
+
+struct TransportOptions {
+  bool tls_verify = true;
+  std::string ca_file;  // empty: the system store
+  bool http2 = true;    // negotiate HTTP/2 over TLS (ALPN) and multiplex streams
+  long max_connections_per_host = 64;   // NOLINT(google-runtime-int)
+  long max_total_connections = 256;     // NOLINT(google-runtime-int)
+  std::size_t max_response_bytes = 1 << 20;
+  std::string user_agent = "omnigate/0.1";
+};
+
+// Counters owned by one Transport; relaxed, read by /metrics.
+struct TransportStats {
+  std::uint64_t started = 0;
+  std::uint64_t completed = 0;
+  std::uint64_t transport_errors = 0;
+};
+
+// An HTTP client on libcurl's multi_socket interface, driven by an Asio
+// io_context. Owns one CURLM (connection pool, HTTP/2 sessions) and the easy
+// handles of requests on the wire. Every method and every callback runs on the
+// io_context's thread; nothing blocks it. Destroying the Transport aborts
+// requests still on the wire without calling their callbacks.
+class Transport {
+ public:
+  using Callback = std::function<void(Response)>;
+
+  Transport(boost::asio::io_context& io, TransportOptions options);
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Starts the request; `done` runs exactly once on the io_context thread,
+  // never from inside Send itself.
+  void Send(Request request, Callback done);
+
+  std::size_t in_flight() const;
+  const TransportStats& stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace omnigate::http
