@@ -1,1 +1,216 @@
-// TODO(skeleton): implemented in a following step.
+#include "queue/kafka_consumer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstring>
+
+#include "queue/rdkafka_handles.h"
+
+namespace omnigate::queue {
+
+using detail::PartitionListPtr;
+
+namespace {
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  if (list == nullptr) return out;
+  out.reserve(static_cast<std::size_t>(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    out.push_back({e.topic, e.partition, e.offset});
+  }
+  return out;
+}
+
+PartitionListPtr ToList(const std::vector<TopicPartition>& parts) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
+  for (const auto& p : parts) {
+    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+  }
+  return list;
+}
+
+}  // namespace
+
+// Static trampolines with access to KafkaConsumer's internals.
+struct ConsumerCallbacks {
+  static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    auto* self = static_cast<KafkaConsumer*>(opaque);
+    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      auto assigned = ToVector(parts);
+      spdlog::info("kafka: assigned {} partition(s)", assigned.size());
+      self->listener_->OnAssigned(assigned);
+      if (cooperative) {
+        if (auto* e = rd_kafka_incremental_assign(rk, parts)) {
+          spdlog::error("kafka: incremental assign failed: {}", rd_kafka_error_string(e));
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk, parts);
+      }
+      return;
+    }
+    // Revocation (or an error: treat as revocation so nothing is processed
+    // for partitions we may no longer own).
+    auto revoked = ToVector(parts);
+    spdlog::info("kafka: revoking {} partition(s)", revoked.size());
+    auto safe = self->listener_->OnRevoked(revoked);
+    // Only commit while the assignment is still valid: after a lost
+    // assignment the group generation is gone and the commit would fail.
+    if (!safe.empty() && rd_kafka_assignment_lost(rk) == 0) {
+      auto list = ToList(safe);
+      const auto cerr = rd_kafka_commit(rk, list.get(), 0);
+      if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        spdlog::warn("kafka: commit on revoke failed: {}", rd_kafka_err2str(cerr));
+      } else {
+        self->listener_->OnCommitted(safe, true);
+      }
+    }
+    if (cooperative) {
+      if (auto* e = rd_kafka_incremental_unassign(rk, parts)) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+
+  static void Committed(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+    auto* self = static_cast<KafkaConsumer*>(opaque);
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
+    std::vector<TopicPartition> done;
+    bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (offsets != nullptr) {
+      for (int i = 0; i < offsets->cnt; ++i) {
+        const auto& e = offsets->elems[i];
+        if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          ok = false;
+          continue;
+        }
+        done.push_back({e.topic, e.partition, e.offset});
+      }
+    }
+    if (!ok) spdlog::warn("kafka: offset commit failed: {}", rd_kafka_err2str(err));
+    self->listener_->OnCommitted(done, ok);
+  }
+};
+
+KafkaMessage::~KafkaMessage() {
+  if (msg_ != nullptr) rd_kafka_message_destroy(msg_);
+}
+
+KafkaMessage& KafkaMessage::operator=(KafkaMessage&& other) noexcept {
+  if (this != &other) {
+    if (msg_ != nullptr) rd_kafka_message_destroy(msg_);
+    msg_ = std::exchange(other.msg_, nullptr);
+  }
+  return *this;
+}
+
+std::string_view KafkaMessage::payload() const {
+  return msg_->payload == nullptr ? std::string_view{}
+                                  : std::string_view(static_cast<const char*>(msg_->payload),
+                                                     msg_->len);
+}
+std::string_view KafkaMessage::key() const {
+  return msg_->key == nullptr
+             ? std::string_view{}
+             : std::string_view(static_cast<const char*>(msg_->key), msg_->key_len);
+}
+std::string_view KafkaMessage::topic() const { return rd_kafka_topic_name(msg_->rkt); }
+std::int32_t KafkaMessage::partition() const { return msg_->partition; }
+std::int64_t KafkaMessage::offset() const { return msg_->offset; }
+
+Result<std::unique_ptr<KafkaConsumer>, std::string> KafkaConsumer::Create(
+    const ConsumerOptions& options, ConsumerListener* listener) {
+  const std::map<std::string, std::string> defaults = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      // Offsets are ours to manage: commit only what is durable (DESIGN.md §8).
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", "10"},
+      {"queued.min.messages", "20000"},
+  };
+  auto conf = detail::MakeConf(defaults, options.properties);
+  if (!conf) return MakeUnexpected(conf.error());
+  std::unique_ptr<KafkaConsumer> self(new KafkaConsumer());
+  self->listener_ = listener;
+  rd_kafka_conf_set_rebalance_cb(conf->get(), ConsumerCallbacks::Rebalance);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), ConsumerCallbacks::Committed);
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
+  char err[512];
+  self->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
+  if (self->rk_ == nullptr) return MakeUnexpected(std::string("kafka consumer: ") + err);
+  conf->release();
+  rd_kafka_poll_set_consumer(self->rk_);
+  std::vector<TopicPartition> subs;
+  for (const auto& t : options.topics) subs.push_back({t, RD_KAFKA_PARTITION_UA, 0});
+  auto list = ToList(subs);
+  if (const auto e = rd_kafka_subscribe(self->rk_, list.get()); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return MakeUnexpected(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+  }
+  return self;
+}
+
+KafkaConsumer::~KafkaConsumer() {
+  Close();
+  if (rk_ != nullptr) rd_kafka_destroy(rk_);
+}
+
+std::size_t KafkaConsumer::Poll(std::vector<KafkaMessage>& out, std::size_t max,
+                                std::chrono::milliseconds timeout) {
+  std::size_t got = 0;
+  int wait_ms = static_cast<int>(timeout.count());
+  while (got < max) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms);
+    if (m == nullptr) break;
+    wait_ms = 0;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+        char reason[512];
+        rd_kafka_fatal_error(rk_, reason, sizeof reason);
+        fatal_error_ = reason;
+        spdlog::critical("kafka consumer fatal error: {}", reason);
+      } else {
+        spdlog::warn("kafka consumer: {}", rd_kafka_message_errstr(m));
+      }
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    out.emplace_back(m);
+    ++got;
+  }
+  return got;
+}
+
+void KafkaConsumer::Pause(const std::vector<TopicPartition>& partitions) {
+  auto list = ToList(partitions);
+  rd_kafka_pause_partitions(rk_, list.get());
+}
+
+void KafkaConsumer::Resume(const std::vector<TopicPartition>& partitions) {
+  auto list = ToList(partitions);
+  rd_kafka_resume_partitions(rk_, list.get());
+}
+
+void KafkaConsumer::CommitAsync(const std::vector<TopicPartition>& offsets) {
+  if (offsets.empty()) return;
+  auto list = ToList(offsets);
+  rd_kafka_commit(rk_, list.get(), 1);
+}
+
+void KafkaConsumer::Close() {
+  if (closed_ || rk_ == nullptr) return;
+  closed_ = true;
+  if (const auto e = rd_kafka_consumer_close(rk_); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("kafka consumer close: {}", rd_kafka_err2str(e));
+  }
+}
+
+}  // namespace omnigate::queue

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "common/result.h"
+
+struct rd_kafka_s;
+
+namespace omnigate::queue {
+
+struct ProducerOptions {
+  std::string brokers;
+  std::string client_id = "omnigate";
+  // Raw librdkafka properties; they override the defaults chosen here
+  // (idempotence on, acks=all, linger 2 ms, lz4).
+  std::map<std::string, std::string> properties;
+};
+
+struct RecordHeader {
+  std::string_view name;
+  std::string_view value;
+};
+
+// Told once per produced record whether Kafka acknowledged it. Runs on the
+// producer's delivery thread: implementations hand the result to their own
+// thread and return quickly.
+class DeliveryListener {
+ public:
+  virtual void OnDelivery(bool ok, std::string_view error) = 0;
+
+  virtual ~DeliveryListener() = default;
+};
+
+struct ProducerStats {
+  std::atomic<std::uint64_t> produced{0};
+  std::atomic<std::uint64_t> delivered{0};
+  std::atomic<std::uint64_t> failed{0};
+};
+
+// An idempotent Kafka producer shared by all workers. Owns the rd_kafka_t and
+// a delivery thread that serves delivery reports. Produce() is thread-safe and
+// never blocks. Destruction flushes (bounded) and joins the delivery thread.
+class KafkaProducer {
+ public:
+  static Result<std::unique_ptr<KafkaProducer>, std::string> Create(const ProducerOptions& options);
+  ~KafkaProducer();
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  // Enqueues one record. `listener` (may be null) is told of the outcome
+  // exactly once, unless this returns false, in which case it is never told
+  // and `error` says why (e.g. the local queue is full).
+  bool Produce(std::string_view topic, std::string_view key, std::string_view value,
+               std::span<const RecordHeader> headers, DeliveryListener* listener,
+               std::string* error = nullptr);
+
+  // Waits up to `timeout` for every enqueued record to be acknowledged.
+  // Returns the number still outstanding.
+  int Flush(std::chrono::milliseconds timeout);
+
+  const ProducerStats& stats() const { return stats_; }
+
+ private:
+  KafkaProducer() = default;
+  void DeliveryLoop();
+
+  rd_kafka_s* rk_ = nullptr;
+  std::atomic<bool> stop_{false};
+  std::thread delivery_thread_;
+  ProducerStats stats_;
+};
+
+}  // namespace omnigate::queue
