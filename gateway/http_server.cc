@@ -1,1 +1,217 @@
-// TODO(skeleton): implemented in a following step.
+#include "gateway/http_server.h"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace omnigate::gateway {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+
+const std::string* HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+namespace {
+
+struct RouteEntry {
+  std::string method;
+  std::string path;
+  bool prefix = false;
+  bool admin = false;
+  HttpHandler handler;
+};
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+constexpr std::size_t kMaxBodyBytes = 1 << 20;
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(std::string listen, std::string token) : listen_(std::move(listen)), token_(std::move(token)) {}
+
+  HttpResponse Dispatch(const HttpRequest& req) const {
+    bool path_matched = false;
+    for (const auto& r : routes_) {
+      const bool match = r.prefix ? req.target.rfind(r.path, 0) == 0 : req.target == r.path;
+      if (!match) continue;
+      path_matched = true;
+      if (r.method != req.method) continue;
+      if (r.admin && !token_.empty()) {
+        const std::string* auth = req.header("authorization");
+        if (auth == nullptr || auth->rfind("Bearer ", 0) != 0 ||
+            !ConstantTimeEquals(std::string_view(*auth).substr(7), token_)) {
+          return {401, "application/json", R"({"error":"missing or wrong bearer token"})"};
+        }
+      }
+      return r.handler(req);
+    }
+    if (path_matched) return {405, "application/json", R"({"error":"method not allowed"})"};
+    return {404, "application/json", R"({"error":"not found"})"};
+  }
+
+  void Accept() {
+    acceptor_->async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted) {
+          spdlog::warn("http: accept failed: {}", ec.message());
+          Accept();
+        }
+        return;
+      }
+      std::make_shared<Session>(this, std::move(socket))->Read();
+      Accept();
+    });
+  }
+
+  // One keep-alive connection; lives while its async operations hold it.
+  struct Session : std::enable_shared_from_this<Session> {
+    Session(Impl* server, tcp::socket s) : impl(server), stream(std::move(s)) {}
+
+    void Read() {
+      parser.emplace();
+      parser->body_limit(kMaxBodyBytes);
+      stream.expires_after(std::chrono::seconds(60));
+      bhttp::async_read(stream, buffer, *parser,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->OnRead(ec);
+                        });
+    }
+
+    void OnRead(beast::error_code ec) {
+      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout) {
+        beast::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return;
+      }
+      if (ec == bhttp::error::body_limit) {
+        Reply(HttpResponse{413, "application/json", R"({"error":"body too large"})"}, false, 11);
+        return;
+      }
+      if (ec) return;
+      auto& msg = parser->get();
+      HttpRequest req;
+      req.method = std::string(msg.method_string());
+      const std::string_view target = msg.target();
+      const auto q = target.find('?');
+      req.target = std::string(target.substr(0, q));
+      if (q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+      for (const auto& f : msg) {
+        std::string name(f.name_string());
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        req.headers.emplace_back(std::move(name), std::string(f.value()));
+      }
+      req.body = std::move(msg.body());
+      Reply(impl->Dispatch(req), msg.keep_alive(), msg.version());
+    }
+
+    void Reply(HttpResponse r, bool keep_alive, unsigned version) {
+      auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+          static_cast<bhttp::status>(r.status), version);
+      res->set(bhttp::field::server, "omnigate");
+      res->set(bhttp::field::content_type, r.content_type);
+      res->set(bhttp::field::cache_control, "no-store");
+      res->keep_alive(keep_alive);
+      res->body() = std::move(r.body);
+      res->prepare_payload();
+      bhttp::async_write(stream, *res,
+                         [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                           if (ec) return;
+                           if (!res->keep_alive()) {
+                             beast::error_code ignored;
+                             self->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                             return;
+                           }
+                           self->Read();
+                         });
+    }
+
+    Impl* impl;
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    std::optional<bhttp::request_parser<bhttp::string_body>> parser;
+  };
+
+  std::string listen_;
+  std::string token_;
+  std::vector<RouteEntry> routes_;
+  asio::io_context io_{1};
+  std::optional<tcp::acceptor> acceptor_;
+  std::thread thread_;
+};
+
+HttpServer::HttpServer(std::string listen, std::string admin_token)
+    : impl_(std::make_unique<Impl>(std::move(listen), std::move(admin_token))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Route(std::string method, std::string path, HttpHandler handler, bool admin) {
+  RouteEntry e{std::move(method), std::move(path), false, admin, std::move(handler)};
+  if (!e.path.empty() && e.path.back() == '*') {
+    e.prefix = true;
+    e.path.pop_back();
+  }
+  impl_->routes_.push_back(std::move(e));
+}
+
+Result<std::uint16_t, std::string> HttpServer::Start() {
+  const auto colon = impl_->listen_.rfind(':');
+  if (colon == std::string::npos) {
+    return MakeUnexpected("http.listen '" + impl_->listen_ + "': expected host:port");
+  }
+  std::string host = impl_->listen_.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string port = impl_->listen_.substr(colon + 1);
+  beast::error_code ec;
+  tcp::resolver resolver(impl_->io_);
+  auto results = resolver.resolve(host.empty() ? "0.0.0.0" : host, port,
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    return MakeUnexpected("http.listen '" + impl_->listen_ + "': " + ec.message());
+  }
+  const tcp::endpoint ep = *results.begin();
+  auto& acc = impl_->acceptor_.emplace(impl_->io_);
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return MakeUnexpected("http.listen '" + impl_->listen_ + "': " + ec.message());
+  const auto bound = acc.local_endpoint().port();
+  impl_->Accept();
+  impl_->thread_ = std::thread([this] { impl_->io_.run(); });
+  return bound;
+}
+
+void HttpServer::Stop() {
+  if (!impl_ || !impl_->thread_.joinable()) return;
+  asio::post(impl_->io_, [this] {
+    beast::error_code ignored;
+    if (impl_->acceptor_) impl_->acceptor_->close(ignored);
+  });
+  impl_->io_.stop();
+  impl_->thread_.join();
+}
+
+}  // namespace omnigate::gateway

@@ -1,1 +1,114 @@
-// TODO(skeleton): implemented in a following step.
+#include "gateway/metrics.h"
+
+#include <fmt/format.h>
+
+namespace omnigate::gateway {
+
+void LatencyHistogram::Observe(std::chrono::microseconds d) {
+  const double s = static_cast<double>(d.count()) / 1e6;
+  std::size_t i = 0;
+  while (i < kBoundsSeconds.size() && s > kBoundsSeconds[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
+}
+
+void LatencyHistogram::AppendPrometheus(std::string& out, const std::string& name,
+                                        const std::string& labels) const {
+  std::uint64_t cumulative = 0;
+  const std::string sep = labels.empty() ? "" : ",";
+  for (std::size_t i = 0; i < kBoundsSeconds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep,
+                   kBoundsSeconds[i], cumulative);
+  }
+  cumulative += buckets_.back().load(std::memory_order_relaxed);
+  fmt::format_to(std::back_inserter(out), "{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep,
+                 cumulative);
+  fmt::format_to(std::back_inserter(out), "{}_sum{{{}}} {}\n", name, labels,
+                 static_cast<double>(sum_us_.load(std::memory_order_relaxed)) / 1e6);
+  fmt::format_to(std::back_inserter(out), "{}_count{{{}}} {}\n", name, labels, cumulative);
+}
+
+ProviderMetrics* GatewayMetrics::FindProvider(std::string_view name) const {
+  for (const auto& p : providers) {
+    if (p->name == name) return p.get();
+  }
+  return nullptr;
+}
+
+std::string GatewayMetrics::RenderPrometheus() const {
+  std::string out;
+  out.reserve(8192);
+  auto counter = [&](const char* name, const char* help, const std::string& labels,
+                     std::uint64_t v, bool header = true) {
+    if (header) {
+      fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help,
+                     name);
+    }
+    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, v);
+  };
+  auto gauge = [&](const char* name, const char* help, std::int64_t v) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help,
+                   name, name, v);
+  };
+  counter("omnigate_requests_consumed_total", "Send requests read from Kafka.",
+          "lane=\"transactional\"", consumed_transactional.Get());
+  counter("omnigate_requests_consumed_total", "", "lane=\"bulk\"", consumed_bulk.Get(), false);
+  counter("omnigate_requests_final_total", "Requests that reached a final status.",
+          "status=\"sent\"", sent.Get());
+  counter("omnigate_requests_final_total", "", "status=\"failed\"", failed.Get(), false);
+  counter("omnigate_requests_final_total", "", "status=\"rejected\"", rejected.Get(), false);
+  counter("omnigate_requests_final_total", "", "status=\"expired\"", expired.Get(), false);
+  for (Channel c : kAllChannels) {
+    counter("omnigate_sent_total", "Requests sent, by channel.",
+            fmt::format("channel=\"{}\"", ToString(c)),
+            sent_by_channel[static_cast<std::size_t>(c)].Get(), c == Channel::email);
+  }
+  counter("omnigate_retries_total", "Retry events emitted.", "", retries.Get());
+  counter("omnigate_fallbacks_total", "Moves to the next channel of a cascade.", "",
+          fallbacks.Get());
+  counter("omnigate_events_produced_total", "Events acknowledged by Kafka.", "",
+          events_produced.Get());
+  counter("omnigate_event_delivery_failures_total",
+          "Event or DLQ records Kafka did not acknowledge (re-produced).", "",
+          event_delivery_failures.Get());
+  counter("omnigate_dlq_records_total", "Requests written to the dead-letter topic.", "",
+          dlq_records.Get());
+  counter("omnigate_offset_commits_total", "Offset commits acknowledged.", "", commits.Get());
+  counter("omnigate_offset_commit_failures_total", "Offset commits that failed.", "",
+          commit_failures.Get());
+  counter("omnigate_abandoned_total",
+          "Requests given up because their partition was revoked (redelivered elsewhere).", "",
+          abandoned.Get());
+  gauge("omnigate_in_flight", "Requests consumed and not yet committed.", in_flight.Get());
+  gauge("omnigate_partitions_assigned", "Request partitions owned by this instance.",
+        partitions_assigned.Get());
+  gauge("omnigate_partitions_paused", "Partitions paused for backpressure.",
+        partitions_paused.Get());
+  bool first = true;
+  for (const auto& p : providers) {
+    const std::string base = fmt::format("provider=\"{}\",channel=\"{}\"", p->name,
+                                         ToString(p->channel));
+    const std::pair<const char*, const Counter*> outcomes[] = {
+        {"accepted", &p->accepted},   {"retry", &p->retry},
+        {"throttled", &p->throttled}, {"permanent", &p->permanent},
+        {"invalid_address", &p->invalid_address}};
+    for (const auto& [outcome, c] : outcomes) {
+      counter("omnigate_provider_responses_total", "Provider answers by outcome.",
+              base + fmt::format(",outcome=\"{}\"", outcome), c->Get(), first);
+      first = false;
+    }
+  }
+  if (!providers.empty()) {
+    out += "# HELP omnigate_provider_latency_seconds Provider round-trip time.\n";
+    out += "# TYPE omnigate_provider_latency_seconds histogram\n";
+  }
+  for (const auto& p : providers) {
+    p->latency.AppendPrometheus(out, "omnigate_provider_latency_seconds",
+                                fmt::format("provider=\"{}\"", p->name));
+  }
+  return out;
+}
+
+}  // namespace omnigate::gateway

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "providers/channel.h"
+
+namespace omnigate::gateway {
+
+struct Counter {
+  std::atomic<std::uint64_t> value{0};
+  void Inc(std::uint64_t n = 1) { value.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t Get() const { return value.load(std::memory_order_relaxed); }
+};
+
+struct Gauge {
+  std::atomic<std::int64_t> value{0};
+  void Set(std::int64_t v) { value.store(v, std::memory_order_relaxed); }
+  void Add(std::int64_t d) { value.fetch_add(d, std::memory_order_relaxed); }
+  std::int64_t Get() const { return value.load(std::memory_order_relaxed); }
+};
+
+// Fixed-bucket latency histogram, lock-free. Buckets suit provider round
+// trips from sub-millisecond (mock) to tens of seconds (timeouts).
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 14> kBoundsSeconds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  void Observe(std::chrono::microseconds d);
+  void AppendPrometheus(std::string& out, const std::string& name, const std::string& labels) const;
+  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBoundsSeconds.size() + 1> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_us_{0};
+};
+
+struct ProviderMetrics {
+  std::string name;
+  Channel channel = Channel::sms;
+  Counter accepted;
+  Counter retry;
+  Counter throttled;
+  Counter permanent;
+  Counter invalid_address;
+  LatencyHistogram latency;
+};
+
+// Every counter of the gateway, declared once (STYLE.md: counters in a list,
+// per component). Owned by main; shared by reference with the components
+// that update it; read by /metrics. The provider list is fixed at start-up.
+struct GatewayMetrics {
+  Counter consumed_transactional;
+  Counter consumed_bulk;
+  Counter sent;       // final sent events
+  Counter failed;     // final failed events
+  Counter rejected;   // invalid requests (also in the DLQ)
+  Counter expired;
+  Counter retries;    // retrying events
+  Counter fallbacks;  // fallback events
+  Counter events_produced;
+  Counter event_delivery_failures;
+  Counter dlq_records;
+  Counter commits;
+  Counter commit_failures;
+  Counter abandoned;  // requests given up on a revoked partition
+  Gauge in_flight;    // consumed and not yet committed
+  Gauge partitions_assigned;
+  Gauge partitions_paused;
+  std::array<Counter, kChannelCount> sent_by_channel;
+  std::vector<std::unique_ptr<ProviderMetrics>> providers;
+
+  ProviderMetrics* FindProvider(std::string_view name) const;
+  std::string RenderPrometheus() const;
+};
+
+}  // namespace omnigate::gateway
