@@ -38,6 +38,7 @@ struct ConsumerCallbacks {
   static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* parts, void* opaque) {
     auto* self = static_cast<KafkaConsumer*>(opaque);
+    self->rebalanced_ = true;
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       auto assigned = ToVector(parts);
@@ -167,7 +168,8 @@ std::size_t KafkaConsumer::Poll(std::vector<KafkaMessage>& out, std::size_t max,
                                 std::chrono::milliseconds timeout) {
   std::size_t got = 0;
   int wait_ms = static_cast<int>(timeout.count());
-  while (got < max) {
+  rebalanced_ = false;
+  while (got < max && !rebalanced_) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, wait_ms);
     if (m == nullptr) break;
     wait_ms = 0;
@@ -192,6 +194,14 @@ std::size_t KafkaConsumer::Poll(std::vector<KafkaMessage>& out, std::size_t max,
 void KafkaConsumer::Pause(const std::vector<TopicPartition>& partitions) {
   auto list = ToList(partitions);
   rd_kafka_pause_partitions(rk_, list.get());
+}
+
+void KafkaConsumer::Seek(const std::vector<TopicPartition>& positions) {
+  auto list = ToList(positions);
+  if (auto* e = rd_kafka_seek_partitions(rk_, list.get(), 0)) {
+    spdlog::error("kafka: seek failed: {}", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  }
 }
 
 void KafkaConsumer::Resume(const std::vector<TopicPartition>& partitions) {

@@ -59,11 +59,16 @@ class KafkaConsumer {
   KafkaConsumer& operator=(const KafkaConsumer&) = delete;
 
   // Appends up to `max` records to `out`, waiting at most `timeout` for the
-  // first. Serves rebalance and commit callbacks.
+  // first. Serves rebalance and commit callbacks, and returns right after a
+  // rebalance so that records read before it are never mistaken for records
+  // of a later assignment of the same partition.
   std::size_t Poll(std::vector<KafkaMessage>& out, std::size_t max,
                    std::chrono::milliseconds timeout);
 
   void Pause(const std::vector<TopicPartition>& partitions);
+  // Sets the fetch position of assigned partitions to each entry's offset
+  // (records from there on are fetched again, after a Resume if paused).
+  void Seek(const std::vector<TopicPartition>& positions);
   void Resume(const std::vector<TopicPartition>& partitions);
 
   // Commits `offsets` (next offset to consume, per partition) without
@@ -84,6 +89,7 @@ class KafkaConsumer {
   rd_kafka_s* rk_ = nullptr;
   ConsumerListener* listener_ = nullptr;
   bool closed_ = false;
+  bool rebalanced_ = false;  // set by the rebalance callback during Poll
   std::string fatal_error_;
 };
 

@@ -164,6 +164,26 @@ TEST_F(KafkaTest, RevokeCommitsWhatTheListenerSaysIsSafe) {
   EXPECT_EQ(again.front().payload(), "4");
 }
 
+TEST_F(KafkaTest, PauseAndSeekRewindsSoRecordsDroppedByTheAppComeAgain) {
+  auto p = KafkaProducer::Create({.brokers = broker_->bootstrap()});
+  ASSERT_TRUE(p);
+  CountingListener dl;
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*p)->Produce("in", "k", std::to_string(i), {}, &dl));
+  ASSERT_TRUE(WaitFor([&] { return dl.ok_.load() == 10; }));
+  RecordingConsumerListener cl;
+  auto c = MakeConsumer(&cl, "g5");
+  auto got = ConsumeN(*c, 10);
+  ASSERT_EQ(got.size(), 10u);
+  const TopicPartition at3{"in", got[0].partition(), got[3].offset()};
+  c->Pause({at3});
+  c->Seek({at3});
+  c->Resume({at3});
+  auto again = ConsumeN(*c, 7);
+  ASSERT_EQ(again.size(), 7u);
+  EXPECT_EQ(again.front().payload(), "3");
+  EXPECT_EQ(again.back().payload(), "9");
+}
+
 TEST_F(KafkaTest, ExternalClientKcatPublishesToTheEmbeddedBroker) {
   std::string out;
   const int rc = RunCommand({"sh", "-c",
