@@ -118,7 +118,7 @@ class RequestDecoder {
   RequestDecoder& operator=(const RequestDecoder&) = delete;
 
   // `default_lane` comes from the topic the bytes were read from; a "lane"
-  // field in the request overrides it. `now` is used for expiry checks.
+  // field in the request overrides it. Expiry is the worker's concern.
   Result<SendRequest, ValidationError> Decode(std::string_view bytes, Lane default_lane);
 
  private:
