@@ -1,1 +1,166 @@
-// TODO(skeleton): implemented in a following step.
+#include "gateway/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "gateway/config.h"
+#include "gateway/http_server.h"
+#include "gateway/logging.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "queue/embedded_broker.h"
+
+namespace omnigate::gateway {
+namespace {
+
+// Blocks SIGINT/SIGTERM in every thread (call before starting any) and
+// returns a thread that waits for one and sets `stop`.
+std::thread StartSignalWatcher(std::atomic<bool>& stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return std::thread([set, &stop] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop.store(true);
+  });
+}
+
+void StopSignalWatcher(std::thread& t) {
+  // Wake the watcher if no signal came (normal exit after a fatal error).
+  pthread_kill(t.native_handle(), SIGTERM);
+  t.join();
+}
+
+std::optional<Config> Load(const std::string& path) {
+  auto cfg = LoadConfigFile(path);
+  if (!cfg) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", path.c_str(), cfg.error().size());
+    for (const auto& e : cfg.error()) std::fprintf(stderr, "  %s\n", e.ToString().c_str());
+    return std::nullopt;
+  }
+  return std::move(cfg).value();
+}
+
+int Run(const std::string& path) {
+  auto loaded = Load(path);
+  if (!loaded) return 2;
+  if (!SetupLogging(loaded->log.level, loaded->log.json)) {
+    std::fprintf(stderr, "log.level: unknown level '%s'\n", loaded->log.level.c_str());
+    return 2;
+  }
+  auto config = std::make_shared<const Config>(std::move(*loaded));
+  std::atomic<bool> stop{false};
+  std::thread watcher = StartSignalWatcher(stop);
+
+  GatewayMetrics metrics;
+  auto pipeline = Pipeline::Create(config, metrics);
+  if (!pipeline) {
+    spdlog::critical("cannot start: {}", pipeline.error());
+    StopSignalWatcher(watcher);
+    return 1;
+  }
+  HttpServer http(config->http.listen, config->http.admin_token);
+  Pipeline* p = pipeline->get();
+  http.Route("GET", "/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; });
+  http.Route("GET", "/readyz", [p](const HttpRequest&) {
+    return p->ready() ? HttpResponse{200, "text/plain", "ready\n"}
+                      : HttpResponse{503, "text/plain", "waiting for kafka partition assignment\n"};
+  });
+  http.Route("GET", "/metrics", [&metrics](const HttpRequest&) {
+    return HttpResponse{200, "text/plain; version=0.0.4", metrics.RenderPrometheus()};
+  });
+  auto port = http.Start();
+  if (!port) {
+    spdlog::critical("cannot start: {}", port.error());
+    StopSignalWatcher(watcher);
+    return 1;
+  }
+  spdlog::info("omnigate: http on port {}, kafka {}, {} worker(s), {} provider(s)", *port,
+               p->bootstrap(), config->pipeline.workers, config->providers.size());
+  if (!config->http.port_file.empty() &&
+      !queue::WriteFileAtomically(config->http.port_file, std::to_string(*port) + "\n")) {
+    spdlog::error("http.port_file: cannot write '{}'", config->http.port_file);
+  }
+  const int rc = p->Run(stop);
+  http.Stop();
+  pipeline->reset();
+  if (!stop.load()) StopSignalWatcher(watcher);
+  else watcher.join();
+  spdlog::info("omnigate stopped");
+  return rc;
+}
+
+int CheckConfig(const std::string& path) {
+  auto loaded = Load(path);
+  if (!loaded) return 2;
+  std::printf("%s: ok (%zu provider(s), kafka %s)\n", path.c_str(), loaded->providers.size(),
+              loaded->kafka.brokers.c_str());
+  return 0;
+}
+
+int EmbeddedKafka(int brokers, int partitions, const std::vector<std::string>& topics,
+                  const std::string& bootstrap_file) {
+  SetupLogging("info", false);
+  std::atomic<bool> stop{false};
+  std::thread watcher = StartSignalWatcher(stop);
+  auto broker = queue::EmbeddedBroker::Start(
+      {.brokers = brokers, .partitions = partitions, .topics = topics});
+  if (!broker) {
+    spdlog::critical("{}", broker.error());
+    StopSignalWatcher(watcher);
+    return 1;
+  }
+  std::printf("%s\n", (*broker)->bootstrap().c_str());
+  std::fflush(stdout);
+  if (!bootstrap_file.empty() &&
+      !queue::WriteFileAtomically(bootstrap_file, (*broker)->bootstrap() + "\n")) {
+    spdlog::critical("cannot write '{}'", bootstrap_file);
+    StopSignalWatcher(watcher);
+    return 1;
+  }
+  watcher.join();
+  return 0;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{"Omnigate: omnichannel message dispatch gateway"};
+  app.require_subcommand(1);
+  std::string config_path;
+
+  auto* run = app.add_subcommand("run", "Run the gateway");
+  run->add_option("-c,--config", config_path, "YAML config file")->required();
+
+  auto* check = app.add_subcommand("check-config", "Validate a config and print every error");
+  check->add_option("-c,--config", config_path, "YAML config file")->required();
+
+  int brokers = 1;
+  int partitions = 16;
+  std::vector<std::string> topics = {"omnigate.requests", "omnigate.requests.bulk",
+                                     "omnigate.events", "omnigate.dlq"};
+  std::string bootstrap_file;
+  auto* kafka = app.add_subcommand(
+      "embedded-kafka", "Run librdkafka's mock Kafka cluster alone (for tests and demos)");
+  kafka->add_option("--brokers", brokers, "Broker count")->check(CLI::Range(1, 9));
+  kafka->add_option("--partitions", partitions, "Partitions per topic")->check(CLI::Range(1, 1024));
+  kafka->add_option("--topics", topics, "Topics to create")->delimiter(',');
+  kafka->add_option("--bootstrap-file", bootstrap_file, "Write the bootstrap address here");
+
+  CLI11_PARSE(app, argc, argv);
+  if (*run) return Run(config_path);
+  if (*check) return CheckConfig(config_path);
+  if (*kafka) return EmbeddedKafka(brokers, partitions, topics, bootstrap_file);
+  return 2;
+}
+
+}  // namespace omnigate::gateway

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "providers/channel.h"
+#include "providers/twilio/twilio_config.h"
 
 namespace omnigate::gateway {
 
@@ -72,26 +73,9 @@ struct LogConfig {
   bool json = false;
 };
 
-// Settings every HTTP-based provider has.
-struct HttpProviderCommon {
-  milliseconds timeout{10'000};
-  milliseconds connect_timeout{3'000};
-  int max_in_flight = 512;  // per gateway instance, split across workers
-  bool tls_verify = true;
-  std::string ca_file;
-};
-
-// SMS through the Twilio Messages API.
-struct TwilioConfig {
-  std::string base_url = "https://api.twilio.com";
-  std::string account_sid;
-  std::string auth_token;  // secret: use ${ENV}
-  std::string from;        // E.164 or alphanumeric sender; or:
-  std::string messaging_service_sid;
-  std::string status_callback;  // URL of our POST /v1/receipts/{name}
-  milliseconds validity_period{0};  // 0 = provider default
-  HttpProviderCommon http;
-};
+// Provider settings live with their adapters; the gateway only selects them.
+using providers::HttpProviderCommon;
+using providers::TwilioConfig;
 
 // The closed set of provider kinds; adding one is a compile error until every
 // std::visit over this variant handles it.

@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "gateway/cli.h"
+
+int main(int argc, char** argv) { return omnigate::gateway::RunCli(argc, argv); }

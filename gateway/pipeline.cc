@@ -1,1 +1,230 @@
-// TODO(skeleton): implemented in a following step.
+#include "gateway/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+#include "gateway/worker.h"
+#include "queue/embedded_broker.h"
+#include "queue/kafka_producer.h"
+
+namespace omnigate::gateway {
+
+using std::chrono::milliseconds;
+
+Pipeline::Pipeline(std::shared_ptr<const Config> config, GatewayMetrics& metrics)
+    : config_(std::move(config)), metrics_(metrics) {}
+
+Pipeline::~Pipeline() {
+  consumer_.reset();
+  // Stopped workers still exist while the producer flushes: late delivery
+  // reports post to their (stopped) io_contexts instead of freed memory.
+  for (auto& w : workers_) w->Stop();
+  producer_.reset();
+  workers_.clear();
+  broker_.reset();
+}
+
+Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
+    std::shared_ptr<const Config> config, GatewayMetrics& metrics) {
+  std::unique_ptr<Pipeline> self(new Pipeline(config, metrics));
+  const auto& k = config->kafka;
+  self->bootstrap_ = k.brokers;
+  if (k.brokers == "embedded") {
+    auto broker = queue::EmbeddedBroker::Start(
+        {.brokers = k.embedded.brokers,
+         .partitions = k.embedded.partitions,
+         .topics = {k.topics.requests, k.topics.requests_bulk, k.topics.events, k.topics.dlq}});
+    if (!broker) return MakeUnexpected(broker.error());
+    self->broker_ = std::move(broker).value();
+    self->bootstrap_ = self->broker_->bootstrap();
+    spdlog::info("embedded kafka listening on {} ({} partitions per topic)", self->bootstrap_,
+                 k.embedded.partitions);
+    if (!k.embedded.bootstrap_file.empty() &&
+        !queue::WriteFileAtomically(k.embedded.bootstrap_file, self->bootstrap_ + "\n")) {
+      return MakeUnexpected("kafka.embedded.bootstrap_file: cannot write '" +
+                            k.embedded.bootstrap_file + "'");
+    }
+  }
+  for (const auto& pc : config->providers) {
+    auto m = std::make_unique<ProviderMetrics>();
+    m->name = pc.name;
+    m->channel = pc.channel;
+    metrics.providers.push_back(std::move(m));
+  }
+  auto producer =
+      queue::KafkaProducer::Create({.brokers = self->bootstrap_,
+                                    .client_id = "omnigate",
+                                    .properties = k.producer_properties});
+  if (!producer) return MakeUnexpected(producer.error());
+  self->producer_ = std::move(producer).value();
+  for (int i = 0; i < config->pipeline.workers; ++i) {
+    self->workers_.push_back(std::make_unique<Worker>(i, config, *self->producer_, metrics));
+  }
+  auto consumer = queue::KafkaConsumer::Create({.brokers = self->bootstrap_,
+                                                .group_id = k.group_id,
+                                                .client_id = "omnigate",
+                                                .topics = {k.topics.requests, k.topics.requests_bulk},
+                                                .properties = k.consumer_properties},
+                                               self.get());
+  if (!consumer) return MakeUnexpected(consumer.error());
+  self->consumer_ = std::move(consumer).value();
+  for (auto& w : self->workers_) w->Start(self->consumer_.get());
+  return self;
+}
+
+int Pipeline::Run(const std::atomic<bool>& stop) {
+  std::vector<queue::KafkaMessage> batch;
+  batch.reserve(4096);
+  std::vector<std::vector<Incoming>> per_worker(workers_.size());
+  const auto& pc = config_->pipeline;
+  while (!stop.load(std::memory_order_relaxed)) {
+    batch.clear();
+    // Short polls while paused: resuming depends on commit acknowledgements
+    // that arrive through Poll.
+    consumer_->Poll(batch, 4096, milliseconds(all_paused_ ? 5 : 50));
+    if (!consumer_->fatal_error().empty()) return 2;
+    // Records arrive in runs of one partition: look the state up once per run.
+    // A record is handed over only while its partition and the instance are
+    // under their limits; past them the partition is paused and rewound to
+    // its first record not handed over, so the bound holds record by record
+    // and nothing is skipped.
+    std::int64_t total = 0;
+    for (const auto& [key, p] : partitions_) total += p->Uncommitted();
+    std::vector<queue::TopicPartition> rewind;
+    std::shared_ptr<PartitionState> last;
+    for (auto& msg : batch) {
+      if (!last || last->partition != msg.partition() || last->topic != msg.topic()) {
+        auto it = partitions_.find({std::string(msg.topic()), msg.partition()});
+        last = it == partitions_.end() ? nullptr : it->second;
+      }
+      if (!last) continue;  // not (or no longer) assigned
+      if (last->rewind_to >= 0) continue;  // dropped; fetched again after the rewind
+      if (total >= pc.max_in_flight || last->Uncommitted() >= pc.max_in_flight_per_partition) {
+        last->rewind_to = msg.offset();
+        rewind.push_back({last->topic, last->partition, msg.offset()});
+        continue;
+      }
+      if (last->first_consumed < 0) last->first_consumed = msg.offset();
+      last->next_offset = msg.offset() + 1;
+      ++total;
+      per_worker[last->worker_index].push_back({std::move(msg), last});
+    }
+    if (!rewind.empty()) {
+      consumer_->Pause(rewind);
+      consumer_->Seek(rewind);
+      for (const auto& tp : rewind) {
+        auto& p = partitions_[{tp.topic, tp.partition}];
+        p->paused = true;
+        p->rewind_to = -1;
+      }
+    }
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (per_worker[i].empty()) continue;
+      workers_[i]->Submit(std::move(per_worker[i]));
+      per_worker[i] = std::vector<Incoming>();
+    }
+    UpdateFlowControl();
+  }
+  spdlog::info("shutting down: draining in-flight requests (up to {} ms)",
+               config_->pipeline.drain_timeout.count());
+  consumer_->Close();  // revokes: drains and commits through OnRevoked
+  return 0;
+}
+
+PartitionState* Pipeline::Find(std::string_view topic, std::int32_t partition) {
+  auto it = partitions_.find({std::string(topic), partition});
+  return it == partitions_.end() ? nullptr : it->second.get();
+}
+
+void Pipeline::UpdateFlowControl() {
+  const auto& pc = config_->pipeline;
+  std::int64_t total = 0;
+  for (const auto& [key, p] : partitions_) total += p->Uncommitted();
+  metrics_.in_flight.Set(total);
+  const bool global_over = total >= pc.max_in_flight;
+  const bool global_under = total <= pc.max_in_flight * 3 / 4;
+  std::vector<queue::TopicPartition> pause;
+  std::vector<queue::TopicPartition> resume;
+  for (auto& [key, p] : partitions_) {
+    const std::int64_t u = p->Uncommitted();
+    const bool over = global_over || u >= pc.max_in_flight_per_partition;
+    const bool under = global_under && u <= pc.max_in_flight_per_partition * 3 / 4;
+    if (!p->paused && over) {
+      p->paused = true;
+      pause.push_back({p->topic, p->partition});
+    } else if (p->paused && under) {
+      p->paused = false;
+      resume.push_back({p->topic, p->partition});
+    }
+  }
+  if (!pause.empty()) consumer_->Pause(pause);
+  if (!resume.empty()) consumer_->Resume(resume);
+  std::int64_t paused = 0;
+  for (const auto& [key, p] : partitions_) paused += p->paused ? 1 : 0;
+  metrics_.partitions_paused.Set(paused);
+  all_paused_ = !partitions_.empty() && paused == static_cast<std::int64_t>(partitions_.size());
+}
+
+void Pipeline::OnAssigned(const std::vector<queue::TopicPartition>& parts) {
+  for (const auto& tp : parts) {
+    auto state = std::make_shared<PartitionState>();
+    state->topic = tp.topic;
+    state->partition = tp.partition;
+    state->lane = tp.topic == config_->kafka.topics.requests_bulk ? Lane::bulk : Lane::transactional;
+    // Spread partitions over workers round-robin; one partition is always
+    // processed by one worker, so its tracker needs no lock.
+    state->worker_index = next_worker_++ % workers_.size();
+    state->worker = workers_[state->worker_index].get();
+    state->worker->AddPartition(state);
+    partitions_[{tp.topic, tp.partition}] = std::move(state);
+  }
+  metrics_.partitions_assigned.Set(static_cast<std::int64_t>(partitions_.size()));
+  ready_.store(true, std::memory_order_relaxed);
+}
+
+std::vector<queue::TopicPartition> Pipeline::OnRevoked(
+    const std::vector<queue::TopicPartition>& parts) {
+  std::vector<std::shared_ptr<PartitionState>> revoked;
+  for (const auto& tp : parts) {
+    auto it = partitions_.find({tp.topic, tp.partition});
+    if (it == partitions_.end()) continue;
+    it->second->revoked.store(true);
+    it->second->worker->RevokePartition(it->second);
+    revoked.push_back(it->second);
+    partitions_.erase(it);
+  }
+  // Let requests already on the wire finish (their final events make them
+  // committable); give up on the rest at the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + config_->pipeline.drain_timeout;
+  auto busy = [&] {
+    std::int64_t n = 0;
+    for (const auto& p : revoked) n += p->busy.load(std::memory_order_acquire);
+    return n;
+  };
+  while (busy() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  if (const auto left = busy(); left > 0) {
+    spdlog::warn("rebalance: {} request(s) still in progress after pipeline.drain_timeout; "
+                 "they will be redelivered to the partitions' next owner",
+                 left);
+  }
+  std::vector<queue::TopicPartition> safe;
+  for (const auto& p : revoked) {
+    const std::int64_t o = p->committable.load(std::memory_order_acquire);
+    if (o >= 0 && o > p->committed) safe.push_back({p->topic, p->partition, o});
+  }
+  metrics_.partitions_assigned.Set(static_cast<std::int64_t>(partitions_.size()));
+  return safe;
+}
+
+void Pipeline::OnCommitted(const std::vector<queue::TopicPartition>& offsets, bool ok) {
+  if (!ok) metrics_.commit_failures.Inc();
+  for (const auto& tp : offsets) {
+    metrics_.commits.Inc();
+    if (auto* p = Find(tp.topic, tp.partition)) p->committed = std::max(p->committed, tp.offset);
+  }
+}
+
+}  // namespace omnigate::gateway

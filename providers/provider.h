@@ -57,6 +57,8 @@ struct OutboundMessage {
   std::string_view tenant;
   Channel channel = Channel::sms;
   int attempt = 1;
+  // Bulk-lane messages wait behind transactional ones for a connection slot.
+  bool bulk = false;
   SmsMessage sms;
 };
 

@@ -1,1 +1,0 @@
-// TODO(skeleton): implemented in a following step.

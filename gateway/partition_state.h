@@ -1,0 +1,52 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+#include "gateway/request.h"
+#include "queue/offset_tracker.h"
+
+namespace omnigate::gateway {
+
+class Worker;
+struct RequestContext;
+
+// One assigned request partition. Created by the pipeline when the partition
+// is assigned and shared (shared_ptr) with the worker that processes it and
+// with every request read from it, so late completions after a revoke touch
+// live memory. Fields are grouped by the thread that owns them.
+struct PartitionState {
+  // Immutable after creation.
+  std::string topic;
+  std::int32_t partition = 0;
+  Lane lane = Lane::transactional;
+  Worker* worker = nullptr;
+  std::size_t worker_index = 0;
+
+  // Consumer thread only: flow control.
+  std::int64_t first_consumed = -1;  // first offset read in this assignment
+  std::int64_t next_offset = -1;     // one past the last offset read
+  std::int64_t committed = -1;       // last commit Kafka acknowledged
+  bool paused = false;
+  std::int64_t rewind_to = -1;       // set while a batch drops this partition's records
+
+  // Worker thread only.
+  queue::PartitionOffsetTracker tracker;
+  std::unordered_set<RequestContext*> waiting;  // requests parked on a timer
+
+  // Written by the worker, read by the consumer thread during a revoke.
+  std::atomic<bool> revoked{false};
+  std::atomic<std::int64_t> committable{-1};
+  std::atomic<std::int64_t> busy{0};  // tracked requests not done and not abandoned
+
+  // Requests consumed and not yet committed, as the consumer thread sees it.
+  std::int64_t Uncommitted() const {
+    if (first_consumed < 0) return 0;
+    const std::int64_t base = committed > first_consumed ? committed : first_consumed;
+    return next_offset > base ? next_offset - base : 0;
+  }
+};
+
+}  // namespace omnigate::gateway

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "gateway/config.h"
+#include "gateway/metrics.h"
+#include "gateway/partition_state.h"
+#include "queue/kafka_consumer.h"
+
+namespace omnigate::queue {
+class EmbeddedBroker;
+class KafkaProducer;
+}  // namespace omnigate::queue
+
+namespace omnigate::gateway {
+
+class Worker;
+
+// The service's data plane: the Kafka consumer, the producer, the workers,
+// and (with kafka.brokers: embedded) the in-process broker. Run() is the
+// consumer thread: it polls, hands records to workers by partition, pauses
+// partitions whose uncommitted requests exceed the limits, and handles
+// rebalances. Lifecycle: Create(), Run() until `stop`, then it drains and
+// returns; destroy afterwards.
+class Pipeline final : public queue::ConsumerListener {
+ public:
+  static Result<std::unique_ptr<Pipeline>, std::string> Create(
+      std::shared_ptr<const Config> config, GatewayMetrics& metrics);
+  ~Pipeline() override;
+
+  // Returns when `stop` becomes true (after a graceful drain) or on a fatal
+  // Kafka error (non-zero).
+  int Run(const std::atomic<bool>& stop);
+
+  // Kafka partitions assigned at least once and the producer up.
+  bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  // The bootstrap address in use (the embedded broker's, when embedded).
+  const std::string& bootstrap() const { return bootstrap_; }
+
+  // ConsumerListener, called on the Run() thread.
+  void OnAssigned(const std::vector<queue::TopicPartition>& partitions) override;
+  std::vector<queue::TopicPartition> OnRevoked(
+      const std::vector<queue::TopicPartition>& partitions) override;
+  void OnCommitted(const std::vector<queue::TopicPartition>& offsets, bool ok) override;
+
+ private:
+  Pipeline(std::shared_ptr<const Config> config, GatewayMetrics& metrics);
+  void UpdateFlowControl();
+  PartitionState* Find(std::string_view topic, std::int32_t partition);
+
+  std::shared_ptr<const Config> config_;
+  GatewayMetrics& metrics_;
+  std::unique_ptr<queue::EmbeddedBroker> broker_;
+  std::unique_ptr<queue::KafkaProducer> producer_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<queue::KafkaConsumer> consumer_;
+  std::string bootstrap_;
+  std::atomic<bool> ready_{false};
+
+  // Run() thread only.
+  std::map<std::pair<std::string, std::int32_t>, std::shared_ptr<PartitionState>> partitions_;
+  std::size_t next_worker_ = 0;
+  bool all_paused_ = false;
+};
+
+}  // namespace omnigate::gateway

@@ -1,0 +1,414 @@
+// libcurl multi_socket driven by an Asio io_context: curl tells us which
+// sockets to watch and when its timer is due; Asio waits and calls
+// curl_multi_socket_action. Sockets are created by us (opensocket callback) as
+// asio tcp::sockets so the reactor knows them; curl closes them through us.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cctype>
+#include <mutex>
+#include <unistd.h>
+#include <unordered_map>
+
+#include "providers/http/curl_handles.h"
+#include "providers/http/transport.h"
+
+namespace omnigate::http {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using detail::EasyPtr;
+using detail::MultiPtr;
+using detail::SlistPtr;
+
+namespace detail {
+void EnsureCurlGlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+}  // namespace detail
+
+std::string_view ToString(TransportError e) {
+  switch (e) {
+    case TransportError::none: return "none";
+    case TransportError::timeout: return "timeout";
+    case TransportError::connect: return "connect";
+    case TransportError::dns: return "dns";
+    case TransportError::tls: return "tls";
+    case TransportError::too_large: return "too_large";
+    case TransportError::other: return "other";
+  }
+  return "other";
+}
+
+const std::string* Response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() != name.size()) continue;
+    bool eq = true;
+    for (std::size_t i = 0; i < k.size() && eq; ++i) {
+      eq = k[i] == static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+    }
+    if (eq) return &v;
+  }
+  return nullptr;
+}
+
+namespace {
+
+TransportError MapCurlCode(CURLcode c) {
+  switch (c) {
+    case CURLE_OK: return TransportError::none;
+    case CURLE_OPERATION_TIMEDOUT: return TransportError::timeout;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM: return TransportError::connect;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return TransportError::dns;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_ENGINE_INITFAILED: return TransportError::tls;
+    default: return TransportError::other;
+  }
+}
+
+}  // namespace
+
+class Transport::Impl {
+ public:
+  // One request on the wire. Owned by the Impl from Send until completion.
+  struct Transfer {
+    Impl* impl = nullptr;
+    EasyPtr easy;
+    SlistPtr headers;
+    Request request;
+    Response response;
+    Callback done;
+    bool too_large = false;
+  };
+
+  // One socket curl asked for. Shared with pending waits so that a wait
+  // completing after curl closed the socket finds `closed` instead of a
+  // dangling pointer.
+  struct SocketState {
+    explicit SocketState(asio::io_context& io) : socket(io) {}
+    tcp::socket socket;
+    int want = 0;  // CURL_POLL_IN / OUT / INOUT, 0 after CURL_POLL_REMOVE
+    bool reading = false;
+    bool writing = false;
+    bool closed = false;
+  };
+
+  Impl(asio::io_context& io, TransportOptions options)
+      : io_(io), options_(std::move(options)), timer_(io) {
+    detail::EnsureCurlGlobalInit();
+    multi_.reset(curl_multi_init());
+    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETFUNCTION, &Impl::OnSocket);
+    curl_multi_setopt(multi_.get(), CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERFUNCTION, &Impl::OnTimer);
+    curl_multi_setopt(multi_.get(), CURLMOPT_TIMERDATA, this);
+    curl_multi_setopt(multi_.get(), CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_HOST_CONNECTIONS,
+                      options_.max_connections_per_host);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAX_TOTAL_CONNECTIONS, options_.max_total_connections);
+    curl_multi_setopt(multi_.get(), CURLMOPT_MAXCONNECTS, options_.max_total_connections);
+  }
+
+  ~Impl() {
+    *alive_ = false;
+    timer_.cancel();
+    // Abort without callbacks: the owner is going away.
+    for (auto& [easy, t] : transfers_) curl_multi_remove_handle(multi_.get(), easy);
+    transfers_.clear();
+    free_.clear();
+    multi_.reset();  // closes the pooled connections through OnCloseSocket
+    for (auto& [fd, s] : sockets_) {
+      s->closed = true;
+      boost::system::error_code ignored;
+      s->socket.close(ignored);
+    }
+    sockets_.clear();
+  }
+
+  void Send(Request request, Callback done) {
+    auto t = std::make_unique<Transfer>();
+    t->impl = this;
+    t->request = std::move(request);
+    t->done = std::move(done);
+    t->easy = TakeEasy();
+    if (!t->easy) {
+      Fail(std::move(t), TransportError::other, "curl_easy_init failed");
+      return;
+    }
+    Configure(*t);
+    CURL* easy = t->easy.get();
+    ++stats_.started;
+    if (const CURLMcode rc = curl_multi_add_handle(multi_.get(), easy); rc != CURLM_OK) {
+      Fail(std::move(t), TransportError::other, curl_multi_strerror(rc));
+      return;
+    }
+    transfers_.emplace(easy, std::move(t));
+  }
+
+  std::size_t in_flight() const { return transfers_.size(); }
+  const TransportStats& stats() const { return stats_; }
+
+ private:
+  EasyPtr TakeEasy() {
+    if (!free_.empty()) {
+      EasyPtr e = std::move(free_.back());
+      free_.pop_back();
+      curl_easy_reset(e.get());
+      return e;
+    }
+    return EasyPtr(curl_easy_init());
+  }
+
+  void Configure(Transfer& t) {
+    CURL* e = t.easy.get();
+    const Request& r = t.request;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));  // NOLINT
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(r.connect_timeout.count()));  // NOLINT
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    // Waiting for a connection that may multiplex only pays off where HTTP/2
+    // can be negotiated (TLS + ALPN); on plain HTTP it would hold requests
+    // back until the first response arrives.
+    if (options_.http2 && r.url.rfind("https://", 0) == 0) {
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
+    if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::OnHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+    curl_slist* list = nullptr;
+    for (const auto& h : r.headers) list = curl_slist_append(list, h.c_str());
+    // No "Expect: 100-continue" round trip before bodies.
+    list = curl_slist_append(list, "Expect:");
+    t.headers.reset(list);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+    if (!r.basic_auth.empty()) {
+      curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+      curl_easy_setopt(e, CURLOPT_USERPWD, r.basic_auth.c_str());
+    }
+    switch (r.method) {
+      case Method::get: curl_easy_setopt(e, CURLOPT_HTTPGET, 1L); break;
+      case Method::post:
+      case Method::put:
+      case Method::del:
+        if (r.method == Method::put) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+        if (r.method == Method::del) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+        if (r.method != Method::del || !r.body.empty()) {
+          curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+          curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+        }
+        break;
+    }
+  }
+
+  // Completes `t` asynchronously: callbacks never run inside Send.
+  void Fail(std::unique_ptr<Transfer> t, TransportError error, std::string message) {
+    t->response.error = error;
+    t->response.error_message = std::move(message);
+    ++stats_.transport_errors;
+    asio::post(io_, [alive = std::weak_ptr<bool>(alive_), t = std::shared_ptr<Transfer>(std::move(t))] {
+      if (auto a = alive.lock(); a && *a) t->done(std::move(t->response));
+    });
+  }
+
+  static std::size_t OnBody(char* data, std::size_t size, std::size_t n, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    const std::size_t len = size * n;
+    if (t->response.body.size() + len > t->impl->options_.max_response_bytes) {
+      t->too_large = true;
+      return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+    }
+    t->response.body.append(data, len);
+    return len;
+  }
+
+  static std::size_t OnHeader(char* data, std::size_t size, std::size_t n, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    const std::size_t len = size * n;
+    std::string_view line(data, len);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.rfind("HTTP/", 0) == 0) {
+      // A new response (after 100 Continue or a redirect): keep only its headers.
+      t->response.headers.clear();
+      return len;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return len;
+    std::string name(line.substr(0, colon));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    t->response.headers.emplace_back(std::move(name), std::string(value));
+    return len;
+  }
+
+  static curl_socket_t OnOpenSocket(void* clientp, curlsocktype purpose, curl_sockaddr* addr) {
+    auto* self = static_cast<Impl*>(clientp);
+    if (purpose != CURLSOCKTYPE_IPCXN || (addr->family != AF_INET && addr->family != AF_INET6)) {
+      return CURL_SOCKET_BAD;
+    }
+    auto state = std::make_shared<SocketState>(self->io_);
+    boost::system::error_code ec;
+    state->socket.open(addr->family == AF_INET ? tcp::v4() : tcp::v6(), ec);
+    if (ec) return CURL_SOCKET_BAD;
+    const curl_socket_t fd = state->socket.native_handle();
+    self->sockets_[fd] = std::move(state);
+    return fd;
+  }
+
+  static int OnCloseSocket(void* clientp, curl_socket_t fd) {
+    auto* self = static_cast<Impl*>(clientp);
+    auto it = self->sockets_.find(fd);
+    if (it == self->sockets_.end()) return ::close(fd);
+    it->second->closed = true;
+    boost::system::error_code ignored;
+    it->second->socket.close(ignored);
+    self->sockets_.erase(it);
+    return 0;
+  }
+
+  static int OnSocket(CURL* /*easy*/, curl_socket_t fd, int what, void* userp, void* /*socketp*/) {
+    auto* self = static_cast<Impl*>(userp);
+    auto it = self->sockets_.find(fd);
+    if (it == self->sockets_.end()) return 0;
+    auto& state = it->second;
+    state->want = what == CURL_POLL_REMOVE ? 0 : what;
+    self->Arm(state);
+    return 0;
+  }
+
+  static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* userp) {  // NOLINT
+    auto* self = static_cast<Impl*>(userp);
+    if (timeout_ms < 0) {
+      self->timer_.cancel();
+      return 0;
+    }
+    // Never call socket_action from inside a curl callback: go through Asio.
+    self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
+    self->timer_.async_wait([self, alive = std::weak_ptr<bool>(self->alive_)](
+                                const boost::system::error_code& ec) {
+      auto a = alive.lock();
+      if (ec || !a || !*a) return;
+      int running = 0;
+      curl_multi_socket_action(self->multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+      self->CheckDone();
+    });
+    return 0;
+  }
+
+  void Arm(const std::shared_ptr<SocketState>& s) {
+    if (s->closed) return;
+    if ((s->want & CURL_POLL_IN) != 0 && !s->reading) {
+      s->reading = true;
+      s->socket.async_wait(tcp::socket::wait_read, [this, s, alive = std::weak_ptr<bool>(alive_)](
+                                                       const boost::system::error_code& ec) {
+        s->reading = false;
+        auto a = alive.lock();
+        if (ec || !a || !*a || s->closed) return;
+        if ((s->want & CURL_POLL_IN) != 0) Act(s, CURL_CSELECT_IN);
+        Arm(s);
+      });
+    }
+    if ((s->want & CURL_POLL_OUT) != 0 && !s->writing) {
+      s->writing = true;
+      s->socket.async_wait(tcp::socket::wait_write, [this, s, alive = std::weak_ptr<bool>(alive_)](
+                                                        const boost::system::error_code& ec) {
+        s->writing = false;
+        auto a = alive.lock();
+        if (ec || !a || !*a || s->closed) return;
+        if ((s->want & CURL_POLL_OUT) != 0) Act(s, CURL_CSELECT_OUT);
+        Arm(s);
+      });
+    }
+  }
+
+  void Act(const std::shared_ptr<SocketState>& s, int select) {
+    int running = 0;
+    curl_multi_socket_action(multi_.get(), s->socket.native_handle(), select, &running);
+    CheckDone();
+  }
+
+  void CheckDone() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      const CURLcode code = msg->data.result;
+      auto it = transfers_.find(easy);
+      if (it == transfers_.end()) continue;
+      std::unique_ptr<Transfer> t = std::move(it->second);
+      transfers_.erase(it);
+      curl_multi_remove_handle(multi_.get(), easy);
+      Response& r = t->response;
+      curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
+      curl_off_t total_us = 0;
+      curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
+      r.elapsed = std::chrono::microseconds(total_us);
+      if (code != CURLE_OK) {
+        r.error = t->too_large ? TransportError::too_large : MapCurlCode(code);
+        r.error_message = curl_easy_strerror(code);
+        ++stats_.transport_errors;
+      }
+      ++stats_.completed;
+      // Keep the handle (and its allocations) for the next request.
+      if (free_.size() < 64) free_.push_back(std::move(t->easy));
+      Callback done = std::move(t->done);
+      Response response = std::move(r);
+      t.reset();
+      done(std::move(response));
+    }
+  }
+
+  asio::io_context& io_;
+  TransportOptions options_;
+  MultiPtr multi_;
+  asio::steady_timer timer_;
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
+  std::unordered_map<curl_socket_t, std::shared_ptr<SocketState>> sockets_;
+  std::vector<EasyPtr> free_;
+  TransportStats stats_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+Transport::Transport(asio::io_context& io, TransportOptions options)
+    : impl_(std::make_unique<Impl>(io, std::move(options))) {}
+Transport::~Transport() = default;
+void Transport::Send(Request request, Callback done) {
+  impl_->Send(std::move(request), std::move(done));
+}
+std::size_t Transport::in_flight() const { return impl_->in_flight(); }
+const TransportStats& Transport::stats() const { return impl_->stats(); }
+
+}  // namespace omnigate::http

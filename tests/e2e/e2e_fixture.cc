@@ -1,0 +1,165 @@
+#include "tests/e2e/e2e_fixture.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace omnigate::testing {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
+  const std::string bootstrap_file = dir_.File("bootstrap");
+  kafka_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{BinaryPath("gateway/omnigate"), "embedded-kafka", "--partitions",
+                               std::to_string(options_.partitions), "--bootstrap-file",
+                               bootstrap_file},
+      dir_.File("kafka.log"));
+  EXPECT_TRUE(WaitFor([&] { return !ReadFile(bootstrap_file).empty(); }))
+      << ReadFile(dir_.File("kafka.log"));
+  bootstrap_ = Trim(ReadFile(bootstrap_file));
+
+  const std::string port_file = dir_.File("mock.port");
+  mock_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{BinaryPath("bench/omnigate-mock-provider"), "--port", "0",
+                               "--port-file", port_file, "--record", dir_.File("mock.jsonl"),
+                               "--latency-ms", std::to_string(options_.mock_latency_ms),
+                               "--account-sid", "ACtest", "--auth-token", "secret-token"},
+      dir_.File("mock.log"));
+  EXPECT_TRUE(WaitFor([&] { return !ReadFile(port_file).empty(); }))
+      << ReadFile(dir_.File("mock.log"));
+  mock_port_ = std::stoi(Trim(ReadFile(port_file)));
+
+  std::ofstream cfg(dir_.File("omnigate.yaml"));
+  cfg << "kafka:\n"
+      << "  brokers: \"" << bootstrap_ << "\"\n"
+      << "  group_id: e2e\n"
+      << "  commit_interval: 50ms\n"
+      << "  consumer: {\"session.timeout.ms\": \"6000\"}\n"
+      << "pipeline:\n"
+      << "  workers: 2\n"
+      << "  max_in_flight: " << options_.max_in_flight << "\n"
+      << "  max_in_flight_per_partition: " << options_.max_in_flight_per_partition << "\n"
+      << "  drain_timeout: 5s\n"
+      << "retry: {max_attempts: 3, initial_backoff: 50ms, max_backoff: 200ms}\n"
+      << "http: {listen: \"127.0.0.1:0\", port_file: \"" << dir_.File("http.port") << "\"}\n"
+      << "log: {level: info}\n"
+      << "providers:\n"
+      << "  - name: sms-main\n"
+      << "    type: twilio\n"
+      << "    base_url: \"http://127.0.0.1:" << mock_port_ << "\"\n"
+      << "    account_sid: ACtest\n"
+      << "    auth_token: \"${E2E_TWILIO_TOKEN}\"\n"
+      << "    from: \"+15005550006\"\n"
+      << "    timeout: 5s\n"
+      << "    max_in_flight: 256\n"
+      << options_.extra_gateway_yaml;
+}
+
+E2eFixture::~E2eFixture() {
+  gateway_.reset();
+  mock_.reset();
+  kafka_.reset();
+}
+
+void E2eFixture::StartGateway() {
+  std::remove(dir_.File("http.port").c_str());
+  gateway_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{BinaryPath("gateway/omnigate"), "run", "-c",
+                               dir_.File("omnigate.yaml")},
+      dir_.File("gateway.log"), std::vector<std::string>{"E2E_TWILIO_TOKEN=secret-token"});
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("http.port")).empty(); }))
+      << GatewayLog();
+  http_port_ = std::stoi(Trim(ReadFile(dir_.File("http.port"))));
+}
+
+void E2eFixture::KillGateway() {
+  ASSERT_NE(gateway_, nullptr);
+  gateway_->Stop(SIGKILL);
+}
+
+void E2eFixture::Publish(const std::string& topic,
+                         const std::vector<std::pair<std::string, std::string>>& records) {
+  const std::string file = dir_.File("publish.txt");
+  {
+    std::ofstream out(file, std::ios::trunc);
+    for (const auto& [k, v] : records) out << k << '\t' << v << '\n';
+  }
+  std::string out;
+  const int rc = RunCommand({"kcat", "-P", "-b", bootstrap_, "-t", topic, "-K", "\t", "-l", file},
+                            &out, 120'000);
+  ASSERT_EQ(rc, 0) << out;
+}
+
+std::vector<SeenEvent> E2eFixture::ReadEvents() {
+  std::string out;
+  RunCommand({"kcat", "-C", "-b", bootstrap_, "-t", "omnigate.events", "-o", "beginning", "-e",
+              "-q", "-f", "%s\n"},
+             &out, 60'000);
+  std::vector<SeenEvent> events;
+  simdjson::dom::parser parser;
+  for (const auto& line : Lines(out)) {
+    simdjson::dom::element doc;
+    if (parser.parse(line).get(doc) != simdjson::SUCCESS) {
+      ADD_FAILURE() << "event is not JSON: " << line;
+      continue;
+    }
+    SeenEvent e;
+    std::string_view sv;
+    if (doc["id"].get(sv) == simdjson::SUCCESS) e.id = std::string(sv);
+    if (doc["status"].get(sv) == simdjson::SUCCESS) e.status = std::string(sv);
+    bool b = false;
+    if (doc["final"].get(b) == simdjson::SUCCESS) e.final = b;
+    if (doc["reason"].get(sv) == simdjson::SUCCESS) e.reason = std::string(sv);
+    if (doc["provider_message_id"].get(sv) == simdjson::SUCCESS) {
+      e.provider_message_id = std::string(sv);
+    }
+    std::int64_t seg = 0;
+    if (doc["segments"].get(seg) == simdjson::SUCCESS) e.segments = static_cast<int>(seg);
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+std::vector<std::string> E2eFixture::ReadDlq() {
+  std::string out;
+  RunCommand({"kcat", "-C", "-b", bootstrap_, "-t", "omnigate.dlq", "-o", "beginning", "-e", "-q",
+              "-f", "%h|%s\n"},
+             &out, 60'000);
+  return Lines(out);
+}
+
+std::map<std::string, int> E2eFixture::FinalCounts(const std::vector<SeenEvent>& events) {
+  std::map<std::string, int> finals;
+  for (const auto& e : events) {
+    if (e.final) ++finals[e.id];
+  }
+  return finals;
+}
+
+std::vector<std::string> E2eFixture::MockRecords() {
+  return Lines(ReadFile(dir_.File("mock.jsonl")));
+}
+
+std::string E2eFixture::GatewayLog() const { return ReadFile(dir_.File("gateway.log")); }
+
+}  // namespace omnigate::testing

@@ -1,0 +1,68 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+#include "tests/support/wait.h"
+
+namespace omnigate::testing {
+
+// One event as read back from omnigate.events.
+struct SeenEvent {
+  std::string id;
+  std::string status;
+  bool final = false;
+  std::string reason;
+  std::string provider_message_id;
+  int segments = 0;
+};
+
+// Runs the real processes a user runs: `omnigate embedded-kafka`, the mock
+// provider, and `omnigate run`, each a child process, and talks to Kafka with
+// kcat, an independent client.
+class E2eFixture {
+ public:
+  struct Options {
+    int partitions = 4;
+    int max_in_flight = 2000;
+    int max_in_flight_per_partition = 1000;
+    int mock_latency_ms = 0;
+    std::string extra_gateway_yaml;
+  };
+
+  explicit E2eFixture(Options options);
+  ~E2eFixture();
+
+  void StartGateway();
+  void KillGateway();  // SIGKILL
+
+  // Publishes one record per line of `records` ("key\tvalue") with kcat.
+  void Publish(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records);
+  // Every event on omnigate.events so far.
+  std::vector<SeenEvent> ReadEvents();
+  // DLQ records: value plus headers rendered by kcat.
+  std::vector<std::string> ReadDlq();
+  // Final events by id (the last one seen per id) and how many finals each id got.
+  std::map<std::string, int> FinalCounts(const std::vector<SeenEvent>& events);
+
+  // Lines of the mock provider's record file.
+  std::vector<std::string> MockRecords();
+  std::string GatewayLog() const;
+  int http_port() const { return http_port_; }
+  const std::string& bootstrap() const { return bootstrap_; }
+
+ private:
+  Options options_;
+  TempDir dir_;
+  std::unique_ptr<ChildProcess> kafka_;
+  std::unique_ptr<ChildProcess> mock_;
+  std::unique_ptr<ChildProcess> gateway_;
+  std::string bootstrap_;
+  int mock_port_ = 0;
+  int http_port_ = 0;
+};
+
+}  // namespace omnigate::testing
