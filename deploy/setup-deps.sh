@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   # libraries (DESIGN.md §2)
-  librdkafka-dev libboost1.81-all-dev libcurl4-openssl-dev libnghttp2-dev
+  librdkafka-dev libboost1.81-dev libcurl4-openssl-dev libnghttp2-dev
   libssl-dev libspdlog-dev libfmt-dev libsimdjson-dev libyaml-cpp-dev
   libcli11-dev librocksdb-dev libhiredis-dev libgtest-dev libgmock-dev
   libbenchmark-dev
@@ -49,7 +49,7 @@ if [ -f "$root/tests/node/package.json" ]; then
   if [ ! -d "$root/tests/node/node_modules" ] || \
      [ "$root/tests/node/package.json" -nt "$root/tests/node/node_modules/.stamp" ]; then
     echo "setup-deps: installing npm test peers"
-    (cd "$root/tests/node" && npm install --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
+    (cd "$root/tests/node" && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.stamp)
   else
     echo "setup-deps: npm test peers present"
   fi

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -43,15 +44,54 @@ struct SendResult {
   std::chrono::microseconds latency{0};
 };
 
-// SMS content as the adapters see it. Views stay valid until the callback runs.
+// Channel content as the adapters see it. Views stay valid until the
+// callback runs.
 struct SmsMessage {
   std::string_view to;      // E.164
   std::string_view text;    // UTF-8
   std::string_view sender;  // optional alphanumeric sender or number; empty = provider default
 };
 
-// One outbound message, channel-specific part selected by `channel`.
-// Later channels add their own struct here.
+struct EmailMessage {
+  std::string_view to;               // addr-spec, validated by the decoder
+  std::string_view from;             // "Name <addr>" or addr; empty = provider default
+  std::string_view subject;          // UTF-8
+  std::string_view text;             // text/plain part; may be empty when html is set
+  std::string_view html;             // text/html part; may be empty when text is set
+  std::string_view unsubscribe_url;  // adds List-Unsubscribe(-Post) when set
+};
+
+struct ViberMessage {
+  std::string_view to;  // Viber receiver id (or phone, for aggregators)
+  std::string_view text;
+  std::string_view image_url;
+  std::string_view button_caption;  // both set or both empty
+  std::string_view button_url;
+};
+
+enum class PushUrgency : std::uint8_t { very_low, low, normal, high };
+
+constexpr std::string_view ToString(PushUrgency u) {
+  switch (u) {
+    case PushUrgency::very_low: return "very-low";
+    case PushUrgency::low: return "low";
+    case PushUrgency::normal: return "normal";
+    case PushUrgency::high: return "high";
+  }
+  return "normal";
+}
+
+struct WebPushMessage {
+  std::string_view endpoint;  // https URL of the push service
+  std::string_view p256dh;    // base64url, 65-byte uncompressed P-256 point
+  std::string_view auth;      // base64url, 16-byte auth secret
+  std::string_view payload;   // plaintext to encrypt (JSON built by the gateway)
+  std::chrono::seconds ttl{86'400};
+  PushUrgency urgency = PushUrgency::normal;
+  std::string_view topic;  // optional, <= 32 base64url characters
+};
+
+// One outbound message; the part matching `channel` is set.
 struct OutboundMessage {
   std::string_view request_id;
   std::string_view tenant;
@@ -60,6 +100,9 @@ struct OutboundMessage {
   // Bulk-lane messages wait behind transactional ones for a connection slot.
   bool bulk = false;
   SmsMessage sms;
+  EmailMessage email;
+  ViberMessage viber;
+  WebPushMessage webpush;
 };
 
 using SendCallback = std::function<void(SendResult)>;
