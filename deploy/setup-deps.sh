@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   # libraries (DESIGN.md §2)
-  librdkafka-dev libboost1.81-dev libcurl4-openssl-dev libnghttp2-dev
+  librdkafka-dev libboost1.81-all-dev libcurl4-openssl-dev libnghttp2-dev
   libssl-dev libspdlog-dev libfmt-dev libsimdjson-dev libyaml-cpp-dev
   libcli11-dev librocksdb-dev libhiredis-dev libgtest-dev libgmock-dev
   libbenchmark-dev
