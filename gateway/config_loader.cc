@@ -280,8 +280,11 @@ void ParseTwilio(Walker& w, const YAML::Node& n, const std::string& path, Twilio
   if (t.validity_period.count() > 0 && t.validity_period < milliseconds(1000)) {
     w.Error(path + ".validity_period", "Twilio accepts 1s to 10h");
   }
-  if (t.account_sid.empty()) w.Error(path + ".account_sid", "required for type twilio");
-  if (t.auth_token.empty()) {
+  // A key that is present but failed to expand was reported already.
+  if (t.account_sid.empty() && !n["account_sid"]) {
+    w.Error(path + ".account_sid", "required for type twilio");
+  }
+  if (t.auth_token.empty() && !n["auth_token"] && !n["auth_token_file"]) {
     w.Error(path + ".auth_token", "required for type twilio (or auth_token_file)");
   }
   if (t.from.empty() == t.messaging_service_sid.empty()) {

@@ -1,1 +1,283 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "gateway/config.h"
+#include "tests/support/wait.h"
+
+namespace omnigate::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using std::chrono::milliseconds;
+
+constexpr const char* kTwilio = R"(
+providers:
+  - name: sms-main
+    type: twilio
+    account_sid: AC123
+    auth_token: secret
+    from: "+15005550006"
+)";
+
+std::vector<ConfigError> Errors(const std::string& yaml) {
+  auto r = ParseConfig(yaml);
+  if (r) return {};
+  return r.error();
+}
+
+// The one error expected for `yaml`, as "path: message".
+std::string OnlyError(const std::string& yaml) {
+  const auto errors = Errors(yaml);
+  if (errors.size() != 1) {
+    std::string all;
+    for (const auto& e : errors) all += e.ToString() + "\n";
+    ADD_FAILURE() << "expected exactly one error, got " << errors.size() << ":\n" << all;
+    return "";
+  }
+  return errors[0].ToString();
+}
+
+TEST(Config, EmptyDocumentGivesDefaults) {
+  auto c = ParseConfig("");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->kafka.brokers, "embedded");
+  EXPECT_EQ(c->kafka.topics.requests, "omnigate.requests");
+  EXPECT_EQ(c->kafka.topics.requests_bulk, "omnigate.requests.bulk");
+  EXPECT_EQ(c->kafka.topics.events, "omnigate.events");
+  EXPECT_EQ(c->kafka.topics.dlq, "omnigate.dlq");
+  EXPECT_EQ(c->http.listen, "0.0.0.0:8080");
+  EXPECT_EQ(c->retry.max_attempts, 4);
+  EXPECT_TRUE(c->providers.empty());
+}
+
+TEST(Config, FullProviderConfigIsParsed) {
+  auto c = ParseConfig(std::string(R"(
+kafka:
+  brokers: "k1:9092,k2:9092"
+  group_id: og
+  commit_interval: 250ms
+  topics: {events: ev, dlq: dead}
+  consumer: {security.protocol: SASL_SSL}
+pipeline: {workers: 4, max_in_flight: 1000, max_in_flight_per_partition: 100, drain_timeout: 5s}
+retry: {max_attempts: 3, initial_backoff: 200ms, max_backoff: 10s, multiplier: 1.5}
+http: {listen: "127.0.0.1:9000", admin_token: tok}
+log: {level: debug, json: yes}
+providers:
+  - name: sms-main
+    type: twilio
+    account_sid: AC123
+    auth_token: secret
+    messaging_service_sid: MG1
+    status_callback: https://og.example/v1/receipts/sms-main
+    validity_period: 10m
+    timeout: 2s
+    max_in_flight: 64
+  - name: sms-backup
+    type: twilio
+    account_sid: AC456
+    auth_token: other
+    from: "+15005550006"
+routes:
+  sms: [sms-backup, sms-main]
+)"));
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_EQ(c->kafka.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->kafka.commit_interval, milliseconds(250));
+  EXPECT_EQ(c->kafka.topics.events, "ev");
+  EXPECT_EQ(c->kafka.topics.requests, "omnigate.requests");
+  EXPECT_EQ(c->kafka.consumer_properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c->pipeline.workers, 4);
+  EXPECT_EQ(c->pipeline.drain_timeout, milliseconds(5000));
+  EXPECT_DOUBLE_EQ(c->retry.multiplier, 1.5);
+  EXPECT_TRUE(c->log.json);
+  ASSERT_THAT(c->providers, SizeIs(2));
+  const auto& t = std::get<TwilioConfig>(c->providers[0].settings);
+  EXPECT_EQ(t.messaging_service_sid, "MG1");
+  EXPECT_EQ(t.validity_period, milliseconds(600'000));
+  EXPECT_EQ(t.http.timeout, milliseconds(2000));
+  EXPECT_EQ(t.http.max_in_flight, 64);
+  EXPECT_TRUE(t.http.tls_verify);
+  EXPECT_EQ(c->routes.at(Channel::sms), (std::vector<std::string>{"sms-backup", "sms-main"}));
+}
+
+TEST(Config, RoutesDefaultToDeclarationOrder) {
+  auto c = ParseConfig(std::string(kTwilio) + R"(
+  - name: sms-two
+    type: twilio
+    account_sid: AC9
+    auth_token: t
+    from: Shop
+)");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->routes.at(Channel::sms), (std::vector<std::string>{"sms-main", "sms-two"}));
+}
+
+TEST(Config, UnknownKeyIsReportedWithPathAndSuggestion) {
+  const auto e = OnlyError("kafka:\n  brokres: embedded\n");
+  EXPECT_THAT(e, HasSubstr("kafka.brokres: unknown key 'brokres'; did you mean 'brokers'?"));
+  EXPECT_THAT(e, HasSubstr("Accepted: brokers, embedded"));
+}
+
+TEST(Config, UnknownProviderKeyHasIndexedPath) {
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    timout: 3s\n"),
+              HasSubstr("providers[0].timout: unknown key 'timout'; did you mean 'timeout'?"));
+}
+
+TEST(Config, UnknownTopLevelKey) {
+  EXPECT_THAT(OnlyError("kafkaa: {}\n"), HasSubstr("kafkaa: unknown key"));
+}
+
+TEST(Config, EveryErrorIsReportedNotOnlyTheFirst) {
+  const auto errors = Errors(R"(
+pipeline: {workers: zero, drain_timeout: soon}
+retry: {multiplier: 50}
+log: {level: loud}
+)");
+  ASSERT_THAT(errors, SizeIs(4));
+  EXPECT_EQ(errors[0].path, "pipeline.workers");
+  EXPECT_THAT(errors[0].message, HasSubstr("expected an integer, got 'zero'"));
+  EXPECT_EQ(errors[1].path, "pipeline.drain_timeout");
+  EXPECT_THAT(errors[1].message, HasSubstr("expected a duration"));
+  EXPECT_EQ(errors[2].path, "retry.multiplier");
+  EXPECT_THAT(errors[2].message, HasSubstr("must be between"));
+  EXPECT_EQ(errors[3].path, "log.level");
+  EXPECT_THAT(errors[3].message, HasSubstr("unknown level 'loud'"));
+}
+
+TEST(Config, OutOfRangeValues) {
+  EXPECT_THAT(OnlyError("pipeline: {workers: 0}\n"),
+              HasSubstr("pipeline.workers: must be between 1 and 256, got 0"));
+  EXPECT_THAT(OnlyError("kafka: {commit_interval: 2m}\n"),
+              HasSubstr("kafka.commit_interval: must be between 1ms and 1m"));
+  EXPECT_THAT(OnlyError("retry: {initial_backoff: 5s, max_backoff: 1s}\n"),
+              HasSubstr("retry.max_backoff: must not be below retry.initial_backoff"));
+  EXPECT_THAT(OnlyError("pipeline: {max_in_flight: 10, max_in_flight_per_partition: 20}\n"),
+              HasSubstr("must not exceed pipeline.max_in_flight"));
+}
+
+TEST(Config, WrongShapes) {
+  EXPECT_THAT(OnlyError("kafka: [1, 2]\n"), HasSubstr("kafka: expected a mapping"));
+  EXPECT_THAT(OnlyError("providers: {name: x}\n"), HasSubstr("providers: expected a list"));
+  EXPECT_THAT(OnlyError("log: {json: maybe}\n"),
+              HasSubstr("log.json: expected true or false, got 'maybe'"));
+  EXPECT_THAT(OnlyError("kafka: {group_id: [a]}\n"), HasSubstr("kafka.group_id: expected a string"));
+  EXPECT_THAT(OnlyError("http: {listen: localhost}\n"),
+              HasSubstr("http.listen: expected host:port"));
+}
+
+TEST(Config, YamlSyntaxErrorNamesLineAndColumn) {
+  EXPECT_THAT(OnlyError("kafka:\n  brokers: [unclosed\n"), HasSubstr("YAML syntax error at line"));
+}
+
+TEST(Config, ProviderErrors) {
+  EXPECT_THAT(OnlyError("providers:\n  - {name: x, type: carrier-pigeon}\n"),
+              HasSubstr("providers[0].type: unknown type 'carrier-pigeon'"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: Bad_Name, type: twilio, account_sid: A, "
+                        "auth_token: t, from: x}\n"),
+              HasSubstr("providers[0].name: required: 1-64 characters"));
+  const auto missing = Errors("providers:\n  - {name: s, type: twilio}\n");
+  ASSERT_THAT(missing, SizeIs(3));
+  EXPECT_EQ(missing[0].ToString(), "providers[0].account_sid: required for type twilio");
+  EXPECT_THAT(missing[1].ToString(), HasSubstr("providers[0].auth_token: required"));
+  EXPECT_THAT(missing[2].ToString(),
+              HasSubstr("providers[0]: set exactly one of 'from' and 'messaging_service_sid'"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    base_url: ftp://x\n"),
+              HasSubstr("providers[0].base_url: must start with https:// or http://"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    channel: email\n"),
+              HasSubstr("providers[0].channel: type twilio sends sms, not email"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    validity_period: 11h\n"),
+              HasSubstr("providers[0].validity_period: must be between"));
+}
+
+TEST(Config, DuplicateProviderNames) {
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + R"(
+  - name: sms-main
+    type: twilio
+    account_sid: AC2
+    auth_token: t
+    from: x
+)"),
+              HasSubstr("providers[1].name: duplicate provider name 'sms-main'"));
+}
+
+TEST(Config, RouteErrors) {
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "routes: {sms: [sms-nope]}\n"),
+              HasSubstr("routes.sms[0]: no provider named 'sms-nope'"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "routes: {email: [sms-main]}\n"),
+              HasSubstr("routes.email[0]: provider 'sms-main' sends sms, not email"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "routes: {fax: [sms-main]}\n"),
+              HasSubstr("routes.fax: unknown key 'fax'"));
+}
+
+TEST(Config, EnvironmentSubstitution) {
+  ::setenv("OG_TEST_TOKEN", "from-env", 1);
+  ::unsetenv("OG_TEST_UNSET");
+  auto c = ParseConfig(R"(
+kafka: {group_id: "${OG_TEST_UNSET:-fallback}-g"}
+http: {admin_token: "$${literal}"}
+providers:
+  - {name: s, type: twilio, account_sid: AC1, auth_token: "${OG_TEST_TOKEN}", from: x}
+)");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_EQ(std::get<TwilioConfig>(c->providers[0].settings).auth_token, "from-env");
+  EXPECT_EQ(c->kafka.group_id, "fallback-g");
+  EXPECT_EQ(c->http.admin_token, "${literal}");
+}
+
+TEST(Config, UnsetEnvironmentVariableIsAnErrorThatDoesNotEchoTheValue) {
+  ::unsetenv("OG_TEST_MISSING");
+  const auto e = OnlyError(
+      "providers:\n  - {name: s, type: twilio, account_sid: AC1, "
+      "auth_token: \"pre-secret-${OG_TEST_MISSING}\", from: x}\n");
+  EXPECT_THAT(e, HasSubstr("providers[0].auth_token: environment variable OG_TEST_MISSING is "
+                           "not set"));
+  EXPECT_THAT(e, ::testing::Not(HasSubstr("pre-secret")));
+  EXPECT_THAT(OnlyError("kafka: {group_id: \"${OPEN\"}\n"),
+              HasSubstr("kafka.group_id: unterminated ${"));
+}
+
+TEST(Config, SecretFromFile) {
+  testing::TempDir dir;
+  {
+    std::ofstream(dir.File("token")) << "file-secret\n";
+  }
+  auto c = ParseConfig("providers:\n  - {name: s, type: twilio, account_sid: AC1, "
+                       "auth_token_file: " + dir.File("token") + ", from: x}\n");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_EQ(std::get<TwilioConfig>(c->providers[0].settings).auth_token, "file-secret");
+
+  EXPECT_THAT(Errors("providers:\n  - {name: s, type: twilio, account_sid: AC1, "
+                     "auth_token_file: " + dir.File("absent") + ", from: x}\n")[0].ToString(),
+              HasSubstr("providers[0].auth_token_file: cannot read"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: s, type: twilio, account_sid: AC1, "
+                        "auth_token: a, auth_token_file: " + dir.File("token") + ", from: x}\n"),
+              HasSubstr("set auth_token or auth_token_file, not both"));
+}
+
+TEST(Config, LoadConfigFileReportsMissingFile) {
+  auto r = LoadConfigFile("/nonexistent/omnigate.yaml");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error()[0].ToString(), HasSubstr("cannot open '/nonexistent/omnigate.yaml'"));
+}
+
+TEST(Config, ShippedExamplesAreValid) {
+  ::setenv("TWILIO_ACCOUNT_SID", "ACexample", 0);
+  ::setenv("TWILIO_AUTH_TOKEN", "example", 0);
+  ::setenv("OMNIGATE_ADMIN_TOKEN", "example", 0);
+  for (const char* name : {"omnigate.yaml", "omnigate-embedded.yaml"}) {
+    const std::string path = std::string(OMNIGATE_SOURCE_DIR) + "/examples/" + name;
+    auto r = LoadConfigFile(path);
+    std::string all;
+    if (!r) {
+      for (const auto& e : r.error()) all += e.ToString() + "\n";
+    }
+    EXPECT_TRUE(r) << path << ":\n" << all;
+  }
+}
+
+}  // namespace
+}  // namespace omnigate::gateway
