@@ -10,7 +10,12 @@
 
 #include "common/result.h"
 #include "providers/channel.h"
+#include "providers/generic/generic_config.h"
+#include "providers/sendgrid/sendgrid_config.h"
+#include "providers/smtp/smtp_config.h"
 #include "providers/twilio/twilio_config.h"
+#include "providers/viber/viber_config.h"
+#include "providers/webpush/webpush_config.h"
 
 namespace omnigate::gateway {
 
@@ -74,12 +79,18 @@ struct LogConfig {
 };
 
 // Provider settings live with their adapters; the gateway only selects them.
+using providers::GenericHttpConfig;
 using providers::HttpProviderCommon;
+using providers::SendGridConfig;
+using providers::SmtpConfig;
 using providers::TwilioConfig;
+using providers::ViberConfig;
+using providers::WebPushConfig;
 
 // The closed set of provider kinds; adding one is a compile error until every
 // std::visit over this variant handles it.
-using ProviderSettings = std::variant<TwilioConfig>;
+using ProviderSettings = std::variant<TwilioConfig, SendGridConfig, SmtpConfig, ViberConfig,
+                                      WebPushConfig, GenericHttpConfig>;
 
 struct ProviderConfig {
   std::string name;  // unique; appears in events and metrics

@@ -6,11 +6,15 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "common/duration.h"
 #include "gateway/config.h"
+#include "providers/generic/generic_provider.h"
+#include "providers/mailbox.h"
+#include "providers/webpush/webpush_crypto.h"
 
 namespace omnigate::gateway {
 namespace {
@@ -248,30 +252,51 @@ void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
   w.Properties(n["producer"], "kafka.producer", k.producer_properties);
 }
 
-void ParseTwilio(Walker& w, const YAML::Node& n, const std::string& path, TwilioConfig& t) {
-  w.Str(n["base_url"], path + ".base_url", t.base_url);
-  w.Str(n["account_sid"], path + ".account_sid", t.account_sid);
-  w.Str(n["auth_token"], path + ".auth_token", t.auth_token);
-  if (n["auth_token_file"]) {
-    std::string file;
-    w.Str(n["auth_token_file"], path + ".auth_token_file", file);
-    if (n["auth_token"]) {
-      w.Error(path + ".auth_token_file", "set auth_token or auth_token_file, not both");
-    } else if (!file.empty()) {
-      std::ifstream in(file);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      if (!in) {
-        w.Error(path + ".auth_token_file", "cannot read '" + file + "'");
-      } else {
-        t.auth_token = ss.str();
-        while (!t.auth_token.empty() &&
-               (t.auth_token.back() == '\n' || t.auth_token.back() == '\r')) {
-          t.auth_token.pop_back();
-        }
-      }
-    }
+// A secret given inline (`key`, usually "${ENV}") or as a file (`key_file`).
+void Secret(Walker& w, const YAML::Node& n, const std::string& path, const std::string& key,
+            std::string& out) {
+  w.Str(n[key], path + "." + key, out);
+  const std::string file_key = key + "_file";
+  if (!n[file_key]) return;
+  std::string file;
+  w.Str(n[file_key], path + "." + file_key, file);
+  if (n[key]) {
+    w.Error(path + "." + file_key, "set " + key + " or " + file_key + ", not both");
+    return;
   }
+  if (file.empty()) return;
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in) {
+    w.Error(path + "." + file_key, "cannot read '" + file + "'");
+    return;
+  }
+  out = ss.str();
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+}
+
+// Reports a required setting that is missing. A key that is present but
+// failed to expand was reported already.
+void Require(Walker& w, const YAML::Node& n, const std::string& path, const std::string& key,
+             const std::string& value, const std::string& type, bool has_file_form = false) {
+  if (!value.empty() || n[key] || (has_file_form && n[key + "_file"])) return;
+  w.Error(path + "." + key, "required for type " + type + (has_file_form ? " (or " + key + "_file)" : ""));
+}
+
+void BaseUrl(Walker& w, const YAML::Node& n, const std::string& path, const std::string& key,
+             std::string& out) {
+  w.Str(n[key], path + "." + key, out);
+  if (!out.empty() && out.rfind("https://", 0) != 0 && out.rfind("http://", 0) != 0) {
+    w.Error(path + "." + key, "must start with https:// or http://");
+  }
+  while (!out.empty() && out.back() == '/') out.pop_back();
+}
+
+void ParseTwilio(Walker& w, const YAML::Node& n, const std::string& path, TwilioConfig& t) {
+  BaseUrl(w, n, path, "base_url", t.base_url);
+  w.Str(n["account_sid"], path + ".account_sid", t.account_sid);
+  Secret(w, n, path, "auth_token", t.auth_token);
   w.Str(n["from"], path + ".from", t.from);
   w.Str(n["messaging_service_sid"], path + ".messaging_service_sid", t.messaging_service_sid);
   w.Str(n["status_callback"], path + ".status_callback", t.status_callback);
@@ -280,18 +305,142 @@ void ParseTwilio(Walker& w, const YAML::Node& n, const std::string& path, Twilio
   if (t.validity_period.count() > 0 && t.validity_period < milliseconds(1000)) {
     w.Error(path + ".validity_period", "Twilio accepts 1s to 10h");
   }
-  // A key that is present but failed to expand was reported already.
-  if (t.account_sid.empty() && !n["account_sid"]) {
-    w.Error(path + ".account_sid", "required for type twilio");
-  }
-  if (t.auth_token.empty() && !n["auth_token"] && !n["auth_token_file"]) {
-    w.Error(path + ".auth_token", "required for type twilio (or auth_token_file)");
-  }
+  Require(w, n, path, "account_sid", t.account_sid, "twilio");
+  Require(w, n, path, "auth_token", t.auth_token, "twilio", true);
   if (t.from.empty() == t.messaging_service_sid.empty()) {
     w.Error(path, "set exactly one of 'from' and 'messaging_service_sid'");
   }
-  if (t.base_url.rfind("https://", 0) != 0 && t.base_url.rfind("http://", 0) != 0) {
-    w.Error(path + ".base_url", "must start with https:// or http://");
+}
+
+void ParseSendGrid(Walker& w, const YAML::Node& n, const std::string& path, SendGridConfig& c) {
+  BaseUrl(w, n, path, "base_url", c.base_url);
+  Secret(w, n, path, "api_key", c.api_key);
+  w.Str(n["from"], path + ".from", c.from);
+  w.Str(n["category"], path + ".category", c.category);
+  w.Str(n["webhook_public_key"], path + ".webhook_public_key", c.webhook_public_key);
+  Require(w, n, path, "api_key", c.api_key, "sendgrid", true);
+  if (!c.from.empty() && !providers::ParseMailbox(c.from)) {
+    w.Error(path + ".from", "expected 'Name <address>' or an address");
+  }
+}
+
+void ParseSmtp(Walker& w, const YAML::Node& n, const std::string& path, SmtpConfig& c) {
+  w.Str(n["url"], path + ".url", c.url);
+  w.Str(n["username"], path + ".username", c.username);
+  Secret(w, n, path, "password", c.password);
+  w.Bool(n["starttls"], path + ".starttls", c.starttls);
+  w.Str(n["from"], path + ".from", c.from_default);
+  w.Str(n["message_id_domain"], path + ".message_id_domain", c.message_id_domain);
+  Require(w, n, path, "url", c.url, "smtp");
+  if (!c.url.empty() && c.url.rfind("smtp://", 0) != 0 && c.url.rfind("smtps://", 0) != 0) {
+    w.Error(path + ".url", "must be smtp://host:port (STARTTLS) or smtps://host:port (TLS)");
+  }
+  if (!c.username.empty() && c.password.empty() && !n["password"] && !n["password_file"]) {
+    w.Error(path + ".password", "required when username is set (or password_file)");
+  }
+  if (!c.from_default.empty() && !providers::ParseMailbox(c.from_default)) {
+    w.Error(path + ".from", "expected 'Name <address>' or an address");
+  }
+}
+
+void ParseViber(Walker& w, const YAML::Node& n, const std::string& path, ViberConfig& c) {
+  BaseUrl(w, n, path, "base_url", c.base_url);
+  Secret(w, n, path, "auth_token", c.auth_token);
+  w.Str(n["sender_name"], path + ".sender_name", c.sender_name);
+  w.Str(n["sender_avatar"], path + ".sender_avatar", c.sender_avatar);
+  w.Int(n["min_api_version"], path + ".min_api_version", c.min_api_version, 0, 100);
+  Require(w, n, path, "auth_token", c.auth_token, "viber", true);
+  Require(w, n, path, "sender_name", c.sender_name, "viber");
+  if (c.sender_name.size() > 28) w.Error(path + ".sender_name", "Viber allows at most 28 characters");
+}
+
+void ParseWebPush(Walker& w, const YAML::Node& n, const std::string& path, WebPushConfig& c) {
+  Secret(w, n, path, "vapid_private_key", c.vapid_private_key);
+  w.Str(n["vapid_subject"], path + ".vapid_subject", c.vapid_subject);
+  milliseconds lifetime = c.jwt_lifetime;
+  w.Duration(n["jwt_lifetime"], path + ".jwt_lifetime", lifetime, milliseconds(60'000), kDay);
+  c.jwt_lifetime = std::chrono::duration_cast<std::chrono::seconds>(lifetime);
+  w.Str(n["endpoint_origin_override"], path + ".endpoint_origin_override",
+        c.endpoint_origin_override);
+  Require(w, n, path, "vapid_private_key", c.vapid_private_key, "webpush", true);
+  Require(w, n, path, "vapid_subject", c.vapid_subject, "webpush");
+  if (!c.vapid_private_key.empty()) {
+    if (auto key = providers::webpush::VapidKey::FromPrivateBase64Url(c.vapid_private_key); !key) {
+      // The message describes the shape, never the key.
+      w.Error(path + ".vapid_private_key",
+              "not a base64url P-256 private key (generate one with `omnigate vapid-keys`)");
+    }
+  }
+  if (!c.vapid_subject.empty() && c.vapid_subject.rfind("mailto:", 0) != 0 &&
+      c.vapid_subject.rfind("https://", 0) != 0) {
+    w.Error(path + ".vapid_subject", "must be a mailto: or https: URL (RFC 8292 §2.1)");
+  }
+  while (!c.endpoint_origin_override.empty() && c.endpoint_origin_override.back() == '/') {
+    c.endpoint_origin_override.pop_back();
+  }
+}
+
+void IntList(Walker& w, const YAML::Node& n, const std::string& path, std::vector<int>& out,
+             int lo, int hi) {
+  if (!n) return;
+  if (!n.IsSequence()) {
+    w.Error(path, "expected a list of integers");
+    return;
+  }
+  out.clear();
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    int v = 0;
+    w.Int(n[i], path + "[" + std::to_string(i) + "]", v, lo, hi);
+    out.push_back(v);
+  }
+}
+
+void ParseGenericHttp(Walker& w, const YAML::Node& n, const std::string& path,
+                      GenericHttpConfig& c) {
+  w.Str(n["method"], path + ".method", c.method);
+  if (c.method != "GET" && c.method != "POST" && c.method != "PUT") {
+    w.Error(path + ".method", "expected GET, POST or PUT, got '" + c.method + "'");
+  }
+  w.Str(n["url"], path + ".url", c.url);
+  Require(w, n, path, "url", c.url, "http");
+  if (!c.url.empty() && c.url.rfind("https://", 0) != 0 && c.url.rfind("http://", 0) != 0) {
+    w.Error(path + ".url", "must start with https:// or http://");
+  }
+  if (const auto& h = n["headers"]; h && !h.IsNull()) {
+    if (!h.IsMap()) {
+      w.Error(path + ".headers", "expected a mapping of header names to value templates");
+    } else {
+      for (const auto& kv : h) {
+        const std::string name = kv.first.as<std::string>("");
+        std::string value;
+        w.Str(kv.second, path + ".headers." + name, value);
+        c.headers.emplace_back(name, value);
+      }
+    }
+  }
+  w.Str(n["body"], path + ".body", c.body);
+  if (w.Map(n["success"], path + ".success", {"status", "json_pointer", "equals", "regex"})) {
+    const auto& s = n["success"];
+    IntList(w, s["status"], path + ".success.status", c.success_status, 100, 599);
+    w.Str(s["json_pointer"], path + ".success.json_pointer", c.success_json_pointer);
+    w.Str(s["equals"], path + ".success.equals", c.success_equals);
+    w.Str(s["regex"], path + ".success.regex", c.success_regex);
+    if (!c.success_equals.empty() && c.success_json_pointer.empty()) {
+      w.Error(path + ".success.equals", "needs success.json_pointer");
+    }
+  }
+  if (w.Map(n["message_id"], path + ".message_id", {"header", "json_pointer", "regex"})) {
+    const auto& m = n["message_id"];
+    w.Str(m["header"], path + ".message_id.header", c.message_id_header);
+    w.Str(m["json_pointer"], path + ".message_id.json_pointer", c.message_id_json_pointer);
+    w.Str(m["regex"], path + ".message_id.regex", c.message_id_regex);
+    if (m.size() > 1) w.Error(path + ".message_id", "set one of header, json_pointer, regex");
+  }
+  w.Str(n["invalid_address_regex"], path + ".invalid_address_regex", c.invalid_address_regex);
+  // Templates and regexes are compiled here too, so that check-config finds
+  // their errors, not the first send.
+  if (auto compiled = providers::CompiledGenericHttp::Compile(c); !compiled) {
+    for (const auto& e : compiled.error()) w.Error(path + "." + e.substr(0, e.find(':')), e.substr(e.find(':') + 2));
   }
 }
 
@@ -312,21 +461,55 @@ bool ValidName(const std::string& s) {
   });
 }
 
+// What each provider type accepts besides the common keys, and what it sends.
+struct ProviderType {
+  std::string_view type;
+  std::optional<Channel> channel;  // nullopt: given by the `channel` key
+  std::vector<std::string> keys;
+};
+
+const std::vector<ProviderType>& ProviderTypes() {
+  static const std::vector<ProviderType> kTypes = {
+      {"twilio",
+       Channel::sms,
+       {"base_url", "account_sid", "auth_token", "auth_token_file", "from", "messaging_service_sid",
+        "status_callback", "validity_period"}},
+      {"sendgrid",
+       Channel::email,
+       {"base_url", "api_key", "api_key_file", "from", "category", "webhook_public_key"}},
+      {"smtp",
+       Channel::email,
+       {"url", "username", "password", "password_file", "starttls", "from", "message_id_domain"}},
+      {"viber",
+       Channel::viber,
+       {"base_url", "auth_token", "auth_token_file", "sender_name", "sender_avatar",
+        "min_api_version"}},
+      {"webpush",
+       Channel::webpush,
+       {"vapid_private_key", "vapid_private_key_file", "vapid_subject", "jwt_lifetime",
+        "endpoint_origin_override"}},
+      {"http",
+       std::nullopt,
+       {"method", "url", "headers", "body", "success", "message_id", "invalid_address_regex"}},
+  };
+  return kTypes;
+}
+
 void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
   if (!n || n.IsNull()) return;
   if (!n.IsSequence()) {
     w.Error("providers", "expected a list of providers");
     return;
   }
+  static const std::vector<std::string> kCommon = {
+      "name", "type", "channel", "timeout", "connect_timeout", "max_in_flight", "tls_verify",
+      "ca_file"};
   std::set<std::string> names;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const std::string path = "providers[" + std::to_string(i) + "]";
     const YAML::Node& p = n[i];
-    if (!w.Map(p, path, {"name", "type", "channel", "base_url", "account_sid", "auth_token",
-                         "auth_token_file", "from", "messaging_service_sid", "status_callback",
-                         "validity_period", "timeout", "connect_timeout", "max_in_flight",
-                         "tls_verify", "ca_file"})) {
-      if (!p || p.IsNull()) w.Error(path, "expected a provider mapping");
+    if (!p || !p.IsMap()) {
+      w.Error(path, "expected a provider mapping");
       continue;
     }
     ProviderConfig pc;
@@ -338,27 +521,52 @@ void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
     }
     std::string type;
     w.Str(p["type"], path + ".type", type);
-    if (type == "twilio") {
-      TwilioConfig t;
-      ParseTwilio(w, p, path, t);
-      ParseHttpCommon(w, p, path, t.http);
-      pc.settings = std::move(t);
-      pc.channel = Channel::sms;
-    } else {
+    const auto& types = ProviderTypes();
+    const auto it = std::find_if(types.begin(), types.end(),
+                                 [&](const ProviderType& t) { return t.type == type; });
+    if (it == types.end()) {
+      std::vector<std::string> accepted;
+      for (const auto& t : types) accepted.emplace_back(t.type);
       w.Error(path + ".type", (type.empty() ? std::string("required") : "unknown type '" + type + "'") +
-                                  "; accepted: twilio");
+                                  "; accepted: " + Join(accepted));
       continue;
     }
+    std::vector<std::string> keys = kCommon;
+    keys.insert(keys.end(), it->keys.begin(), it->keys.end());
+    w.Map(p, path, keys);
+
+    std::optional<Channel> channel = it->channel;
     if (p["channel"]) {
       std::string ch;
       w.Str(p["channel"], path + ".channel", ch);
       const auto parsed = ChannelFromString(ch);
       if (!parsed) {
         w.Error(path + ".channel", "unknown channel '" + ch + "'; accepted: email, sms, viber, webpush");
-      } else if (*parsed != pc.channel) {
-        w.Error(path + ".channel", "type " + type + " sends " + std::string(ToString(pc.channel)) +
+      } else if (channel && *parsed != *channel) {
+        w.Error(path + ".channel", "type " + type + " sends " + std::string(ToString(*channel)) +
                                        ", not " + ch);
+      } else {
+        channel = parsed;
       }
+    } else if (!channel) {
+      w.Error(path + ".channel", "required for type " + type + ": email, sms, viber or webpush");
+    }
+    pc.channel = channel.value_or(Channel::sms);
+
+    auto parse = [&](auto config, auto parser) {
+      parser(w, p, path, config);
+      ParseHttpCommon(w, p, path, config.http);
+      pc.settings = std::move(config);
+    };
+    if (type == "twilio") parse(TwilioConfig{}, ParseTwilio);
+    if (type == "sendgrid") parse(SendGridConfig{}, ParseSendGrid);
+    if (type == "smtp") parse(SmtpConfig{}, ParseSmtp);
+    if (type == "viber") parse(ViberConfig{}, ParseViber);
+    if (type == "webpush") parse(WebPushConfig{}, ParseWebPush);
+    if (type == "http") {
+      GenericHttpConfig g;
+      g.channel = pc.channel;
+      parse(std::move(g), ParseGenericHttp);
     }
     c.providers.push_back(std::move(pc));
   }

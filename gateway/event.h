@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/json.h"
+
 namespace omnigate::gateway {
 
 // The statuses of DESIGN.md §5.
@@ -50,8 +52,7 @@ struct Event {
 // Strings are escaped per RFC 8259; `ts` is RFC 3339 UTC with milliseconds.
 void AppendEventJson(const Event& event, std::string& out);
 
-// Appends `text` as a JSON string literal (with quotes) to `out`.
-void AppendJsonString(std::string_view text, std::string& out);
+using omnigate::AppendJsonString;
 
 // RFC 3339 UTC with milliseconds: "2026-11-22T10:00:01.234Z".
 void AppendTimestamp(std::chrono::system_clock::time_point ts, std::string& out);

@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "providers/channel.h"
+#include "providers/provider.h"
 
 namespace omnigate::gateway {
 
@@ -20,7 +21,8 @@ constexpr std::string_view ToString(Lane l) {
 }
 
 enum class WaitFor : std::uint8_t { sent, delivered, read };
-enum class Urgency : std::uint8_t { very_low, low, normal, high };
+// RFC 8030 §5.3 urgency; the adapters use the same type.
+using Urgency = providers::PushUrgency;
 
 struct WebPushSubscription {
   std::string endpoint;  // https URL of the push service
@@ -74,6 +76,9 @@ struct WebPushContent {
   std::chrono::milliseconds ttl{24 * 3600 * 1000};
   Urgency urgency = Urgency::normal;
   std::string topic;
+  // The plaintext the adapter encrypts: {"title","body","url","icon"} as JSON,
+  // built and size-checked by the decoder.
+  std::string payload;
 };
 
 // A validated send request (DESIGN.md §4, version 1). Every channel listed in

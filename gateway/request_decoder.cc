@@ -870,6 +870,7 @@ Check DecodeWebPushContent(dom::object content, const Path& parent, SendRequest&
   out.ttl = ttl;
   out.urgency = urgency_value;
   out.topic.assign(topic);
+  out.payload = scratch;
   return std::nullopt;
 }
 

@@ -246,8 +246,32 @@ void Worker::TrySend(RequestContext* ctx) {
   msg.channel = channel;
   msg.attempt = ++ctx->attempt;
   msg.bulk = req.lane == Lane::bulk;
-  if (channel == Channel::sms && req.sms) {
-    msg.sms = {req.to.phone, req.sms->text, req.sms->sender};
+  switch (channel) {
+    case Channel::sms:
+      msg.sms = {req.to.phone, req.sms->text, req.sms->sender};
+      break;
+    case Channel::email:
+      msg.email = {req.to.email,     req.email->from, req.email->subject,
+                   req.email->text,  req.email->html, req.email->unsubscribe_url};
+      break;
+    case Channel::viber: {
+      const auto& v = *req.viber;
+      msg.viber = {req.to.viber, v.text, v.image_url, v.button ? v.button->caption : "",
+                   v.button ? v.button->url : ""};
+      break;
+    }
+    case Channel::webpush: {
+      const auto& sub = *req.to.webpush;
+      const auto& w = *req.webpush;
+      msg.webpush = {sub.endpoint,
+                     sub.p256dh,
+                     sub.auth,
+                     w.payload,
+                     std::chrono::duration_cast<std::chrono::seconds>(w.ttl),
+                     w.urgency,
+                     w.topic};
+      break;
+    }
   }
   r.provider->Send(msg, [this, ctx, r](providers::SendResult result) {
     OnSendResult(ctx, r, std::move(result));

@@ -109,7 +109,9 @@ using SendCallback = std::function<void(SendResult)>;
 
 // A provider adapter. Instances are created per worker and used only on that
 // worker's io_context thread: Send never blocks and calls `done` exactly once,
-// on the same thread, possibly after the provider's own timeout.
+// on the same thread, possibly after the provider's own timeout. A failure
+// found without any I/O (content the provider cannot express) may call `done`
+// before Send returns.
 class Provider {
  public:
   virtual ~Provider() = default;

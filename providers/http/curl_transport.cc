@@ -79,7 +79,8 @@ TransportError MapCurlCode(CURLcode c) {
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_ENGINE_INITFAILED: return TransportError::tls;
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED: return TransportError::tls;
     default: return TransportError::other;
   }
 }
@@ -93,10 +94,17 @@ class Transport::Impl {
     Impl* impl = nullptr;
     EasyPtr easy;
     SlistPtr headers;
+    SlistPtr rcpt;                  // SMTP only
+    std::size_t upload_offset = 0;  // SMTP only: bytes of request.body handed to curl
     Request request;
     Response response;
     Callback done;
     bool too_large = false;
+    // SMTP only: strings curl keeps pointers to, and reply assembly state.
+    std::string from_angle;
+    std::string smtp_user;
+    std::string smtp_password;
+    bool smtp_reply_complete = true;
   };
 
   // One socket curl asked for. Shared with pending waits so that a wait
@@ -187,6 +195,19 @@ class Transport::Impl {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));  // NOLINT
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(r.connect_timeout.count()));  // NOLINT
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
+    if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+    if (r.smtp) {
+      ConfigureSmtp(t);
+      return;
+    }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
     // Waiting for a connection that may multiplex only pays off where HTTP/2
@@ -195,18 +216,9 @@ class Transport::Impl {
     if (options_.http2 && r.url.rfind("https://", 0) == 0) {
       curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     }
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, options_.tls_verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, options_.tls_verify ? 2L : 0L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
     curl_easy_setopt(e, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnBody);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::OnHeader);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     curl_slist* list = nullptr;
     for (const auto& h : r.headers) list = curl_slist_append(list, h.c_str());
     // No "Expect: 100-continue" round trip before bodies.
@@ -230,6 +242,62 @@ class Transport::Impl {
         }
         break;
     }
+  }
+
+  // SMTP submission: the handle was reset in TakeEasy, so nothing of an
+  // earlier HTTP request (headers, POST fields, HTTP auth) is left on it.
+  void ConfigureSmtp(Transfer& t) {
+    CURL* e = t.easy.get();
+    const Request& r = t.request;
+    const SmtpEnvelope& env = *r.smtp;
+    t.from_angle = "<" + env.mail_from + ">";
+    curl_easy_setopt(e, CURLOPT_MAIL_FROM, t.from_angle.c_str());
+    curl_slist* rcpt = nullptr;
+    for (const auto& to : env.rcpt_to) rcpt = curl_slist_append(rcpt, ("<" + to + ">").c_str());
+    t.rcpt.reset(rcpt);
+    curl_easy_setopt(e, CURLOPT_MAIL_RCPT, rcpt);
+    curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, &Impl::OnRead);
+    curl_easy_setopt(e, CURLOPT_READDATA, &t);
+    const long use_ssl = env.require_tls ? CURLUSESSL_ALL : CURLUSESSL_NONE;  // NOLINT
+    curl_easy_setopt(e, CURLOPT_USE_SSL, use_ssl);
+    // Server replies arrive as "header" lines; keep the last one.
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Impl::OnSmtpReply);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
+    if (!r.basic_auth.empty()) {
+      const auto colon = r.basic_auth.find(':');
+      t.smtp_user = r.basic_auth.substr(0, colon);
+      t.smtp_password = colon == std::string::npos ? "" : r.basic_auth.substr(colon + 1);
+      curl_easy_setopt(e, CURLOPT_USERNAME, t.smtp_user.c_str());
+      curl_easy_setopt(e, CURLOPT_PASSWORD, t.smtp_password.c_str());
+    }
+  }
+
+  static std::size_t OnRead(char* buffer, std::size_t size, std::size_t n, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    const std::string& body = t->request.body;
+    const std::size_t len = std::min(size * n, body.size() - t->upload_offset);
+    std::copy_n(body.data() + t->upload_offset, len, buffer);
+    t->upload_offset += len;
+    return len;
+  }
+
+  // Multi-line replies ("250-...", then "250 ...") are kept whole; the next
+  // reply replaces the previous one, except that the first refusal (4xx/5xx)
+  // stays: the QUIT exchange that follows it is not the answer.
+  static std::size_t OnSmtpReply(char* data, std::size_t size, std::size_t n, void* userp) {
+    auto* t = static_cast<Transfer*>(userp);
+    const std::size_t len = size * n;
+    std::string& body = t->response.body;
+    if (t->smtp_reply_complete) {
+      if (!body.empty() && (body[0] == '4' || body[0] == '5')) return len;
+      body.clear();
+    }
+    if (body.size() + len <= t->impl->options_.max_response_bytes) body.append(data, len);
+    const std::string_view line(data, len);
+    t->smtp_reply_complete = line.size() < 4 || line[3] != '-';
+    return len;
   }
 
   // Completes `t` asynchronously: callbacks never run inside Send.
@@ -379,7 +447,15 @@ class Transport::Impl {
       if (code != CURLE_OK) {
         r.error = t->too_large ? TransportError::too_large : MapCurlCode(code);
         r.error_message = curl_easy_strerror(code);
-        ++stats_.transport_errors;
+        // An SMTP server ends the session by refusing a command (AUTH, MAIL,
+        // RCPT, DATA) with 4xx/5xx: curl fails the transfer, but that refusal
+        // is the server's answer, not a transport failure.
+        if (t->request.smtp && r.status >= 400 && r.error != TransportError::timeout &&
+            r.error != TransportError::tls) {
+          r.error = TransportError::none;
+        } else {
+          ++stats_.transport_errors;
+        }
       }
       ++stats_.completed;
       // Keep the handle (and its allocations) for the next request.

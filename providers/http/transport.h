@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +18,18 @@ namespace omnigate::http {
 
 enum class Method : std::uint8_t { get, post, put, del };
 
+// Turns a Request into an SMTP submission: `url` is smtp://host:port or
+// smtps://host:port, `body` is the message (RFC 5322, CRLF, not dot-stuffed),
+// `basic_auth` ("user:password") the AUTH credentials. `method` and `headers`
+// are ignored. Response::status is the server's last reply code and
+// Response::body the text of that reply.
+struct SmtpEnvelope {
+  std::string mail_from;             // bare address
+  std::vector<std::string> rcpt_to;  // bare addresses
+  // STARTTLS must succeed on smtp:// (smtps:// is TLS from the start anyway).
+  bool require_tls = true;
+};
+
 struct Request {
   Method method = Method::post;
   std::string url;
@@ -27,10 +40,12 @@ struct Request {
   std::string basic_auth;
   std::chrono::milliseconds timeout{10'000};
   std::chrono::milliseconds connect_timeout{3'000};
+  std::optional<SmtpEnvelope> smtp;
 };
 
 // Why no HTTP status is available. `none` means the exchange completed and
-// `status` holds the server's answer, whatever it was.
+// `status` holds the server's answer, whatever it was (for SMTP, also a
+// refusal that ended the session early, e.g. 535 or 550).
 enum class TransportError : std::uint8_t {
   none,
   timeout,     // connect or total timeout

@@ -3,9 +3,6 @@
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
-
-#include "providers/log_throttle.h"
 #include "providers/twilio/sms_segments.h"
 
 namespace omnigate::providers {
@@ -23,28 +20,13 @@ void AppendField(std::string& out, std::string_view name, std::string_view value
   AppendFormEncoded(value, out);
 }
 
-// One parser per thread: its buffers are reused across responses.
-simdjson::dom::parser& Parser() {
-  thread_local simdjson::dom::parser parser;
-  return parser;
-}
-
 // Twilio's error bodies: {"code": 21211, "message": "...", "status": 400}.
 std::int64_t ErrorCode(std::string_view body) {
   simdjson::dom::element doc;
-  if (Parser().parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) return 0;
+  if (ThreadJsonParser().parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS) return 0;
   std::int64_t code = 0;
   if (doc["code"].get(code) != simdjson::SUCCESS) return 0;
   return code;
-}
-
-std::chrono::milliseconds RetryAfter(const http::Response& r) {
-  if (const std::string* v = r.header("retry-after")) {
-    int seconds = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), seconds);
-    if (ec == std::errc{} && seconds >= 0) return std::chrono::seconds(seconds);
-  }
-  return std::chrono::seconds(1);
 }
 
 }  // namespace
@@ -69,8 +51,7 @@ TwilioProvider::TwilioProvider(std::string name, std::shared_ptr<const TwilioCon
                                http::Transport& transport, std::size_t max_in_flight)
     : name_(std::move(name)),
       config_(std::move(config)),
-      transport_(transport),
-      limiter_(max_in_flight),
+      dispatcher_(name_, "Twilio", transport, max_in_flight),
       url_(config_->base_url + "/2010-04-01/Accounts/" + config_->account_sid + "/Messages.json"),
       basic_auth_(config_->account_sid + ":" + config_->auth_token) {}
 
@@ -99,44 +80,21 @@ std::string TwilioProvider::BuildForm(const TwilioConfig& config, const SmsMessa
 }
 
 SendResult TwilioProvider::MapResponse(const http::Response& r) {
+  if (auto common = MapCommonHttpOutcome(r)) return *std::move(common);
   SendResult out;
   out.latency = r.elapsed;
-  if (r.error != http::TransportError::none) {
-    // A TLS failure is a configuration problem (CA, proxy), not bad luck.
-    out.status = r.error == http::TransportError::tls ? SendStatus::permanent : SendStatus::retry;
-    out.reason = std::string(http::ToString(r.error));
-    return out;
-  }
   const long s = r.status;  // NOLINT(google-runtime-int)
   if (s == 200 || s == 201) {
     simdjson::dom::element doc;
     std::string_view sid;
-    if (Parser().parse(r.body.data(), r.body.size()).get(doc) == simdjson::SUCCESS &&
+    out.status = SendStatus::accepted;
+    if (ThreadJsonParser().parse(r.body.data(), r.body.size()).get(doc) == simdjson::SUCCESS &&
         doc["sid"].get(sid) == simdjson::SUCCESS && !sid.empty()) {
-      out.status = SendStatus::accepted;
       out.provider_message_id = std::string(sid);
     } else {
-      // Accepted by the API but we cannot correlate receipts: still a send.
-      out.status = SendStatus::accepted;
+      // Accepted by the API but receipts cannot be correlated: still a send.
       out.reason = "no_sid_in_response";
     }
-    return out;
-  }
-  if (s == 429) {
-    out.status = SendStatus::throttled;
-    out.reason = "http_429";
-    out.retry_after = RetryAfter(r);
-    return out;
-  }
-  if (s >= 500) {
-    out.status = SendStatus::retry;
-    out.reason = "http_" + std::to_string(s);
-    if (s == 503) out.retry_after = RetryAfter(r);
-    return out;
-  }
-  if (s == 401 || s == 403) {
-    out.status = SendStatus::permanent;
-    out.reason = "auth";
     return out;
   }
   const std::int64_t code = ErrorCode(r.body);
@@ -168,26 +126,11 @@ void TwilioProvider::Send(const OutboundMessage& message, SendCallback done) {
   req.timeout = config_->http.timeout;
   req.connect_timeout = config_->http.connect_timeout;
   const int segments = CountSmsSegments(message.sms.text).segments;
-  limiter_.Run(message.bulk, [this, req = std::move(req), segments,
-                              done = std::move(done)]() mutable {
-    transport_.Send(std::move(req), [this, segments, done = std::move(done)](http::Response r) {
-      limiter_.Release();
-      SendResult result = MapResponse(r);
-      result.segments = segments;
-      if (result.status == SendStatus::permanent && result.reason == "auth") {
-        LogThrottled(name_, "auth",
-                     "provider {}: Twilio refused our credentials (HTTP {}); check "
-                     "providers[].account_sid and providers[].auth_token",
-                     name_, r.status);
-      } else if (result.reason == "tls") {
-        LogThrottled(name_, "tls",
-                     "provider {}: TLS failure talking to {} ({}); check providers[].base_url "
-                     "and providers[].ca_file",
-                     name_, config_->base_url, r.error_message);
-      }
-      done(std::move(result));
-    });
-  });
+  dispatcher_.Dispatch(message.bulk, std::move(req), &MapResponse,
+                       [segments, done = std::move(done)](SendResult result) {
+                         result.segments = segments;
+                         done(std::move(result));
+                       });
 }
 
 }  // namespace omnigate::providers

@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "providers/concurrency_limiter.h"
+#include "providers/http_adapter.h"
 #include "providers/http/transport.h"
 #include "providers/provider.h"
 #include "providers/twilio/twilio_config.h"
@@ -22,7 +22,7 @@ class TwilioProvider final : public Provider {
   std::string_view name() const override { return name_; }
   Channel channel() const override { return Channel::sms; }
   void Send(const OutboundMessage& message, SendCallback done) override;
-  std::size_t in_flight() const override { return limiter_.active() + limiter_.queued(); }
+  std::size_t in_flight() const override { return dispatcher_.in_flight(); }
 
   // The form body Twilio expects (application/x-www-form-urlencoded).
   static std::string BuildForm(const TwilioConfig& config, const SmsMessage& sms);
@@ -32,8 +32,7 @@ class TwilioProvider final : public Provider {
  private:
   std::string name_;
   std::shared_ptr<const TwilioConfig> config_;
-  http::Transport& transport_;
-  ConcurrencyLimiter limiter_;
+  HttpDispatcher dispatcher_;
   std::string url_;
   std::string basic_auth_;
 };
