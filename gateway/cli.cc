@@ -13,6 +13,7 @@
 #include "gateway/logging.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "providers/webpush/webpush_crypto.h"
 #include "queue/embedded_broker.h"
 
 namespace omnigate::gateway {
@@ -131,6 +132,22 @@ int EmbeddedKafka(int brokers, int partitions, const std::vector<std::string>& t
   return 0;
 }
 
+// Prints a fresh VAPID key pair: the public key goes to the web page that
+// subscribes (applicationServerKey), the private key to the provider config.
+int VapidKeys(bool json) {
+  const auto key = providers::webpush::VapidKey::Generate();
+  if (json) {
+    std::printf("{\"publicKey\":\"%s\",\"privateKey\":\"%s\"}\n",
+                key.PublicKeyBase64Url().c_str(), key.PrivateKeyBase64Url().c_str());
+  } else {
+    std::printf(
+        "Public key (applicationServerKey for pushManager.subscribe):\n%s\n\n"
+        "Private key (providers[].vapid_private_key; keep it secret):\n%s\n",
+        key.PublicKeyBase64Url().c_str(), key.PrivateKeyBase64Url().c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunCli(int argc, char** argv) {
@@ -156,10 +173,15 @@ int RunCli(int argc, char** argv) {
   kafka->add_option("--topics", topics, "Topics to create")->delimiter(',');
   kafka->add_option("--bootstrap-file", bootstrap_file, "Write the bootstrap address here");
 
+  bool vapid_json = false;
+  auto* vapid = app.add_subcommand("vapid-keys", "Generate a VAPID key pair for web push");
+  vapid->add_flag("--json", vapid_json, "Print {\"publicKey\",\"privateKey\"} as JSON");
+
   CLI11_PARSE(app, argc, argv);
   if (*run) return Run(config_path);
   if (*check) return CheckConfig(config_path);
   if (*kafka) return EmbeddedKafka(brokers, partitions, topics, bootstrap_file);
+  if (*vapid) return VapidKeys(vapid_json);
   return 2;
 }
 

@@ -264,6 +264,118 @@ TEST(Config, LoadConfigFileReportsMissingFile) {
   EXPECT_THAT(r.error()[0].ToString(), HasSubstr("cannot open '/nonexistent/omnigate.yaml'"));
 }
 
+constexpr const char* kAllChannels = R"(
+providers:
+  - name: email-sg
+    type: sendgrid
+    api_key: SG.key
+    from: "Shop <noreply@shop.example>"
+    category: omnigate
+  - name: email-smtp
+    type: smtp
+    url: smtp://mail.example:587
+    username: shop
+    password: pw
+    from: noreply@shop.example
+  - name: viber-main
+    type: viber
+    auth_token: vt
+    sender_name: Shop
+    min_api_version: 7
+  - name: push
+    type: webpush
+    vapid_private_key: ntAYJDLu3OonM8yfVIdUH9zf6BWLZ4atdF7Eo_10wzs
+    vapid_subject: mailto:ops@shop.example
+    jwt_lifetime: 6h
+  - name: sms-agg
+    type: http
+    channel: sms
+    url: "https://agg.example/send?to={{to|url}}"
+    headers: {Authorization: "Bearer k", X-Ref: "{{id}}"}
+    body: '{"text":{{text|json}}}'
+    success: {status: [200], json_pointer: /status, equals: ok}
+    message_id: {json_pointer: /id}
+    invalid_address_regex: invalid_number
+routes:
+  email: [email-smtp, email-sg]
+)";
+
+TEST(Config, EveryProviderTypeIsParsed) {
+  auto c = ParseConfig(kAllChannels);
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  ASSERT_THAT(c->providers, SizeIs(5));
+  EXPECT_EQ(c->providers[0].channel, Channel::email);
+  EXPECT_EQ(std::get<SendGridConfig>(c->providers[0].settings).api_key, "SG.key");
+  const auto& smtp = std::get<SmtpConfig>(c->providers[1].settings);
+  EXPECT_EQ(smtp.url, "smtp://mail.example:587");
+  EXPECT_TRUE(smtp.starttls);
+  EXPECT_EQ(smtp.from_default, "noreply@shop.example");
+  EXPECT_EQ(c->providers[2].channel, Channel::viber);
+  EXPECT_EQ(std::get<ViberConfig>(c->providers[2].settings).min_api_version, 7);
+  EXPECT_EQ(c->providers[3].channel, Channel::webpush);
+  EXPECT_EQ(std::get<WebPushConfig>(c->providers[3].settings).jwt_lifetime,
+            std::chrono::hours(6));
+  EXPECT_EQ(c->providers[4].channel, Channel::sms);
+  const auto& g = std::get<GenericHttpConfig>(c->providers[4].settings);
+  EXPECT_EQ(g.channel, Channel::sms);
+  EXPECT_EQ(g.headers.size(), 2u);
+  EXPECT_EQ(g.success_status, std::vector<int>{200});
+  EXPECT_EQ(g.success_equals, "ok");
+  EXPECT_EQ(g.message_id_json_pointer, "/id");
+  EXPECT_EQ(c->routes.at(Channel::email), (std::vector<std::string>{"email-smtp", "email-sg"}));
+  EXPECT_EQ(c->routes.at(Channel::webpush), std::vector<std::string>{"push"});
+}
+
+TEST(Config, KeysOfAnotherProviderTypeAreUnknown) {
+  EXPECT_THAT(OnlyError("providers:\n  - {name: e, type: sendgrid, api_key: k, account_sid: A}\n"),
+              HasSubstr("providers[0].account_sid: unknown key 'account_sid'"));
+}
+
+TEST(Config, ProviderTypeSpecificErrors) {
+  EXPECT_THAT(OnlyError("providers:\n  - {name: e, type: sendgrid}\n"),
+              HasSubstr("providers[0].api_key: required for type sendgrid (or api_key_file)"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: e, type: sendgrid, api_key: k, from: 'no at'}\n"),
+              HasSubstr("providers[0].from: expected 'Name <address>' or an address"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: e, type: smtp, url: 'http://mail:25'}\n"),
+              HasSubstr("providers[0].url: must be smtp://host:port"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: e, type: smtp, url: 'smtp://m:25', username: u}\n"),
+              HasSubstr("providers[0].password: required when username is set"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: v, type: viber, auth_token: t, "
+                        "sender_name: 'A very long sender name indeed!'}\n"),
+              HasSubstr("providers[0].sender_name: Viber allows at most 28 characters"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: v, type: viber, auth_token: t}\n"),
+              HasSubstr("providers[0].sender_name: required for type viber"));
+  const auto push = Errors("providers:\n  - {name: p, type: webpush, vapid_private_key: nope!, "
+                           "vapid_subject: ops@example.com}\n");
+  ASSERT_THAT(push, SizeIs(2));
+  EXPECT_THAT(push[0].ToString(), HasSubstr("providers[0].vapid_private_key: not a base64url"));
+  EXPECT_THAT(push[0].ToString(), ::testing::Not(HasSubstr("nope!")));
+  EXPECT_THAT(push[1].ToString(), HasSubstr("providers[0].vapid_subject: must be a mailto:"));
+}
+
+TEST(Config, GenericHttpProviderErrorsNameTheirKey) {
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, url: 'https://a/'}\n"),
+              HasSubstr("providers[0].channel: required for type http"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, "
+                        "url: 'https://a/{{phone}}'}\n"),
+              HasSubstr("providers[0].url: unknown field 'phone' in {{...}}"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, url: 'https://a/', "
+                        "body: '{{text|base64}}'}\n"),
+              HasSubstr("providers[0].body: unknown filter 'base64'"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, url: 'https://a/', "
+                        "message_id: {regex: 'id=\\w+'}}\n"),
+              HasSubstr("providers[0].message_id.regex: needs a capture group"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, url: 'https://a/', "
+                        "success: {regex: '(unclosed'}}\n"),
+              HasSubstr("providers[0].success.regex: invalid regular expression"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, url: 'https://a/', "
+                        "method: PATCH}\n"),
+              HasSubstr("providers[0].method: expected GET, POST or PUT, got 'PATCH'"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, url: 'https://a/', "
+                        "success: {status: [200, 999]}}\n"),
+              HasSubstr("providers[0].success.status[1]: must be between 100 and 599"));
+}
+
 TEST(Config, ShippedExamplesAreValid) {
   ::setenv("TWILIO_ACCOUNT_SID", "ACexample", 0);
   ::setenv("TWILIO_AUTH_TOKEN", "example", 0);
