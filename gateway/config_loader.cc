@@ -351,7 +351,10 @@ void ParseViber(Walker& w, const YAML::Node& n, const std::string& path, ViberCo
   w.Int(n["min_api_version"], path + ".min_api_version", c.min_api_version, 0, 100);
   Require(w, n, path, "auth_token", c.auth_token, "viber", true);
   Require(w, n, path, "sender_name", c.sender_name, "viber");
-  if (c.sender_name.size() > 28) w.Error(path + ".sender_name", "Viber allows at most 28 characters");
+  // Characters, not bytes: UTF-8 continuation bytes do not count.
+  const auto chars = std::count_if(c.sender_name.begin(), c.sender_name.end(),
+                                   [](char ch) { return (static_cast<unsigned char>(ch) & 0xC0) != 0x80; });
+  if (chars > 28) w.Error(path + ".sender_name", "Viber allows at most 28 characters");
 }
 
 void ParseWebPush(Walker& w, const YAML::Node& n, const std::string& path, WebPushConfig& c) {

@@ -199,6 +199,19 @@ CompiledGenericHttp::Compile(GenericHttpConfig config) {
 
 namespace {
 
+// Regexes run over at most this much of a body: aggregator answers are small,
+// and libstdc++'s matcher recurses per character, so a pattern like ".*" over
+// a megabyte error page could exhaust the stack.
+constexpr std::size_t kMaxRegexInput = 8 * 1024;
+
+std::string_view RegexInput(const std::string& body) {
+  return std::string_view(body).substr(0, kMaxRegexInput);
+}
+
+bool Search(std::string_view text, const std::regex& re) {
+  return std::regex_search(text.begin(), text.end(), re);
+}
+
 // The JSON value at `pointer` as text: strings as they are, numbers and
 // booleans in their JSON spelling. nullopt when the body is not JSON or the
 // pointer finds nothing.
@@ -260,7 +273,7 @@ SendResult GenericHttpProvider::MapResponse(const CompiledGenericHttp& c,
     const auto v = ValueAtPointer(r.body, cfg.success_json_pointer);
     body_ok = v.has_value() && (cfg.success_equals.empty() || *v == cfg.success_equals);
   }
-  if (body_ok && c.success_regex) body_ok = std::regex_search(r.body, *c.success_regex);
+  if (body_ok && c.success_regex) body_ok = Search(RegexInput(r.body), *c.success_regex);
   if (body_ok) {
     out.status = SendStatus::accepted;
     if (!cfg.message_id_header.empty()) {
@@ -270,15 +283,16 @@ SendResult GenericHttpProvider::MapResponse(const CompiledGenericHttp& c,
         out.provider_message_id = *std::move(v);
       }
     } else if (c.message_id_regex) {
-      std::smatch match;
-      if (std::regex_search(r.body, match, *c.message_id_regex)) {
+      const std::string_view input = RegexInput(r.body);
+      std::match_results<std::string_view::const_iterator> match;
+      if (std::regex_search(input.begin(), input.end(), match, *c.message_id_regex)) {
         out.provider_message_id = match[1].str();
       }
     }
     return out;
   }
   out.reason = status_ok ? "unexpected_body" : "http_" + std::to_string(r.status);
-  if (c.invalid_address_regex && std::regex_search(r.body, *c.invalid_address_regex)) {
+  if (c.invalid_address_regex && Search(RegexInput(r.body), *c.invalid_address_regex)) {
     out.status = SendStatus::invalid_address;
   } else {
     out.status = SendStatus::permanent;

@@ -3,6 +3,18 @@
 #include <ctime>
 
 namespace omnigate::providers {
+namespace {
+
+// Path, query and fragment of a URL: everything after the authority, which
+// may hold userinfo that UrlOrigin leaves out.
+std::string_view AfterAuthority(std::string_view url) {
+  const auto scheme = url.find("://");
+  const auto start = scheme == std::string_view::npos ? 0 : scheme + 3;
+  const auto path = url.find_first_of("/?#", start);
+  return path == std::string_view::npos ? std::string_view() : url.substr(path);
+}
+
+}  // namespace
 
 WebPushProvider::WebPushProvider(std::string name, std::shared_ptr<const WebPushConfig> config,
                                  webpush::VapidKey key, http::Transport& transport,
@@ -73,8 +85,15 @@ void WebPushProvider::Send(const OutboundMessage& message, SendCallback done) {
   const auto ua_public = webpush::Base64UrlDecode(push.p256dh);
   const auto auth = webpush::Base64UrlDecode(push.auth);
   if (!ua_public || !auth) return fail("bad_subscription_keys");
+  if (push.payload.size() > webpush::kMaxPlaintextBytes) return fail("payload_too_large");
   auto body = webpush::Encrypt(push.payload, *ua_public, *auth);
-  if (!body) return fail("encryption_failed");
+  if (!body) {
+    // Keys that decode but are the wrong size or not a P-256 point are as bad
+    // as keys that do not decode; only other failures are ours.
+    const std::string& e = body.error();
+    const bool bad_keys = e.starts_with("ua public key") || e.starts_with("auth secret");
+    return fail(bad_keys ? "bad_subscription_keys" : "encryption_failed");
+  }
 
   const std::string audience = webpush::AudienceOf(push.endpoint);
   if (audience.empty()) return fail("bad_endpoint");
@@ -83,8 +102,7 @@ void WebPushProvider::Send(const OutboundMessage& message, SendCallback done) {
   if (config_->endpoint_origin_override.empty()) {
     req.url = std::string(push.endpoint);
   } else {
-    req.url = config_->endpoint_origin_override + std::string(push.endpoint.substr(
-                                                      UrlOrigin(push.endpoint).size()));
+    req.url = config_->endpoint_origin_override + std::string(AfterAuthority(push.endpoint));
   }
   req.headers.reserve(6);
   req.headers.push_back(AuthorizationFor(audience));
