@@ -37,17 +37,20 @@ def main(req_path, ev_path, dlq_path):
     finals = {}
     statuses = Counter()
     channels = Counter()
-    fallbacks = 0
+    failed = Counter()
+    fallbacks = Counter()
     with open(ev_path, encoding="utf-8") as f:
         for line in f:
             ev = json.loads(line)
             if ev["status"] == "fallback":
-                fallbacks += 1
+                fallbacks[ev.get("reason") or "?"] += 1
             if ev.get("final"):
                 finals[ev["id"]] = ev
                 statuses[ev["status"]] += 1
                 if ev["status"] == "sent":
                     channels[ev["channel"]] += 1
+                elif ev["status"] == "failed":
+                    failed["%s: %s" % (ev.get("channel") or "-", ev.get("reason") or "?")] += 1
     with open(dlq_path, encoding="utf-8") as f:
         dlq = sum(1 for line in f if line.strip())
     lat = sorted(ts_ms(ev["ts"]) - published[i] for i, ev in finals.items() if i in published)
@@ -57,7 +60,10 @@ def main(req_path, ev_path, dlq_path):
     for s, n in sorted(statuses.items()):
         print("   final %-11s : %d" % (s, n))
     print("   sent by channel   : %s" % ", ".join("%s %d" % kv for kv in sorted(channels.items())))
-    print("   cascade fallbacks : %d" % fallbacks)
+    if failed:
+        print("   failed (channel: reason): %s" % ", ".join("%s %d" % kv for kv in sorted(failed.items())))
+    print("   cascade fallbacks : %d%s" % (sum(fallbacks.values()), (" (" + ", ".join(
+        "%s %d" % kv for kv in sorted(fallbacks.items())) + ")") if fallbacks else ""))
     print("   DLQ records       : %d" % dlq)
     print("   throughput        : %.0f requests/s (first publish to last final event, %.2f s)"
           % (len(finals) / span_s, span_s))

@@ -1,17 +1,19 @@
 #include "bench/mock_provider.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <cctype>
 #include <charconv>
-#include <chrono>
+#include <cmath>
 #include <ctime>
-#include <optional>
+#include <iterator>
 #include <thread>
+
+#include "common/json.h"
 
 namespace omnigate::bench {
 
@@ -20,14 +22,20 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+constexpr std::array<std::string_view, kMockApiCount> kApiNames = {"twilio", "sendgrid", "viber",
+                                                                   "push", "generic"};
+
 std::string_view ReasonPhrase(int status) {
   switch (status) {
     case 200: return "OK";
     case 201: return "Created";
+    case 202: return "Accepted";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 410: return "Gone";
+    case 413: return "Payload Too Large";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -35,34 +43,64 @@ std::string_view ReasonPhrase(int status) {
   }
 }
 
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
+constexpr char AsciiLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
+bool IStartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && IEquals(s.substr(0, prefix.size()), prefix);
+}
+
+std::string Base64(std::string_view in, bool url) {
+  static constexpr char kStandard[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kUrl[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const char* alphabet = url ? kUrl : kStandard;
   std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
     const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
                        (static_cast<unsigned char>(in[i + 1]) << 8) |
                        static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
   }
   if (i + 1 == in.size()) {
     const unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    if (!url) out += "==";
   } else if (i + 2 == in.size()) {
     const unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
                        (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    if (!url) out += '=';
   }
   return out;
+}
+
+bool IsBase64UrlChar(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
+}
+
+bool IsBase64Url(std::string_view s) {
+  for (const char c : s) {
+    if (!IsBase64UrlChar(c)) return false;
+  }
+  return !s.empty();
 }
 
 int HexValue(char c) {
@@ -104,32 +142,96 @@ std::string FormField(std::string_view body, std::string_view name) {
   return {};
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
-  out += '"';
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+void AppendJson(std::string& out, std::string_view s) { AppendJsonString(s, out); }
+
+// One parser per I/O thread; its buffers are reused across requests.
+simdjson::dom::parser& JsonParser() {
+  thread_local simdjson::dom::parser parser;
+  return parser;
 }
 
 std::string TwilioError(int code, std::string_view message, int status) {
   std::string out = fmt::format(R"({{"code":{},"message":)", code);
-  AppendJsonString(out, message);
+  AppendJson(out, message);
   out += fmt::format(R"(,"more_info":"https://www.twilio.com/docs/errors/{}","status":{}}})", code,
                      status);
   return out;
+}
+
+// SendGrid's error envelope; an empty field or help is written as null.
+std::string SendGridErrors(std::string_view message, std::string_view field = {},
+                           std::string_view help = {}) {
+  std::string out = R"({"errors":[{"message":)";
+  AppendJson(out, message);
+  out += R"(,"field":)";
+  if (field.empty()) {
+    out += "null";
+  } else {
+    AppendJson(out, field);
+  }
+  out += R"(,"help":)";
+  if (help.empty()) {
+    out += "null";
+  } else {
+    AppendJson(out, help);
+  }
+  out += "}]}";
+  return out;
+}
+
+std::string ViberStatus(int status, std::string_view message) {
+  return fmt::format(R"({{"status":{},"status_message":"{}"}})", status, message);
+}
+
+// The error body Mozilla's autopush sends; other push services send less.
+std::string PushError(int status, int errno_value, std::string_view message) {
+  std::string out = fmt::format(R"({{"code":{},"errno":{},"error":"{}","message":)", status,
+                                errno_value, ReasonPhrase(status));
+  AppendJson(out, message);
+  out += '}';
+  return out;
+}
+
+std::string GenericError(std::string_view error) {
+  return fmt::format(R"({{"status":"error","error":"{}"}})", error);
+}
+
+// "vapid t=<jwt>, k=<key>" (RFC 8292 §3): checks the shape only. The JWT's
+// signature, audience and expiry are NOT verified: the mock stands in for a
+// push service under load, and the adapter's signing is tested against an
+// independent implementation elsewhere.
+bool LooksLikeVapid(std::string_view auth) {
+  if (!IStartsWith(auth, "vapid ")) return false;
+  std::string_view params = auth.substr(6);
+  std::string_view t;
+  std::string_view k;
+  while (!params.empty()) {
+    const auto comma = params.find(',');
+    std::string_view p = params.substr(0, comma);
+    params = comma == std::string_view::npos ? std::string_view() : params.substr(comma + 1);
+    while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
+    while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
+    if (p.starts_with("t=")) t = p.substr(2);
+    if (p.starts_with("k=")) k = p.substr(2);
+  }
+  // A compact JWS: three base64url parts.
+  const auto dot1 = t.find('.');
+  const auto dot2 = dot1 == std::string_view::npos ? dot1 : t.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || !IsBase64Url(t.substr(0, dot1)) ||
+      !IsBase64Url(t.substr(dot1 + 1, dot2 - dot1 - 1)) || !IsBase64Url(t.substr(dot2 + 1))) {
+    return false;
+  }
+  // The 65-byte uncompressed P-256 point: 87 characters, 88 when padded.
+  if (k.size() == 88 && k.back() == '=') k.remove_suffix(1);
+  return k.size() == 87 && IsBase64Url(k);
+}
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 // splitmix64: a cheap, good-enough PRNG per connection.
@@ -144,6 +246,22 @@ double Unit(std::uint64_t r) { return static_cast<double>(r >> 11) * 0x1.0p-53; 
 
 }  // namespace
 
+std::string_view ToString(MockApi api) { return kApiNames[static_cast<std::size_t>(api)]; }
+
+std::optional<MockApi> MockApiFromString(std::string_view name) {
+  for (std::size_t i = 0; i < kApiNames.size(); ++i) {
+    if (kApiNames[i] == name) return static_cast<MockApi>(i);
+  }
+  return std::nullopt;
+}
+
+std::string_view MockProvider::Request::header(std::string_view name) const {
+  for (const Header& h : headers) {
+    if (IEquals(h.name, name)) return h.value;
+  }
+  return {};
+}
+
 // Threads, io_contexts and the acceptor.
 class MockProvider::Impl {
  public:
@@ -153,11 +271,14 @@ class MockProvider::Impl {
     Connection(MockProvider* owner, tcp::socket socket, std::uint64_t seed)
         : owner_(owner), socket_(std::move(socket)), timer_(socket_.get_executor()), rng_(seed) {
       buffer_.reserve(8192);
+      headers_.reserve(16);
     }
 
     void Start() { ReadMore(); }
 
    private:
+    static constexpr std::size_t kMaxHeaders = 64;
+
     void ReadMore() {
       const std::size_t old = buffer_.size();
       buffer_.resize(old + 16384);
@@ -185,11 +306,12 @@ class MockProvider::Impl {
       const auto sp1 = request_line.find(' ');
       const auto sp2 = request_line.find(' ', sp1 + 1);
       if (sp1 == std::string_view::npos || sp2 == std::string_view::npos) return;
-      const std::string_view method = request_line.substr(0, sp1);
-      const std::string_view target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
+      Request request;
+      request.method = request_line.substr(0, sp1);
+      request.target = request_line.substr(sp1 + 1, sp2 - sp1 - 1);
       std::size_t content_length = 0;
-      std::string_view authorization;
       close_after_ = request_line.substr(sp2 + 1) == "HTTP/1.0";
+      headers_.clear();
       std::size_t pos = line_end == std::string_view::npos ? head.size() : line_end + 2;
       while (pos < head.size()) {
         auto eol = head.find("\r\n", pos);
@@ -200,40 +322,39 @@ class MockProvider::Impl {
         if (colon == std::string_view::npos) continue;
         const std::string_view name = h.substr(0, colon);
         std::string_view value = h.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-        auto iequals = [](std::string_view a, std::string_view b) {
-          if (a.size() != b.size()) return false;
-          for (std::size_t i = 0; i < a.size(); ++i) {
-            if (std::tolower(static_cast<unsigned char>(a[i])) !=
-                std::tolower(static_cast<unsigned char>(b[i]))) {
-              return false;
-            }
-          }
-          return true;
-        };
-        if (iequals(name, "content-length")) {
-          std::from_chars(value.data(), value.data() + value.size(), content_length);
-        } else if (iequals(name, "authorization")) {
-          authorization = value;
-        } else if (iequals(name, "connection")) {
-          close_after_ = iequals(value, "close");
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+          value.remove_prefix(1);
         }
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+          value.remove_suffix(1);
+        }
+        if (IEquals(name, "content-length")) {
+          std::from_chars(value.data(), value.data() + value.size(), content_length);
+        } else if (IEquals(name, "connection")) {
+          close_after_ = IEquals(value, "close");
+        }
+        if (headers_.size() < kMaxHeaders) headers_.push_back({name, value});
       }
       const std::size_t total = end + 4 + content_length;
       if (data.size() < total) {
         ReadMore();
         return;
       }
-      const std::string_view body = data.substr(end + 4, content_length);
-      Reply reply = owner_->Handle(method, target, authorization, body, NextRandom(rng_));
+      request.headers = headers_;
+      request.body = data.substr(end + 4, content_length);
+      const Reply reply = owner_->Handle(request, NextRandom(rng_));
       consumed_ = total;
-      out_ = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
-                         reply.status, ReasonPhrase(reply.status), reply.content_type,
-                         reply.body.size(), reply.extra_headers,
-                         close_after_ ? "Connection: close\r\n" : "");
+      out_.clear();
+      fmt::format_to(std::back_inserter(out_), "HTTP/1.1 {} {}\r\n", reply.status,
+                     ReasonPhrase(reply.status));
+      if (!reply.content_type.empty()) {
+        fmt::format_to(std::back_inserter(out_), "Content-Type: {}\r\n", reply.content_type);
+      }
+      fmt::format_to(std::back_inserter(out_), "Content-Length: {}\r\n{}{}\r\n", reply.body.size(),
+                     reply.extra_headers, close_after_ ? "Connection: close\r\n" : "");
       out_ += reply.body;
-      if (reply.delay_ms > 0) {
-        timer_.expires_after(std::chrono::milliseconds(reply.delay_ms));
+      if (reply.delay.count() > 0) {
+        timer_.expires_after(reply.delay);
         timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
           if (!ec) self->Write();
         });
@@ -264,6 +385,7 @@ class MockProvider::Impl {
     asio::steady_timer timer_;
     std::uint64_t rng_;
     std::vector<char> buffer_;
+    std::vector<Header> headers_;  // views into buffer_, for the request being handled
     std::string out_;
     std::size_t consumed_ = 0;
     bool close_after_ = false;
@@ -301,11 +423,32 @@ class MockProvider::Impl {
 MockProvider::MockProvider(Options options)
     : options_(std::move(options)),
       impl_(std::make_unique<Impl>(options_.threads)),
-      expected_auth_("Basic " + Base64(options_.account_sid + ":" + options_.auth_token)) {}
+      expected_auth_("Basic " + Base64(options_.account_sid + ":" + options_.auth_token, false)),
+      expected_sendgrid_auth_("Bearer " + options_.sendgrid_api_key) {
+  latency_ms_by_api_.fill(-1);
+  for (const auto& [name, ms] : options_.latency_ms_by_api) {
+    if (const auto api = MockApiFromString(name)) {
+      latency_ms_by_api_[static_cast<std::size_t>(*api)] = std::max(0, ms);
+    }
+  }
+}
 
 MockProvider::~MockProvider() { Stop(); }
 
+std::string_view MockProvider::RoutesSummary() {
+  return "POST /2010-04-01/Accounts/{sid}/Messages.json (twilio), POST /v3/mail/send (sendgrid), "
+         "POST /pa/send_message (viber), POST /push/{subscription} (push), POST /generic/send "
+         "(generic), GET /_mock/stats, GET /healthz";
+}
+
 std::uint16_t MockProvider::Start() {
+  for (const auto& [name, ms] : options_.latency_ms_by_api) {
+    if (!MockApiFromString(name)) {
+      last_error_ = "unknown API '" + name +
+                    "' in latency_ms_by_api; known: twilio, sendgrid, viber, push, generic";
+      return 0;
+    }
+  }
   if (!options_.record_path.empty()) {
     record_ = std::fopen(options_.record_path.c_str(), "a");
     if (record_ == nullptr) {
@@ -352,31 +495,71 @@ void MockProvider::Stop() {
   }
 }
 
-MockProvider::Reply MockProvider::Handle(std::string_view method, std::string_view target,
-                                         std::string_view authorization, std::string_view body,
-                                         std::uint64_t random) {
+MockProvider::Reply MockProvider::Handle(const Request& request, std::uint64_t random) {
   requests_.fetch_add(1, std::memory_order_relaxed);
-  Reply reply;
   constexpr std::string_view kTwilioPrefix = "/2010-04-01/Accounts/";
   constexpr std::string_view kTwilioSuffix = "/Messages.json";
+  constexpr std::string_view kPushPrefix = "/push/";
+  const std::string_view method = request.method;
+  const std::string_view target = request.target;
+  const std::string_view path = target.substr(0, target.find('?'));
+  Reply reply;
+  std::optional<MockApi> api;
   if (method == "GET" && target == "/healthz") {
     reply.body = R"({"ok":true})";
   } else if (method == "GET" && target == "/_mock/stats") {
     reply.body = StatsJson();
-  } else if (target.rfind(kTwilioPrefix, 0) == 0 && target.size() > kTwilioPrefix.size() +
-                                                                         kTwilioSuffix.size() &&
-             target.substr(target.size() - kTwilioSuffix.size()) == kTwilioSuffix) {
+  } else if (target.starts_with(kTwilioPrefix) &&
+             target.size() > kTwilioPrefix.size() + kTwilioSuffix.size() &&
+             target.ends_with(kTwilioSuffix)) {
+    api = MockApi::twilio;
     const std::string_view sid = target.substr(
         kTwilioPrefix.size(), target.size() - kTwilioPrefix.size() - kTwilioSuffix.size());
     if (method != "POST") {
       reply.status = 405;
       reply.body = TwilioError(20004, "Method not allowed", 405);
     } else {
-      reply = Twilio(sid, authorization, body, random);
+      reply = Twilio(sid, request, random);
+    }
+  } else if (path == "/v3/mail/send") {
+    api = MockApi::sendgrid;
+    if (method != "POST") {
+      reply.status = 405;
+      reply.body = SendGridErrors("Method Not Allowed");
+    } else {
+      reply = SendGrid(request, random);
+    }
+  } else if (path == "/pa/send_message") {
+    api = MockApi::viber;
+    if (method != "POST") {
+      reply.status = 405;
+      reply.body = ViberStatus(3, "badData");
+    } else {
+      reply = Viber(request, random);
+    }
+  } else if (path.starts_with(kPushPrefix) && path.size() > kPushPrefix.size()) {
+    api = MockApi::push;
+    if (method != "POST") {
+      reply.status = 405;
+      reply.body = PushError(405, 999, "Method not allowed");
+    } else {
+      reply = Push(path.substr(kPushPrefix.size()), request, random);
+    }
+  } else if (path == "/generic/send") {
+    api = MockApi::generic;
+    if (method != "POST" && method != "PUT") {
+      reply.status = 405;
+      reply.body = GenericError("method_not_allowed");
+    } else {
+      reply = Generic(request, random);
     }
   } else {
     reply.status = 404;
     reply.body = TwilioError(20404, "The requested resource was not found", 404);
+  }
+  if (api) {
+    api_counts_[static_cast<std::size_t>(*api)].fetch_add(1, std::memory_order_relaxed);
+    if (reply.status != 405) reply.delay = Delay(*api, random);
   }
   if (reply.status >= 0 && reply.status < static_cast<int>(status_counts_.size())) {
     status_counts_[static_cast<std::size_t>(reply.status)].fetch_add(1, std::memory_order_relaxed);
@@ -384,20 +567,47 @@ MockProvider::Reply MockProvider::Handle(std::string_view method, std::string_vi
   return reply;
 }
 
-MockProvider::Reply MockProvider::Twilio(std::string_view sid, std::string_view authorization,
-                                         std::string_view body, std::uint64_t random) {
-  Reply reply;
-  reply.delay_ms = options_.latency_ms;
-  if (options_.jitter_ms > 0) {
-    reply.delay_ms += static_cast<int>((random >> 40) % static_cast<unsigned>(options_.jitter_ms + 1));
+MockProvider::Outcome MockProvider::Draw(std::uint64_t random) const {
+  const double u = Unit(random);
+  double edge = options_.invalid_number_rate;
+  if (u < edge) return Outcome::invalid;
+  edge += options_.gone_rate;
+  if (u < edge) return Outcome::gone;
+  edge += options_.throttle_rate;
+  if (u < edge) return Outcome::throttle;
+  edge += options_.error_rate;
+  if (u < edge) return Outcome::error;
+  return Outcome::ok;
+}
+
+std::chrono::microseconds MockProvider::Delay(MockApi api, std::uint64_t random) const {
+  int base_ms = latency_ms_by_api_[static_cast<std::size_t>(api)];
+  if (base_ms < 0) base_ms = options_.latency_ms;
+  std::chrono::microseconds delay = std::chrono::milliseconds(base_ms);
+  if (options_.latency_distribution == LatencyDistribution::exponential && base_ms > 0) {
+    // A second draw, independent of the outcome and jitter bits of `random`.
+    std::uint64_t state = random ^ 0x5851f42d4c957f2dULL;
+    const double u = Unit(NextRandom(state));
+    delay = std::chrono::microseconds(std::llround(-std::log1p(-u) * base_ms * 1000.0));
   }
-  if (sid != options_.account_sid || authorization != expected_auth_) {
+  if (options_.jitter_ms > 0) {
+    delay +=
+        std::chrono::milliseconds((random >> 40) % static_cast<unsigned>(options_.jitter_ms + 1));
+  }
+  return delay;
+}
+
+MockProvider::Reply MockProvider::Twilio(std::string_view sid, const Request& request,
+                                         std::uint64_t random) {
+  Reply reply;
+  if (sid != options_.account_sid || request.header("authorization") != expected_auth_) {
     reply.status = 401;
     reply.body = TwilioError(20003, "Authenticate", 401);
     return reply;
   }
+  const std::string_view body = request.body;
   ReceivedMessage m;
-  m.api = "twilio";
+  m.api = ToString(MockApi::twilio);
   m.to = FormField(body, "To");
   m.body = FormField(body, "Body");
   const std::string from = FormField(body, "From");
@@ -411,67 +621,322 @@ MockProvider::Reply MockProvider::Twilio(std::string_view sid, std::string_view 
     reply.body = TwilioError(21602, "Message body is required.", 400);
   } else if (from.empty() && service.empty()) {
     reply.status = 400;
-    reply.body = TwilioError(21603, "A 'From' or 'MessagingServiceSid' parameter is required.", 400);
+    reply.body =
+        TwilioError(21603, "A 'From' or 'MessagingServiceSid' parameter is required.", 400);
   } else {
-    const double u = Unit(random);
-    const double invalid = options_.invalid_number_rate;
-    const double throttle = invalid + options_.throttle_rate;
-    const double error = throttle + options_.error_rate;
-    if (u < invalid) {
-      reply.status = 400;
-      reply.body =
-          TwilioError(21211, "The 'To' number " + m.to + " is not a valid phone number.", 400);
-    } else if (u < throttle) {
-      reply.status = 429;
-      reply.extra_headers = "Retry-After: 1\r\n";
-      reply.body = TwilioError(20429, "Too Many Requests", 429);
-    } else if (u < error) {
-      reply.status = 500;
-      reply.body = TwilioError(20500, "Internal Server Error", 500);
-    } else {
-      reply.status = 201;
-      const std::uint64_t n = sid_counter_.fetch_add(1, std::memory_order_relaxed) + 1;
-      const std::string msid = fmt::format("SM{:016x}{:016x}", options_.seed, n);
-      std::string& out = reply.body;
-      out.reserve(256 + m.body.size());
-      out += R"({"sid":")" + msid + R"(","status":"queued","to":)";
-      AppendJsonString(out, m.to);
-      out += R"(,"from":)";
-      AppendJsonString(out, from);
-      out += R"(,"messaging_service_sid":)";
-      if (service.empty()) {
-        out += "null";
-      } else {
-        AppendJsonString(out, service);
+    switch (Draw(random)) {
+      case Outcome::invalid:
+      case Outcome::gone:
+        reply.status = 400;
+        reply.body =
+            TwilioError(21211, "The 'To' number " + m.to + " is not a valid phone number.", 400);
+        break;
+      case Outcome::throttle:
+        reply.status = 429;
+        reply.extra_headers = "Retry-After: 1\r\n";
+        reply.body = TwilioError(20429, "Too Many Requests", 429);
+        break;
+      case Outcome::error:
+        reply.status = 500;
+        reply.body = TwilioError(20500, "Internal Server Error", 500);
+        break;
+      case Outcome::ok: {
+        reply.status = 201;
+        m.id = fmt::format("SM{:016x}{:016x}", options_.seed, NextId());
+        std::string& out = reply.body;
+        out.reserve(256 + m.body.size());
+        out += R"({"sid":")" + m.id + R"(","status":"queued","to":)";
+        AppendJson(out, m.to);
+        out += R"(,"from":)";
+        AppendJson(out, from);
+        out += R"(,"messaging_service_sid":)";
+        if (service.empty()) {
+          out += "null";
+        } else {
+          AppendJson(out, service);
+        }
+        out += R"(,"body":)";
+        AppendJson(out, m.body);
+        out += fmt::format(R"(,"num_segments":"1","direction":"outbound-api","account_sid":"{}",)"
+                           R"("uri":"/2010-04-01/Accounts/{}/Messages/{}.json"}})",
+                           options_.account_sid, options_.account_sid, m.id);
+        break;
       }
-      out += R"(,"body":)";
-      AppendJsonString(out, m.body);
-      out += fmt::format(
-          R"(,"num_segments":"1","direction":"outbound-api","account_sid":"{}",)"
-          R"("uri":"/2010-04-01/Accounts/{}/Messages/{}.json"}})",
-          options_.account_sid, options_.account_sid, msid);
     }
   }
   m.status = reply.status;
-  if (options_.keep_in_memory || record_ != nullptr) Record(m, from.empty() ? service : from, callback);
+  if (recording()) OnMessage(m, from.empty() ? service : from, callback);
   return reply;
 }
 
-void MockProvider::Record(const ReceivedMessage& m, std::string_view from,
-                          std::string_view callback) {
+MockProvider::Reply MockProvider::SendGrid(const Request& request, std::uint64_t random) {
+  constexpr std::string_view kHelp =
+      "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html";
+  Reply reply;
+  reply.status = 400;
+  if (request.header("authorization") != expected_sendgrid_auth_) {
+    reply.status = 401;
+    reply.body = SendGridErrors("The provided authorization grant is invalid, expired, or revoked");
+    return reply;
+  }
+  simdjson::dom::element doc;
+  if (JsonParser().parse(request.body.data(), request.body.size()).get(doc) != simdjson::SUCCESS) {
+    reply.body = SendGridErrors("Bad Request");
+    return reply;
+  }
+  simdjson::dom::array personalizations;
+  if (doc["personalizations"].get(personalizations) != simdjson::SUCCESS ||
+      personalizations.size() == 0) {
+    reply.body = SendGridErrors(
+        "The personalizations field is required and must have at least one personalization.",
+        "personalizations", fmt::format("{}#-Personalizations-Errors", kHelp));
+    return reply;
+  }
+  std::string_view to;
+  if (doc.at_pointer("/personalizations/0/to/0/email").get(to) != simdjson::SUCCESS) {
+    reply.body = SendGridErrors(
+        "The to array is required for all personalization objects, and must have at least one "
+        "email object with a valid email address.",
+        "personalizations.0.to", fmt::format("{}#message.personalizations.to", kHelp));
+    return reply;
+  }
+  std::string_view from;
+  if (doc.at_pointer("/from/email").get(from) != simdjson::SUCCESS) {
+    reply.body = SendGridErrors(
+        "The from object must be provided for every email send. It is an object that requires "
+        "the email parameter, but may also contain a name parameter.",
+        "from", fmt::format("{}#message.from", kHelp));
+    return reply;
+  }
+  ReceivedMessage m;
+  Outcome outcome = Draw(random);
+  if (to.find('@') == std::string_view::npos) outcome = Outcome::invalid;
+  switch (outcome) {
+    case Outcome::invalid:
+    case Outcome::gone:
+      reply.body =
+          SendGridErrors("Does not contain a valid address.", "personalizations.0.to.0.email",
+                         fmt::format("{}#message.personalizations.to", kHelp));
+      break;
+    case Outcome::throttle:
+      reply.status = 429;
+      reply.extra_headers = fmt::format(
+          "X-RateLimit-Limit: 600\r\nX-RateLimit-Remaining: 0\r\n"
+          "X-RateLimit-Reset: {}\r\nRetry-After: 1\r\n",
+          std::time(nullptr) + 1);
+      reply.body = R"({"errors":[{"field":null,"message":"too many requests"}]})";
+      break;
+    case Outcome::error:
+      reply.status = 500;
+      reply.body = R"({"errors":[{"field":null,"message":"internal error"}]})";
+      break;
+    case Outcome::ok:
+      reply.status = 202;
+      reply.content_type = {};
+      m.id = fmt::format("{:08x}{:014x}", options_.seed & 0xffffffffu, NextId());
+      reply.extra_headers = "X-Message-Id: " + m.id + "\r\n";
+      break;
+  }
+  if (recording()) {
+    m.api = ToString(MockApi::sendgrid);
+    m.to = to;  // copied before the parser is used again
+    m.body = request.body;
+    m.status = reply.status;
+    OnMessage(m, from, {});
+  }
+  return reply;
+}
+
+MockProvider::Reply MockProvider::Viber(const Request& request, std::uint64_t random) {
+  Reply reply;  // Viber answers HTTP 200 for everything but server failures
+  if (request.header("x-viber-auth-token") != options_.viber_auth_token) {
+    reply.body = ViberStatus(2, "invalidAuthToken");
+    return reply;
+  }
+  simdjson::dom::element doc;
+  if (JsonParser().parse(request.body.data(), request.body.size()).get(doc) != simdjson::SUCCESS) {
+    reply.body = ViberStatus(3, "badData");
+    return reply;
+  }
+  std::string_view receiver;
+  if (doc["receiver"].get(receiver) != simdjson::SUCCESS || receiver.empty()) {
+    reply.body = ViberStatus(4, "missingData");
+    return reply;
+  }
+  ReceivedMessage m;
+  switch (Draw(random)) {
+    case Outcome::invalid:
+    case Outcome::gone:
+      reply.body = ViberStatus(6, "receiverNotSubscribed");
+      break;
+    case Outcome::throttle:
+      reply.body = ViberStatus(12, "tooManyRequests");
+      break;
+    case Outcome::error:
+      reply.status = 500;
+      reply.content_type = "text/plain";
+      reply.body = "Internal Server Error";
+      break;
+    case Outcome::ok: {
+      const std::uint64_t token =
+          5'000'000'000'000'000'000ULL + (options_.seed % 1000) * 1'000'000'000'000ULL + NextId();
+      m.id = std::to_string(token);
+      reply.body = R"({"status":0,"status_message":"ok","message_token":)" + m.id +
+                   R"(,"chat_hostname":"SN-CHAT-01_"})";
+      break;
+    }
+  }
+  if (recording()) {
+    m.api = ToString(MockApi::viber);
+    m.to = receiver;
+    m.body = request.body;
+    m.status = reply.status;
+    OnMessage(m, {}, {});
+  }
+  return reply;
+}
+
+MockProvider::Reply MockProvider::Push(std::string_view subscription, const Request& request,
+                                       std::uint64_t random) {
+  const std::string_view auth = request.header("authorization");
+  const std::string_view encoding = request.header("content-encoding");
+  const std::string_view ttl = request.header("ttl");
+  const std::string_view urgency = request.header("urgency");
+  const std::string_view topic = request.header("topic");
+  const std::string_view body = request.body;
+  auto reject = [](int status, int errno_value, std::string_view message) {
+    Reply r;
+    r.status = status;
+    r.body = PushError(status, errno_value, message);
+    return r;
+  };
+  if (auth.empty()) return reject(401, 109, "Missing Authorization header (VAPID required)");
+  if (!LooksLikeVapid(auth)) {
+    return reject(401, 109, "Authorization must be 'vapid t=<jwt>, k=<key>'");
+  }
+  if (encoding.empty()) return reject(400, 101, "Missing Content-Encoding header");
+  if (!IEquals(encoding, "aes128gcm")) {
+    return reject(400, 110, "Unsupported Content-Encoding; expected aes128gcm");
+  }
+  if (ttl.empty()) return reject(400, 111, "Missing TTL header");
+  if (!AllDigits(ttl)) return reject(400, 112, "Invalid TTL header");
+  if (!urgency.empty() && urgency != "very-low" && urgency != "low" && urgency != "normal" &&
+      urgency != "high") {
+    return reject(400, 999, "Invalid Urgency header");
+  }
+  if (!topic.empty() && (topic.size() > 32 || !IsBase64Url(topic))) {
+    return reject(400, 999, "Invalid Topic header");
+  }
+  if (body.size() > 4096) return reject(413, 104, "Payload too large; the limit is 4096 bytes");
+  // salt(16) rs(4) idlen(1) keyid(65), then at least one record: delimiter + tag.
+  if (body.size() < 86 + 17) return reject(400, 110, "Body too short for an aes128gcm record");
+  if (static_cast<unsigned char>(body[20]) != 65) {
+    return reject(400, 110, "aes128gcm keyid must be a 65-byte P-256 public key");
+  }
+
+  Reply reply;
+  ReceivedMessage m;
+  switch (Draw(random)) {
+    case Outcome::invalid:
+      reply.status = 404;
+      reply.body = PushError(404, 102, "Subscription not found");
+      break;
+    case Outcome::gone:
+      reply.status = 410;
+      reply.body = PushError(410, 106, "Subscription expired or unsubscribed");
+      break;
+    case Outcome::throttle:
+      reply.status = 429;
+      reply.extra_headers = "Retry-After: 1\r\n";
+      reply.body = PushError(429, 999, "Too many requests");
+      break;
+    case Outcome::error:
+      reply.status = 500;
+      reply.body = PushError(500, 999, "Internal server error");
+      break;
+    case Outcome::ok:
+      reply.status = 201;
+      reply.content_type = {};
+      m.id = fmt::format("/push-message/{:x}-{:x}", options_.seed, NextId());
+      reply.extra_headers = fmt::format("Location: {}\r\nTTL: {}\r\n", m.id, ttl);
+      break;
+  }
+  if (recording()) {
+    m.api = ToString(MockApi::push);
+    m.to = subscription;
+    m.body = Base64(body, true);
+    m.status = reply.status;
+    OnMessage(m, {}, {});
+  }
+  return reply;
+}
+
+MockProvider::Reply MockProvider::Generic(const Request& request, std::uint64_t random) {
+  Reply reply;
+  ReceivedMessage m;
+  switch (Draw(random)) {
+    case Outcome::invalid:
+    case Outcome::gone:
+      reply.status = 400;
+      reply.body = GenericError("invalid_number");
+      break;
+    case Outcome::throttle:
+      reply.status = 429;
+      reply.extra_headers = "Retry-After: 1\r\n";
+      reply.body = GenericError("throttled");
+      break;
+    case Outcome::error:
+      reply.status = 500;
+      reply.body = GenericError("internal");
+      break;
+    case Outcome::ok:
+      reply.status = 200;
+      m.id = fmt::format("gen-{}", NextId());
+      reply.body = R"({"status":"ok","message_id":")" + m.id + R"("})";
+      break;
+  }
+  if (recording()) {
+    // The recipient only matters to the record: found in a JSON object's
+    // "to", or a form body's to=, else left empty.
+    const std::string_view body = request.body;
+    const auto first = body.find_first_not_of(" \t\r\n");
+    simdjson::dom::element doc;
+    std::string_view to;
+    if (first != std::string_view::npos && body[first] == '{' &&
+        JsonParser().parse(body.data(), body.size()).get(doc) == simdjson::SUCCESS &&
+        doc["to"].get(to) == simdjson::SUCCESS) {
+      m.to = to;
+    } else if (IStartsWith(request.header("content-type"), "application/x-www-form-urlencoded")) {
+      m.to = FormField(body, "to");
+    }
+    m.api = ToString(MockApi::generic);
+    m.body = body;
+    m.status = reply.status;
+    OnMessage(m, {}, {});
+  }
+  return reply;
+}
+
+void MockProvider::OnMessage(const ReceivedMessage& m, std::string_view from,
+                             std::string_view callback) {
+  std::string line;
+  if (record_ != nullptr) {
+    line.reserve(128 + m.to.size() + m.body.size());
+    line = R"({"api":")" + m.api + R"(","status":)" + std::to_string(m.status) + R"(,"id":)";
+    AppendJson(line, m.id);
+    line += R"(,"to":)";
+    AppendJson(line, m.to);
+    line += R"(,"from":)";
+    AppendJson(line, from);
+    line += R"(,"status_callback":)";
+    AppendJson(line, callback);
+    line += R"(,"body":)";
+    AppendJson(line, m.body);
+    line += "}\n";
+  }
   std::lock_guard lock(mu_);
   if (options_.keep_in_memory) received_.push_back(m);
   if (record_ != nullptr) {
-    std::string line = R"({"api":")" + m.api + R"(","status":)" + std::to_string(m.status) +
-                       R"(,"to":)";
-    AppendJsonString(line, m.to);
-    line += R"(,"from":)";
-    AppendJsonString(line, from);
-    line += R"(,"status_callback":)";
-    AppendJsonString(line, callback);
-    line += R"(,"body":)";
-    AppendJsonString(line, m.body);
-    line += "}\n";
     std::fwrite(line.data(), 1, line.size(), record_);
     std::fflush(record_);
   }
@@ -492,12 +957,17 @@ std::vector<MockProvider::ReceivedMessage> MockProvider::Received() const {
 }
 
 std::string MockProvider::StatsJson() const {
-  std::string out = fmt::format(R"({{"requests":{},"connections":{},"status":{{)", requests(),
-                                connections());
+  std::string out =
+      fmt::format(R"({{"requests":{},"connections":{},"status":{{)", requests(), connections());
   bool first = true;
   for (const auto& [status, n] : status_counts()) {
     out += fmt::format(R"({}"{}":{})", first ? "" : ",", status, n);
     first = false;
+  }
+  out += R"(},"apis":{)";
+  for (std::size_t i = 0; i < kMockApiCount; ++i) {
+    out += fmt::format(R"({}"{}":{})", i == 0 ? "" : ",", kApiNames[i],
+                       api_counts_[i].load(std::memory_order_relaxed));
   }
   out += "}}";
   return out;

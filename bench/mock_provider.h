@@ -2,26 +2,48 @@
 
 #include <array>
 #include <atomic>
-#include <cstdio>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace omnigate::bench {
 
+// The provider APIs the mock speaks. The values index per-API arrays.
+enum class MockApi : std::uint8_t { twilio, sendgrid, viber, push, generic };
+inline constexpr std::size_t kMockApiCount = 5;
+
+std::string_view ToString(MockApi api);
+std::optional<MockApi> MockApiFromString(std::string_view name);
+
+enum class LatencyDistribution : std::uint8_t {
+  uniform,      // base + uniform [0, jitter_ms]
+  exponential,  // exponential with mean `base`, plus the same uniform jitter
+};
+
 // A provider API simulator for tests, the demo and benchmarks. Speaks the
-// Twilio Messages API today; other APIs plug in as route handlers. Built to be
-// cheap: a hand-written HTTP/1.1 keep-alive parser on Asio, one io_context
-// per thread, no allocation per request beyond the response string.
+// Twilio Messages API, SendGrid v3 Mail Send, Viber REST send_message, an
+// RFC 8030 push service and a generic aggregator endpoint (see
+// bench/README.md for routes and answers). Built to be cheap: a hand-written
+// HTTP/1.1 keep-alive parser on Asio, one io_context per thread, no
+// allocation per request beyond the response and what recording needs.
 //
-// Latency model: each response is delayed by `latency_ms` plus a uniform
-// random extra in [0, jitter_ms], on a timer (never a sleeping thread).
-// Outcome model, drawn per request in this order: invalid_number_rate (400,
-// Twilio code 21211), throttle_rate (429 + Retry-After: 1, code 20429),
-// error_rate (500), else success (201 with a Twilio message resource).
+// Latency model: each API answer is delayed by a base (latency_ms, or the
+// API's entry in latency_ms_by_api) plus a uniform random extra in
+// [0, jitter_ms], on a timer (never a sleeping thread). With the exponential
+// distribution the base part is drawn from an exponential with that mean.
+//
+// Outcome model, drawn per accepted-looking request in this order:
+// invalid_number_rate (the API's invalid-recipient answer), gone_rate (push:
+// 410; elsewhere the invalid-recipient answer), throttle_rate (the API's
+// rate-limit answer), error_rate (500), else success.
 class MockProvider {
  public:
   struct Options {
@@ -36,15 +58,46 @@ class MockProvider {
     std::string account_sid = "ACmock";
     std::string auth_token = "mock-token";
     std::string record_path;      // JSONL, one line per message received
-    bool keep_in_memory = false;  // keep {to, body} of each message for Received()
+    bool keep_in_memory = false;  // keep each message for Received()
     std::uint64_t seed = 1;
+    std::string sendgrid_api_key = "SG.mock";     // Authorization: Bearer <key>
+    std::string viber_auth_token = "viber-mock";  // X-Viber-Auth-Token
+    double gone_rate = 0;
+    // API name ("viber") -> base latency replacing latency_ms for that API.
+    std::map<std::string, int> latency_ms_by_api;
+    LatencyDistribution latency_distribution = LatencyDistribution::uniform;
   };
 
   struct ReceivedMessage {
-    std::string api;
-    std::string to;
+    std::string api;   // ToString(MockApi)
+    std::string to;    // the recipient as the API names it
+    std::string body;  // the message text (Twilio), request body, or base64url (push)
+    int status = 0;    // HTTP status answered
+    std::string id;    // the provider message id handed out; empty unless accepted
+  };
+
+  struct Header {
+    std::string_view name;
+    std::string_view value;
+  };
+
+  // One parsed request; views into the connection's buffer, valid during Handle().
+  struct Request {
+    std::string_view method;
+    std::string_view target;
+    std::span<const Header> headers;
+    std::string_view body;
+
+    // The first header with that name (ASCII case-insensitive); empty if absent.
+    std::string_view header(std::string_view name) const;
+  };
+
+  struct Reply {
+    int status = 200;
+    std::string_view content_type = "application/json";  // static text; empty: no header
+    std::string extra_headers;                           // complete lines, each ending in \r\n
     std::string body;
-    int status = 0;
+    std::chrono::microseconds delay{0};
   };
 
   explicit MockProvider(Options options);
@@ -61,37 +114,50 @@ class MockProvider {
 
   std::uint64_t requests() const { return requests_.load(); }
   std::uint64_t connections() const { return connections_.load(); }
+  std::uint64_t api_requests(MockApi api) const {
+    return api_counts_[static_cast<std::size_t>(api)].load(std::memory_order_relaxed);
+  }
   std::map<int, std::uint64_t> status_counts() const;
   std::vector<ReceivedMessage> Received() const;
-  // {"requests":N,"connections":N,"status":{"201":N,...}}
+  // {"requests":N,"connections":N,"status":{"201":N,...},"apis":{"twilio":N,...}}
   std::string StatsJson() const;
+  // One line naming every route, for the CLI's start banner.
+  static std::string_view RoutesSummary();
 
-  // Called by connections (any thread).
-  struct Reply {
-    int status = 200;
-    std::string content_type = "application/json";
-    std::string extra_headers;  // complete lines, each ending in \r\n
-    std::string body;
-    int delay_ms = 0;
-  };
-  Reply Handle(std::string_view method, std::string_view target, std::string_view authorization,
-               std::string_view body, std::uint64_t random);
+  // Called by connections (any thread); `random` is a fresh 64-bit draw.
+  Reply Handle(const Request& request, std::uint64_t random);
 
  private:
   class Impl;
-  Reply Twilio(std::string_view sid, std::string_view authorization, std::string_view body,
-               std::uint64_t random);
-  void Record(const ReceivedMessage& m, std::string_view from, std::string_view callback);
+  enum class Outcome : std::uint8_t { ok, invalid, gone, throttle, error };
+
+  Reply Twilio(std::string_view sid, const Request& request, std::uint64_t random);
+  Reply SendGrid(const Request& request, std::uint64_t random);
+  Reply Viber(const Request& request, std::uint64_t random);
+  Reply Push(std::string_view subscription, const Request& request, std::uint64_t random);
+  Reply Generic(const Request& request, std::uint64_t random);
+
+  Outcome Draw(std::uint64_t random) const;
+  std::chrono::microseconds Delay(MockApi api, std::uint64_t random) const;
+  bool recording() const { return options_.keep_in_memory || record_ != nullptr; }
+  std::uint64_t NextId() { return id_counter_.fetch_add(1, std::memory_order_relaxed) + 1; }
+  // Every API handler ends here for a message it read, once the answer is
+  // decided. This is the hook for anything that follows a message (a receipt
+  // or delivery-callback sender would start from here, keyed by m.id).
+  void OnMessage(const ReceivedMessage& m, std::string_view from, std::string_view callback);
 
   Options options_;
   std::unique_ptr<Impl> impl_;
   std::uint16_t port_ = 0;
   std::string last_error_;
-  std::string expected_auth_;
+  std::string expected_auth_;                           // Twilio basic auth
+  std::string expected_sendgrid_auth_;                  // "Bearer <key>"
+  std::array<int, kMockApiCount> latency_ms_by_api_{};  // -1: use latency_ms
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> connections_{0};
-  std::atomic<std::uint64_t> sid_counter_{0};
+  std::atomic<std::uint64_t> id_counter_{0};
   std::array<std::atomic<std::uint64_t>, 600> status_counts_{};
+  std::array<std::atomic<std::uint64_t>, kMockApiCount> api_counts_{};
   mutable std::mutex mu_;  // guards the fields below
   std::vector<ReceivedMessage> received_;
   std::FILE* record_ = nullptr;

@@ -1,16 +1,23 @@
 // omnigate-mock-provider: the provider simulator as a standalone process.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "bench/mock_provider.h"
 
 int main(int argc, char** argv) {
   omnigate::bench::MockProvider::Options o;
   std::string port_file;
-  CLI::App app{"Provider API simulator (Twilio Messages API) for Omnigate tests and benchmarks"};
+  std::vector<std::string> latency_by_api;
+  std::string latency_dist = "uniform";
+  CLI::App app{
+      "Provider API simulator (Twilio, SendGrid, Viber, web push, generic HTTP) for Omnigate "
+      "tests and benchmarks"};
   app.add_option("--host", o.host, "Address to listen on");
   app.add_option("--port", o.port, "Port (0 = pick one)");
   app.add_option("--port-file", port_file, "Write the bound port here once listening");
@@ -19,17 +26,51 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 600'000));
   app.add_option("--jitter-ms", o.jitter_ms, "Extra uniform random delay in [0, N]")
       ->check(CLI::Range(0, 600'000));
-  app.add_option("--error-rate", o.error_rate, "Fraction answered 500")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--latency", latency_by_api,
+                 "Per-API base delay replacing --latency-ms, api=ms (repeatable; apis: twilio, "
+                 "sendgrid, viber, push, generic)");
+  app.add_option("--latency-dist", latency_dist,
+                 "uniform: base + jitter; exp: exponential with mean base, + jitter")
+      ->check(CLI::IsMember({"uniform", "exp"}));
+  app.add_option("--error-rate", o.error_rate, "Fraction answered 500")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--throttle-rate", o.throttle_rate, "Fraction answered 429 + Retry-After")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--invalid-number-rate", o.invalid_number_rate,
-                 "Fraction answered 400 with Twilio error 21211")
+                 "Fraction answered with the API's invalid-recipient error (Twilio 21211, ...)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--gone-rate", o.gone_rate,
+                 "Fraction answered 410 Gone by push (invalid-recipient elsewhere)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--account-sid", o.account_sid, "Expected AccountSid (URL and basic auth)");
   app.add_option("--auth-token", o.auth_token, "Expected auth token (basic auth)");
+  app.add_option("--sendgrid-api-key", o.sendgrid_api_key,
+                 "Expected SendGrid key (Authorization: Bearer)");
+  app.add_option("--viber-auth-token", o.viber_auth_token, "Expected X-Viber-Auth-Token");
   app.add_option("--record", o.record_path, "Append one JSON line per message received");
   app.add_option("--seed", o.seed, "Random seed");
   CLI11_PARSE(app, argc, argv);
+  for (const std::string& item : latency_by_api) {
+    const auto eq = item.find('=');
+    int ms = -1;
+    if (eq != std::string::npos) {
+      const char* end = item.data() + item.size();
+      const auto [p, ec] = std::from_chars(item.data() + eq + 1, end, ms);
+      if (ec != std::errc{} || p != end) ms = -1;
+    }
+    if (ms < 0 || ms > 600'000 ||
+        !omnigate::bench::MockApiFromString(std::string_view(item).substr(0, eq))) {
+      std::fprintf(stderr,
+                   "omnigate-mock-provider: --latency wants api=ms with api one of twilio, "
+                   "sendgrid, viber, push, generic and 0 <= ms <= 600000, got '%s'\n",
+                   item.c_str());
+      return 2;
+    }
+    o.latency_ms_by_api[item.substr(0, eq)] = ms;
+  }
+  if (latency_dist == "exp") {
+    o.latency_distribution = omnigate::bench::LatencyDistribution::exponential;
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -44,6 +85,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("omnigate-mock-provider listening on %s:%u\n", o.host.c_str(), port);
+  std::printf("routes: %s\n", std::string(omnigate::bench::MockProvider::RoutesSummary()).c_str());
   std::fflush(stdout);
   if (!port_file.empty()) {
     const std::string tmp = port_file + ".tmp";

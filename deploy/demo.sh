@@ -27,12 +27,23 @@ wait_for_file() {  # path, seconds
   done
 }
 
-echo "== starting the mock provider (Twilio API shape)"
+echo "== starting the mock providers (Twilio, SendGrid, Viber, a push service)"
 "$build_dir/bench/omnigate-mock-provider" --port 0 --port-file "$work/mock.port" \
-  --account-sid ACdemo --auth-token demo-token --latency-ms 2 >"$work/mock.log" 2>&1 &
+  --account-sid ACdemo --auth-token demo-token --sendgrid-api-key SG.demo \
+  --viber-auth-token viber-demo --latency-ms 2 --invalid-number-rate 0.03 --gone-rate 0.02 \
+  --seed 11 >"$work/mock.log" 2>&1 &
 pids+=($!)
 wait_for_file "$work/mock.port" 10
 mock_port="$(cat "$work/mock.port")"
+mock="http://127.0.0.1:$mock_port"
+vapid_private="$("$build_dir/gateway/omnigate" vapid-keys --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["privateKey"])')"
+# Subscription keys as browsers would make them: fresh P-256 public keys.
+push_keys=()
+for _ in 1 2 3 4; do
+  push_keys+=(--push-key "$("$build_dir/gateway/omnigate" vapid-keys --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["publicKey"])')")
+done
 
 cat >"$work/omnigate.yaml" <<YAML
 kafka:
@@ -45,16 +56,32 @@ log: {level: info}
 providers:
   - name: sms-main
     type: twilio
-    base_url: "http://127.0.0.1:$mock_port"
+    base_url: "$mock"
     account_sid: ACdemo
     auth_token: "\${DEMO_TWILIO_TOKEN}"
     from: "+15005550006"
     status_callback: "http://127.0.0.1:8080/v1/receipts/sms-main"
     max_in_flight: 512
+  - name: email-main
+    type: sendgrid
+    base_url: "$mock"
+    api_key: "\${DEMO_SENDGRID_KEY}"
+    category: demo
+  - name: viber-main
+    type: viber
+    base_url: "$mock"
+    auth_token: "\${DEMO_VIBER_TOKEN}"
+    sender_name: Shop
+  - name: push-main
+    type: webpush
+    vapid_private_key: "\${DEMO_VAPID_KEY}"
+    vapid_subject: "mailto:ops@shop.example"
+    endpoint_origin_override: "$mock"
 YAML
 
 echo "== starting omnigate (embedded Kafka)"
-DEMO_TWILIO_TOKEN=demo-token "$build_dir/gateway/omnigate" run -c "$work/omnigate.yaml" \
+DEMO_TWILIO_TOKEN=demo-token DEMO_SENDGRID_KEY=SG.demo DEMO_VIBER_TOKEN=viber-demo \
+  DEMO_VAPID_KEY="$vapid_private" "$build_dir/gateway/omnigate" run -c "$work/omnigate.yaml" \
   >"$work/gateway.log" 2>&1 &
 pids+=($!)
 wait_for_file "$work/bootstrap" 20
@@ -69,10 +96,14 @@ until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null; do
   sleep 0.2
 done
 
-echo "== publishing $count requests (OTP SMS, Viber->SMS cascades, invalid ones) with kcat"
-python3 "$root/bench/demo_load.py" --count "$count" >"$work/requests.txt"
-kcat -P -b "$bootstrap" -t omnigate.requests -K $'\t' -l "$work/requests.txt"
-expected="$(wc -l <"$work/requests.txt")"
+echo "== publishing $count requests (all four channels, Viber->SMS cascades, invalid ones) with kcat"
+python3 "$root/bench/demo_load.py" --count "$count" "${push_keys[@]}" >"$work/requests.tsv"
+for topic in omnigate.requests omnigate.requests.bulk; do
+  awk -F'\t' -v t="$topic" 'BEGIN {OFS="\t"} $1 == t {print $2, $3}' "$work/requests.tsv" \
+    >"$work/$topic.txt"
+  kcat -P -b "$bootstrap" -t "$topic" -K $'\t' -l "$work/$topic.txt"
+done
+expected="$(wc -l <"$work/requests.tsv")"
 
 metric() {  # name-with-labels
   curl -sf "http://127.0.0.1:$http_port/metrics" | awk -v m="$1" '$1 == m {print $2}'
@@ -98,7 +129,9 @@ done
 echo
 
 echo "== report (computed from omnigate.events and omnigate.dlq read back with kcat)"
-kcat -C -b "$bootstrap" -t omnigate.requests -o beginning -e -q -f '%T\t%s\n' >"$work/requests.out"
+for topic in omnigate.requests omnigate.requests.bulk; do
+  kcat -C -b "$bootstrap" -t "$topic" -o beginning -e -q -f '%T\t%s\n'
+done >"$work/requests.out"
 kcat -C -b "$bootstrap" -t omnigate.events -o beginning -e -q -f '%s\n' >"$work/events.out"
 kcat -C -b "$bootstrap" -t omnigate.dlq -o beginning -e -q -f '%h\n' >"$work/dlq.out"
 python3 "$root/bench/demo_report.py" "$work/requests.out" "$work/events.out" "$work/dlq.out"
