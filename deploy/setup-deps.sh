@@ -17,6 +17,8 @@ DEBIAN_PACKAGES=(
   libbenchmark-dev
   # test peers nobody here wrote
   kcat redis-server python3-kafka curl
+  # benchmark plots (bench/report.py)
+  python3-matplotlib
 )
 
 # Node.js and npm: the machine's own build is used when present (it conflicts

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -89,6 +90,7 @@ TransportError MapCurlCode(CURLcode c) {
 
 class Transport::Impl {
  public:
+  using Clock = std::chrono::steady_clock;
   // One request on the wire. Owned by the Impl from Send until completion.
   struct Transfer {
     Impl* impl = nullptr;
@@ -377,23 +379,61 @@ class Transport::Impl {
     return 0;
   }
 
+  // curl moves its timeout on nearly every state change of every transfer.
+  // Re-arming the Asio timer each time costs a timerfd_settime syscall, so the
+  // wanted deadline is only recorded here; the timer is re-armed when the
+  // deadline comes earlier than the armed one, and a timer that fires early
+  // re-arms itself once for the later deadline. "Now" (0 ms) goes through
+  // post(), which needs no timer at all.
   static int OnTimer(CURLM* /*multi*/, long timeout_ms, void* userp) {  // NOLINT
     auto* self = static_cast<Impl*>(userp);
     if (timeout_ms < 0) {
-      self->timer_.cancel();
+      self->deadline_.reset();
       return 0;
     }
+    const auto due = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    self->deadline_ = due;
     // Never call socket_action from inside a curl callback: go through Asio.
-    self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-    self->timer_.async_wait([self, alive = std::weak_ptr<bool>(self->alive_)](
-                                const boost::system::error_code& ec) {
-      auto a = alive.lock();
-      if (ec || !a || !*a) return;
-      int running = 0;
-      curl_multi_socket_action(self->multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
-      self->CheckDone();
-    });
+    if (timeout_ms == 0) {
+      if (!self->immediate_posted_) {
+        self->immediate_posted_ = true;
+        asio::post(self->io_, [self, alive = std::weak_ptr<bool>(self->alive_)] {
+          auto a = alive.lock();
+          if (!a || !*a) return;
+          self->immediate_posted_ = false;
+          self->OnDeadline();
+        });
+      }
+    } else if (!self->timer_armed_ || due < self->armed_for_) {
+      self->ArmTimer(due);
+    }
     return 0;
+  }
+
+  void ArmTimer(Clock::time_point due) {
+    timer_armed_ = true;
+    armed_for_ = due;
+    timer_.expires_at(due);
+    timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](
+                          const boost::system::error_code& ec) {
+      auto a = alive.lock();
+      // Aborted: re-armed for an earlier deadline; that wait owns the flag now.
+      if (ec || !a || !*a) return;
+      timer_armed_ = false;
+      OnDeadline();
+    });
+  }
+
+  void OnDeadline() {
+    if (!deadline_) return;
+    if (*deadline_ > Clock::now()) {
+      if (!timer_armed_ || *deadline_ < armed_for_) ArmTimer(*deadline_);
+      return;
+    }
+    deadline_.reset();
+    int running = 0;
+    curl_multi_socket_action(multi_.get(), CURL_SOCKET_TIMEOUT, 0, &running);
+    CheckDone();
   }
 
   void Arm(const std::shared_ptr<SocketState>& s) {
@@ -471,6 +511,10 @@ class Transport::Impl {
   TransportOptions options_;
   MultiPtr multi_;
   asio::steady_timer timer_;
+  std::optional<Clock::time_point> deadline_;  // when curl wants its timeout action
+  bool timer_armed_ = false;
+  Clock::time_point armed_for_;
+  bool immediate_posted_ = false;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
   std::unordered_map<curl_socket_t, std::shared_ptr<SocketState>> sockets_;
   std::vector<EasyPtr> free_;

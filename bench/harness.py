@@ -1,0 +1,481 @@
+#!/usr/bin/env python3
+"""The benchmark harness behind `make bench`.
+
+Every scenario runs on fresh processes, each its own, so that CPU and memory
+are the gateway's alone:
+  omnigate embedded-kafka   librdkafka's mock cluster (real protocol on TCP)
+  omnigate-mock-provider    the provider APIs
+  omnigate run              the gateway under test
+  omnigate-loadgen          publishes requests, ids stamped with publish time
+Sends/s and latency come from the events topic itself (read back with kcat):
+latency = final event ts - publish time in the request id. CPU is the
+gateway's utime+stime over the run (/proc/PID/stat), RSS its VmHWM.
+
+Usage: harness.py --build-dir build/release --out bench/results/results.json [--short]
+"""
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wait_for(cond, timeout, what, poll=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(poll)
+    raise RuntimeError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def read_file(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def metrics(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    out = Counter()
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            out[name] = float(value)
+        except ValueError:
+            pass
+    return out
+
+
+def finals(m):
+    return sum(v for k, v in m.items() if k.startswith("omnigate_requests_final_total"))
+
+
+def pct(sorted_vals, p):
+    if not sorted_vals:
+        return None
+    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 * (len(sorted_vals) - 1)))))
+    return sorted_vals[k]
+
+
+def machine():
+    cpu = ""
+    for line in read_file("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = 0.0
+    for line in read_file("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) / 1024.0 / 1024.0
+    osname = ""
+    for line in read_file("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            osname = line.split("=", 1)[1].strip('"')
+    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem, 1),
+            "kernel": platform.release(), "os": osname}
+
+
+class Stack:
+    """Broker, mock provider and gateway for one scenario."""
+
+    def __init__(self, build, work, provider_latency_ms=0, max_in_flight=20000,
+                 per_partition=5000, provider_in_flight=1024, partitions=16, workers=2,
+                 mock_threads=1, push_key=None, vapid_private=None):
+        self.build, self.work = build, work
+        self.procs = []
+        shutil.rmtree(work, ignore_errors=True)  # no stale port or bootstrap files
+        os.makedirs(work)
+        self._spawn("kafka", [self.bin("gateway/omnigate"), "embedded-kafka", "--partitions",
+                              str(partitions), "--bootstrap-file", self.path("bootstrap")])
+        self.bootstrap = wait_for(lambda: read_file(self.path("bootstrap")), 30, "embedded kafka")
+        self._spawn("mock", [self.bin("bench/omnigate-mock-provider"), "--port", "0",
+                             "--port-file", self.path("mock.port"), "--threads",
+                             str(mock_threads), "--latency-ms", str(provider_latency_ms),
+                             "--account-sid", "ACbench", "--auth-token", "bench-token"])
+        mock = "http://127.0.0.1:" + wait_for(lambda: read_file(self.path("mock.port")), 10,
+                                              "mock provider")
+        common = "    base_url: %s\n    max_in_flight: %d\n    timeout: 30s\n" % (
+            mock, provider_in_flight)
+        config = """kafka:
+  brokers: "%s"
+  commit_interval: 100ms
+pipeline: {workers: %d, max_in_flight: %d, max_in_flight_per_partition: %d}
+retry: {max_attempts: 2, initial_backoff: 100ms, max_backoff: 1s}
+http: {listen: "127.0.0.1:0", port_file: "%s"}
+log: {level: warn}
+providers:
+  - name: sms-bench
+    type: twilio
+    account_sid: ACbench
+    auth_token: bench-token
+    from: "+15005550006"
+%s  - name: email-bench
+    type: sendgrid
+    api_key: SG.mock
+%s  - name: viber-bench
+    type: viber
+    auth_token: viber-mock
+    sender_name: Bench
+%s""" % (self.bootstrap, workers, max_in_flight, per_partition, self.path("http.port"),
+         common, common, common)
+        if vapid_private:
+            config += """  - name: push-bench
+    type: webpush
+    vapid_private_key: %s
+    vapid_subject: mailto:bench@example.com
+    endpoint_origin_override: %s
+    max_in_flight: %d
+    timeout: 30s
+""" % (vapid_private, mock, provider_in_flight)
+        with open(self.path("omnigate.yaml"), "w") as f:
+            f.write(config)
+        self.gateway = self._spawn("gateway", [self.bin("gateway/omnigate"), "run", "-c",
+                                               self.path("omnigate.yaml")])
+        self.http_port = int(wait_for(lambda: read_file(self.path("http.port")), 30, "gateway"))
+
+        def ready():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.http_port,
+                                            timeout=2) as r:
+                    return r.status == 200
+            except OSError:
+                return False
+        wait_for(ready, 60, "gateway readiness (Kafka assignment)", poll=0.1)
+
+    def bin(self, rel):
+        return os.path.join(self.build, rel)
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def _spawn(self, name, argv):
+        out = open(self.path(name + ".log"), "w")
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def alive(self):
+        return self.gateway.poll() is None
+
+    def close(self):
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(self.procs):
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def loadgen(stack, count, rate=0, args=(), wait=True):
+    argv = [stack.bin("bench/omnigate-loadgen"), "--brokers", stack.bootstrap, "--count",
+            str(count), "--rate", str(rate)] + list(args)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE)
+    if not wait:
+        return p
+    out, _ = p.communicate()
+    if p.returncode != 0:
+        raise RuntimeError("loadgen failed: %s" % out.decode())
+    return json.loads(out)
+
+
+def read_events(stack):
+    """Every event on the events topic, as dicts."""
+    out = subprocess.run(["kcat", "-C", "-b", stack.bootstrap, "-t", "omnigate.events",
+                          "-o", "beginning", "-e", "-q", "-f", "%s\n"],
+                         check=True, stdout=subprocess.PIPE).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def parse_ts_ms(ts):
+    # "2026-11-25T12:00:01.234Z"
+    t = time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")
+    import calendar
+    return calendar.timegm(t) * 1000.0 + float(ts[20:23])
+
+
+def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix=None,
+              extra=None):
+    """Waits for `expected` finals, then computes the scenario's figures."""
+    last = [0, time.monotonic()]
+
+    def done():
+        n = finals(metrics(stack.http_port))
+        if n != last[0]:
+            last[0], last[1] = n, time.monotonic()
+        print("\r  %-16s finals %d/%d   " % (name, n, expected), end="", file=sys.stderr,
+              flush=True)
+        if not stack.alive():
+            raise RuntimeError("gateway exited; see %s" % stack.path("gateway.log"))
+        if time.monotonic() - last[1] > 60:
+            raise RuntimeError("no progress for 60 s at %d/%d finals" % (n, expected))
+        return n >= expected
+    wait_for(done, 3600, name + " finals", poll=0.2)
+    print("", file=sys.stderr)
+    cpu = cpu_seconds(stack.gateway.pid) - start_cpu
+    rss = peak_rss_mib(stack.gateway.pid)
+    events = read_events(stack)
+    final = {}
+    for e in events:
+        if e.get("final"):
+            final[e["id"]] = e
+    lat, lane_lat, timeline = [], [], Counter()
+    first_pub, last_final = None, None
+    for rid, e in final.items():
+        parts = rid.rsplit("-", 1)
+        if len(parts) != 2 or not parts[1].isdigit():
+            continue
+        pub_ms = int(parts[1]) / 1000.0
+        fin_ms = parse_ts_ms(e["ts"])
+        first_pub = pub_ms if first_pub is None else min(first_pub, pub_ms)
+        last_final = fin_ms if last_final is None else max(last_final, fin_ms)
+        lat.append(max(0.0, fin_ms - pub_ms))
+        if lane_prefix and rid.startswith(lane_prefix):
+            lane_lat.append(max(0.0, fin_ms - pub_ms))
+    for e in final.values():
+        if first_pub is not None:
+            timeline[int((parse_ts_ms(e["ts"]) - first_pub) // 1000)] += 1
+    lat.sort()
+    lane_lat.sort()
+    statuses = Counter(e["status"] for e in final.values())
+    sent = statuses.get("sent", 0) + statuses.get("delivered", 0) + statuses.get("read", 0)
+    span = max(1e-3, ((last_final or 0) - (first_pub or 0)) / 1000.0)
+    cdf, n = [], len(lat)
+    for q in [i / 200.0 for i in range(1, 201)]:
+        if n:
+            cdf.append([round(lat[min(n - 1, int(q * (n - 1)))], 3), q])
+    result = {
+        "name": name, "title": title, "requests": expected, "duration_s": round(span, 3),
+        "sends_per_s": round(sent / span, 1), "finals_per_s": round(len(final) / span, 1),
+        "latency_ms": {k: pct(lat, p) for k, p in
+                       (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9))},
+        "gateway_cpu_s": round(cpu, 3),
+        "cpu_us_per_send": round(cpu * 1e6 / max(1, len(final)), 2),
+        "peak_rss_mib": round(rss, 1),
+        "statuses": dict(statuses),
+        "timeline": sorted(timeline.items()),
+        "latency_cdf": cdf,
+        "notes": notes,
+    }
+    result["latency_ms"]["max"] = lat[-1] if lat else None
+    if lane_prefix:
+        result["transactional_latency_ms"] = {
+            k: pct(lane_lat, p) for k, p in (("p50", 50), ("p90", 90), ("p99", 99))}
+        result["transactional_requests"] = len(lane_lat)
+    if extra:
+        result.update(extra)
+    log("  %s: %.0f sends/s, p50 %s ms, p99 %s ms, %.1f us CPU/send, RSS %.0f MiB" % (
+        name, result["sends_per_s"], result["latency_ms"]["p50"], result["latency_ms"]["p99"],
+        result["cpu_us_per_send"], rss))
+    return result
+
+
+def run_max(build, work, name, title, count, mix, keys, vapid, **stack_args):
+    stack = Stack(build, work, vapid_private=vapid, push_key=keys, **stack_args)
+    try:
+        cpu0 = cpu_seconds(stack.gateway.pid)
+        args = ["--mix", mix, "--quiet"] + sum((["--push-key", k] for k in keys), [])
+        t0 = time.monotonic()
+        loadgen(stack, count, 0, args)
+        return summarize(name, title, stack, count, cpu0, t0,
+                         extra={"provider_latency_ms": stack_args.get("provider_latency_ms", 0),
+                                "max_in_flight": stack_args.get("max_in_flight", 20000),
+                                "rate": None})
+    finally:
+        stack.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build/release"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench/results/results.json"))
+    ap.add_argument("--short", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated scenario names")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build_dir)
+    short = args.short
+    only = set(filter(None, args.only.split(",")))
+    work = tempfile.mkdtemp(prefix="omnigate-bench-")
+    omnigate = os.path.join(build, "gateway/omnigate")
+
+    def vapid():
+        out = subprocess.run([omnigate, "vapid-keys", "--json"], check=True,
+                             stdout=subprocess.PIPE).stdout
+        return json.loads(out)
+    vapid_private = vapid()["privateKey"]
+    push_keys = [vapid()["publicKey"] for _ in range(4)]
+
+    def want(name):
+        return not only or name in only
+
+    scale = 0.2 if short else 1.0
+    scenarios = []
+    sweep = []
+    results = {"command": "make bench-short" if short else "make bench",
+               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "git": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                     stdout=subprocess.PIPE).stdout.decode().strip(),
+               "short": short, "machine": machine(), "scenarios": scenarios,
+               "concurrency_sweep": sweep, "ceiling": None, "kannel": None}
+    try:
+        for name, title, mix, count in [
+                ("max-sms", "Max throughput, SMS (Twilio API)", "sms=1", 300000),
+                ("max-email", "Max throughput, email (SendGrid API)", "email=1", 100000),
+                ("max-viber", "Max throughput, Viber (REST API)", "viber=1", 100000),
+                ("max-webpush", "Max throughput, web push (RFC 8291 encryption, VAPID)",
+                 "webpush=1", 50000)]:
+            if want(name):
+                log("== %s" % name)
+                scenarios.append(run_max(build, os.path.join(work, name), name, title,
+                                         int(count * scale), mix, push_keys, vapid_private))
+        max_sms = next((s["sends_per_s"] for s in scenarios if s["name"] == "max-sms"), 20000)
+
+        if want("mixed"):
+            log("== mixed")
+            stack = Stack(build, os.path.join(work, "mixed"), vapid_private=vapid_private)
+            try:
+                cpu0 = cpu_seconds(stack.gateway.pid)
+                count = int(200000 * scale)
+                loadgen(stack, count, 0, ["--quiet", "--mix",
+                                          "sms=0.5,email=0.25,viber=0.15,webpush=0.1",
+                                          "--cascade-ratio", "0.2", "--bulk-ratio", "0.5",
+                                          "--invalid-ratio", "0.01"] +
+                        sum((["--push-key", k] for k in push_keys), []))
+                scenarios.append(summarize(
+                    "mixed", "Mixed load: 50% SMS (20% Viber-first), 25% email, 15% Viber, "
+                    "10% web push, half bulk, 1% invalid", stack, count, cpu0, 0,
+                    extra={"rate": None, "provider_latency_ms": 0}))
+            finally:
+                stack.close()
+
+        if want("half-rate"):
+            rate = max(100, int(max_sms / 2))
+            log("== half-rate (%d/s)" % rate)
+            stack = Stack(build, os.path.join(work, "half-rate"))
+            try:
+                cpu0 = cpu_seconds(stack.gateway.pid)
+                count = int(rate * (5 if short else 15))
+                loadgen(stack, count, rate, ["--quiet"])
+                scenarios.append(summarize(
+                    "half-rate", "Latency at half the max SMS rate (%d/s), provider answering "
+                    "at once" % rate, stack, count, cpu0, 0,
+                    extra={"rate": rate, "provider_latency_ms": 0}))
+            finally:
+                stack.close()
+
+        if want("lanes"):
+            log("== lanes")
+            stack = Stack(build, os.path.join(work, "lanes"))
+            try:
+                cpu0 = cpu_seconds(stack.gateway.pid)
+                backlog = 100000 if short else 1000000
+                trickle_rate, trickle_s = 200, (5 if short else 10)
+                bulk = loadgen(stack, backlog, 0, ["--quiet", "--bulk-ratio", "1",
+                                                   "--id-prefix", "bulk"], wait=False)
+                # Transactional requests start once the backlog is building.
+                wait_for(lambda: metrics(stack.http_port).get(
+                    'omnigate_requests_consumed_total{lane="bulk"}', 0) > 20000, 120,
+                    "bulk backlog")
+                loadgen(stack, trickle_rate * trickle_s, trickle_rate,
+                        ["--quiet", "--id-prefix", "txn"])
+                bulk.communicate()
+                scenarios.append(summarize(
+                    "lanes", "Transactional latency (%d/s) while %d bulk requests drain" % (
+                        trickle_rate, backlog), stack, backlog + trickle_rate * trickle_s,
+                    cpu0, 0, lane_prefix="txn-", extra={"rate": None, "provider_latency_ms": 0}))
+            finally:
+                stack.close()
+
+        if want("provider-latency"):
+            latencies = [100] if short else [50, 100, 200]
+            inflights = [1000, 5000] if short else [1000, 5000, 20000]
+            for lat in latencies:
+                for inflight in inflights:
+                    name = "latency-%dms-if%d" % (lat, inflight)
+                    log("== %s" % name)
+                    count = int(min(100000, inflight * 1000 / lat * 4) * (0.5 if short else 1))
+                    r = run_max(build, os.path.join(work, name), name,
+                                "Provider latency %d ms, max_in_flight %d" % (lat, inflight),
+                                count, "sms=1", push_keys, vapid_private,
+                                provider_latency_ms=lat, max_in_flight=inflight,
+                                per_partition=inflight, provider_in_flight=inflight,
+                                mock_threads=2)
+                    sweep.append({"max_in_flight": inflight, "provider_latency_ms": lat,
+                                  "sends_per_s": r["sends_per_s"],
+                                  "littles_law_bound": round(inflight * 1000.0 / lat, 1)})
+                    if inflight == inflights[-1]:
+                        scenarios.append(r)
+
+        if want("inflight-100k"):
+            log("== inflight-100k")
+            target = 100000
+            stack = Stack(build, os.path.join(work, "inflight"), provider_latency_ms=1000,
+                          max_in_flight=target, per_partition=target // 8,
+                          provider_in_flight=2000)
+            try:
+                cpu0 = cpu_seconds(stack.gateway.pid)
+                lg = loadgen(stack, int(target * 1.2), 0, ["--quiet"], wait=False)
+                peak = wait_for(lambda: (lambda v: v if v >= target * 0.98 else 0)(
+                    metrics(stack.http_port).get("omnigate_in_flight", 0)), 300,
+                    "100k in flight")
+                rss = peak_rss_mib(stack.gateway.pid)
+                lg.communicate()
+                scenarios.append({
+                    "name": "inflight-100k",
+                    "title": "Gateway memory with %d requests in flight (provider at 1 s, "
+                             "2,000 concurrent)" % target,
+                    "requests": int(target * 1.2), "in_flight": int(peak),
+                    "peak_rss_mib": round(rss, 1),
+                    "gateway_cpu_s": round(cpu_seconds(stack.gateway.pid) - cpu0, 3),
+                    "notes": "RSS is the gateway's VmHWM when in-flight first reached %d." % int(
+                        peak)})
+                log("  inflight-100k: %d in flight, peak RSS %.0f MiB" % (peak, rss))
+            finally:
+                stack.close()
+    finally:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+        log("results: %s (scratch: %s)" % (args.out, work))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
