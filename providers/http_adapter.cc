@@ -22,16 +22,21 @@ std::chrono::milliseconds RetryAfter(const http::Response& r, std::chrono::milli
   return fallback;
 }
 
-std::optional<SendResult> MapCommonHttpOutcome(const http::Response& r) {
+std::optional<SendResult> MapTransportFailure(const http::Response& r) {
+  if (r.error == http::TransportError::none) return std::nullopt;
   SendResult out;
   out.latency = r.elapsed;
-  if (r.error != http::TransportError::none) {
-    // A TLS failure is a configuration problem (CA, proxy, host name), not
-    // bad luck: retrying would only repeat it.
-    out.status = r.error == http::TransportError::tls ? SendStatus::permanent : SendStatus::retry;
-    out.reason = std::string(http::ToString(r.error));
-    return out;
-  }
+  // A TLS failure is a configuration problem (CA, proxy, host name), not bad
+  // luck: retrying would only repeat it.
+  out.status = r.error == http::TransportError::tls ? SendStatus::permanent : SendStatus::retry;
+  out.reason = std::string(http::ToString(r.error));
+  return out;
+}
+
+std::optional<SendResult> MapCommonHttpOutcome(const http::Response& r) {
+  if (auto failed = MapTransportFailure(r)) return failed;
+  SendResult out;
+  out.latency = r.elapsed;
   const long s = r.status;  // NOLINT(google-runtime-int)
   if (s == 429) {
     out.status = SendStatus::throttled;
@@ -82,8 +87,8 @@ void HttpDispatcher::Dispatch(bool bulk, http::Request request, Mapper map, Send
       SendResult result = map(r);
       if (result.status == SendStatus::permanent && result.reason == "auth") {
         LogThrottled(provider_name_, "auth",
-                     "provider {}: {} refused our credentials (HTTP {}); check the provider's "
-                     "credentials in the config",
+                     "provider {}: {} refused our credentials (status {}); check the "
+                     "provider's credentials in the config",
                      provider_name_, api_, r.status);
       } else if (r.error == http::TransportError::tls) {
         LogThrottled(provider_name_, "tls",

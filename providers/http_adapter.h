@@ -22,6 +22,11 @@ simdjson::dom::parser& ThreadJsonParser();
 std::chrono::milliseconds RetryAfter(const http::Response& response,
                                      std::chrono::milliseconds fallback = std::chrono::seconds(1));
 
+// A failed exchange (no status at all): retry, except TLS failures, which are
+// configuration (CA, host name, STARTTLS refused) and permanent. nullopt when
+// the exchange completed.
+std::optional<SendResult> MapTransportFailure(const http::Response& response);
+
 // The answers every HTTP API means the same way: transport failures, 429,
 // 5xx, 401/403. nullopt for everything else (2xx, other 4xx), which only the
 // adapter can read. Adapters call this first in their MapResponse.

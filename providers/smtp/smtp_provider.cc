@@ -52,20 +52,15 @@ SmtpProvider::SmtpProvider(std::string name, std::shared_ptr<const SmtpConfig> c
                            http::Transport& transport, std::size_t max_in_flight)
     : name_(std::move(name)),
       config_(std::move(config)),
-      transport_(transport),
-      limiter_(max_in_flight),
+      dispatcher_(name_, "the SMTP server", transport, max_in_flight),
       basic_auth_(config_->username.empty() ? "" : config_->username + ":" + config_->password),
       require_tls_(config_->starttls || config_->url.rfind("smtps://", 0) == 0) {}
 
 SendResult SmtpProvider::MapResponse(const http::Response& r) {
+  // Certificates or a server without STARTTLS: configuration, not bad luck.
+  if (auto failed = MapTransportFailure(r)) return *std::move(failed);
   SendResult out;
   out.latency = r.elapsed;
-  if (r.error != http::TransportError::none) {
-    // Certificates or a server without STARTTLS: configuration, not bad luck.
-    out.status = r.error == http::TransportError::tls ? SendStatus::permanent : SendStatus::retry;
-    out.reason = std::string(http::ToString(r.error));
-    return out;
-  }
   const long s = r.status;  // NOLINT(google-runtime-int)
   out.reason = "smtp_" + std::to_string(s);
   if (s >= 200 && s < 300) {
@@ -75,8 +70,11 @@ SendResult SmtpProvider::MapResponse(const http::Response& r) {
     out.status = SendStatus::retry;  // 421 closing, 450/451 try later, 452 storage
   } else if ((s == 550 || s == 551 || s == 553) && IsRecipientRefusal(r.body)) {
     out.status = SendStatus::invalid_address;
+  } else if (s == 530 || s == 535) {
+    out.status = SendStatus::permanent;  // authentication required / refused
+    out.reason = "auth";
   } else if (s >= 500 && s < 600) {
-    out.status = SendStatus::permanent;  // 535 auth, 552 size, 554 rejected, ...
+    out.status = SendStatus::permanent;  // 552 size, 554 rejected, ...
   } else {
     out.status = SendStatus::retry;  // no usable reply
   }
@@ -112,27 +110,14 @@ void SmtpProvider::Send(const OutboundMessage& message, SendCallback done) {
   req.timeout = config_->http.timeout;
   req.connect_timeout = config_->http.connect_timeout;
   req.smtp = http::SmtpEnvelope{mail_from, {AddrSpecOf(email.to)}, require_tls_};
-  limiter_.Run(message.bulk, [this, req = std::move(req), id = std::move(options.message_id),
-                              done = std::move(done)]() mutable {
-    transport_.Send(
-        std::move(req), [this, id = std::move(id), done = std::move(done)](http::Response r) {
-          limiter_.Release();
-          SendResult result = MapResponse(r);
-          if (result.status == SendStatus::accepted) result.provider_message_id = std::move(id);
-          if (result.reason == "smtp_535" || result.reason == "smtp_530") {
-            LogThrottled(name_, "auth",
-                         "provider {}: the SMTP server refused our credentials ({}); check "
-                         "providers[].username and providers[].password",
-                         name_, r.status);
-          } else if (result.reason == "tls") {
-            LogThrottled(name_, "tls",
-                         "provider {}: TLS failure talking to {} ({}); check providers[].url, "
-                         "providers[].starttls and providers[].ca_file",
-                         name_, config_->url, r.error_message);
-          }
-          done(std::move(result));
-        });
-  });
+  dispatcher_.Dispatch(message.bulk, std::move(req), &MapResponse,
+                       [id = std::move(options.message_id), done = std::move(done)](
+                           SendResult result) mutable {
+                         if (result.status == SendStatus::accepted) {
+                           result.provider_message_id = std::move(id);
+                         }
+                         done(std::move(result));
+                       });
 }
 
 }  // namespace omnigate::providers

@@ -3,8 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "providers/concurrency_limiter.h"
-#include "providers/http/transport.h"
+#include "providers/http_adapter.h"
 #include "providers/provider.h"
 #include "providers/smtp/smtp_config.h"
 
@@ -24,7 +23,7 @@ class SmtpProvider final : public Provider {
   // A message that cannot be built (e.g. CR/LF in a header value) completes
   // as permanent "invalid_message" before Send returns.
   void Send(const OutboundMessage& message, SendCallback done) override;
-  std::size_t in_flight() const override { return limiter_.active() + limiter_.queued(); }
+  std::size_t in_flight() const override { return dispatcher_.in_flight(); }
 
   // The one place SMTP outcomes become SendStatus values. provider_message_id
   // is left for the caller, which knows the Message-ID it generated.
@@ -33,8 +32,7 @@ class SmtpProvider final : public Provider {
  private:
   std::string name_;
   std::shared_ptr<const SmtpConfig> config_;
-  http::Transport& transport_;
-  ConcurrencyLimiter limiter_;
+  HttpDispatcher dispatcher_;
   std::string basic_auth_;
   bool require_tls_;
   std::string from_domain_;

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/json.h"
+
 namespace omnigate::providers::webpush {
 namespace {
 
@@ -198,40 +200,6 @@ Result<std::string, std::string> Ecdh(EVP_PKEY* own, EVP_PKEY* peer) {
   }
   secret.resize(length);
   return secret;
-}
-
-std::string JsonEscape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
 }
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -460,9 +428,11 @@ std::string VapidKey::PrivateKeyBase64Url() const {
 
 std::string VapidKey::SignJwt(std::string_view audience_origin, std::string_view subject,
                               std::int64_t expires_unix) const {
-  const std::string claims = "{\"aud\":\"" + JsonEscape(audience_origin) +
-                             "\",\"exp\":" + std::to_string(expires_unix) + ",\"sub\":\"" +
-                             JsonEscape(subject) + "\"}";
+  std::string claims = "{\"aud\":";
+  AppendJsonString(audience_origin, claims);
+  claims += ",\"exp\":" + std::to_string(expires_unix) + ",\"sub\":";
+  AppendJsonString(subject, claims);
+  claims += '}';
   std::string jwt =
       Base64UrlEncode(R"({"typ":"JWT","alg":"ES256"})") + "." + Base64UrlEncode(claims);
 

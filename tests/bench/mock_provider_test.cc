@@ -20,6 +20,7 @@
 #include "providers/webpush/webpush_crypto.h"
 #include "providers/webpush/webpush_provider.h"
 #include "tests/support/wait.h"
+#include "tests/support/io_loop.h"
 
 namespace omnigate::bench {
 namespace {
@@ -46,12 +47,7 @@ class MockProviderTest : public ::testing::Test {
  protected:
   // Runs the io_context until `done` or the deadline; returns `done()`.
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 10s) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-      io_.restart();
-      io_.run_for(5ms);
-    }
-    return done();
+    return omnigate::testing::RunIoUntil(io_, done, deadline);
   }
 
   std::unique_ptr<MockProvider> Mock(MockProvider::Options o = {}) {

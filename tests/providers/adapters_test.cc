@@ -23,6 +23,7 @@
 #include "providers/webpush/webpush_provider.h"
 #include "tests/support/process.h"
 #include "tests/support/wait.h"
+#include "tests/support/io_loop.h"
 
 // Each adapter's Send through the real http::Transport against a capture
 // server: what goes on the wire and what comes back.
@@ -150,12 +151,7 @@ class CaptureServer {
 class AsioTest : public ::testing::Test {
  protected:
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 20s) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-      io_.restart();
-      io_.run_for(5ms);
-    }
-    return done();
+    return omnigate::testing::RunIoUntil(io_, done, deadline);
   }
 
   // Sends one message through `provider` and waits for its result.

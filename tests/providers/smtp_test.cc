@@ -393,7 +393,7 @@ TEST(SmtpProviderMap, CodesToStatuses) {
   }
   const auto auth = SmtpProvider::MapResponse(Reply(535));
   EXPECT_EQ(auth.status, SendStatus::permanent);
-  EXPECT_EQ(auth.reason, "smtp_535");
+  EXPECT_EQ(auth.reason, "auth");
 }
 
 TEST(SmtpProviderMap, TransportErrors) {
@@ -629,7 +629,7 @@ TEST_F(SmtpProviderTest, WrongPasswordIsPermanent535) {
   Connect(c);
   const SendResult r = Send(FullMessage());
   EXPECT_EQ(r.status, SendStatus::permanent);
-  EXPECT_EQ(r.reason, "smtp_535");
+  EXPECT_EQ(r.reason, "auth");
   EXPECT_EQ(CountLines(testing::ReadFile(out_path())), 0u);
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "bench/mock_provider.h"
+#include "tests/support/io_loop.h"
 
 namespace omnigate::http {
 namespace {
@@ -19,12 +20,7 @@ class TransportTest : public ::testing::Test {
  protected:
   // Runs the io_context until `done` or the deadline; returns `done()`.
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 10s) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-      io_.restart();
-      io_.run_for(5ms);
-    }
-    return done();
+    return omnigate::testing::RunIoUntil(io_, done, deadline);
   }
 
   std::unique_ptr<bench::MockProvider> Mock(bench::MockProvider::Options o = {}) {

@@ -1,24 +1,10 @@
 #include "providers/twilio/twilio_provider.h"
+#include "tests/providers/fake_response.h"
 
 #include <gtest/gtest.h>
 
 namespace omnigate::providers {
 namespace {
-
-http::Response Status(long code, std::string body = {},  // NOLINT(google-runtime-int)
-                      std::vector<std::pair<std::string, std::string>> headers = {}) {
-  http::Response r;
-  r.status = code;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
-
-http::Response Failed(http::TransportError e) {
-  http::Response r;
-  r.error = e;
-  return r;
-}
 
 TEST(TwilioForm, MatchesTheDocumentedParameters) {
   TwilioConfig cfg;

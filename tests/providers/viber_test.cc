@@ -4,18 +4,10 @@
 #include <string>
 
 #include "providers/viber/viber_provider.h"
+#include "tests/providers/fake_response.h"
 
 namespace omnigate::providers {
 namespace {
-
-http::Response Status(long code, std::string body = {},  // NOLINT(google-runtime-int)
-                      std::vector<std::pair<std::string, std::string>> headers = {}) {
-  http::Response r;
-  r.status = code;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
 
 http::Response Viber(int status, std::string extra = {}) {
   return Status(200, R"({"status":)" + std::to_string(status) +
