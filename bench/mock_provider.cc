@@ -547,7 +547,9 @@ MockProvider::Reply MockProvider::Handle(const Request& request, std::uint64_t r
     }
   } else if (path == "/generic/send") {
     api = MockApi::generic;
-    if (method != "POST" && method != "PUT") {
+    // GET too: many aggregators (and Kannel's generic HTTP SMSC) put the
+    // message in the query string.
+    if (method != "POST" && method != "PUT" && method != "GET") {
       reply.status = 405;
       reply.body = GenericError("method_not_allowed");
     } else {
@@ -908,9 +910,11 @@ MockProvider::Reply MockProvider::Generic(const Request& request, std::uint64_t 
       m.to = to;
     } else if (IStartsWith(request.header("content-type"), "application/x-www-form-urlencoded")) {
       m.to = FormField(body, "to");
+    } else if (const auto q = request.target.find('?'); q != std::string_view::npos) {
+      m.to = FormField(request.target.substr(q + 1), "to");
     }
     m.api = ToString(MockApi::generic);
-    m.body = body;
+    m.body = body.empty() ? request.target : body;
     m.status = reply.status;
     OnMessage(m, {}, {});
   }

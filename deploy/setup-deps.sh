@@ -19,6 +19,8 @@ DEBIAN_PACKAGES=(
   kcat redis-server python3-kafka curl
   # benchmark plots (bench/report.py)
   python3-matplotlib
+  # benchmark references
+  kannel wrk
 )
 
 # Node.js and npm: the machine's own build is used when present (it conflicts

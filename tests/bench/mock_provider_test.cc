@@ -294,6 +294,19 @@ TEST_F(MockProviderTest, UnknownRoutesAndMethods) {
   EXPECT_EQ(Exchange(get).status, 200);
 }
 
+TEST_F(MockProviderTest, GenericEndpointTakesTheMessageInTheQueryString) {
+  auto mock = Mock({.keep_in_memory = true});
+  http::Request get;
+  get.method = http::Method::get;
+  get.url = Base(*mock) + "/generic/send?from=Shop&to=%2B40700000001&text=hi";
+  const auto r = Exchange(get);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find(R"("status":"ok")"), std::string::npos) << r.body;
+  const auto received = mock->Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0].to, "+40700000001");
+}
+
 TEST_F(MockProviderTest, StatsCountRequestsPerApi) {
   auto mock = Mock();
   EXPECT_EQ(SendGrid(*mock).status, SendStatus::accepted);
