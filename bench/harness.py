@@ -115,7 +115,7 @@ class Stack:
 
     def __init__(self, build, work, provider_latency_ms=0, max_in_flight=20000,
                  per_partition=5000, provider_in_flight=1024, partitions=16, workers=2,
-                 mock_threads=1, push_key=None, vapid_private=None):
+                 mock_threads=1, push_key=None, vapid_private=None, kafka_extra=""):
         self.build, self.work = build, work
         self.procs = []
         shutil.rmtree(work, ignore_errors=True)  # no stale port or bootstrap files
@@ -134,6 +134,7 @@ class Stack:
         config = """kafka:
   brokers: "%s"
   commit_interval: 100ms
+%s
 pipeline: {workers: %d, max_in_flight: %d, max_in_flight_per_partition: %d}
 retry: {max_attempts: 2, initial_backoff: 100ms, max_backoff: 1s}
 http: {listen: "127.0.0.1:0", port_file: "%s"}
@@ -151,7 +152,7 @@ providers:
     type: viber
     auth_token: viber-mock
     sender_name: Bench
-%s""" % (self.bootstrap, workers, max_in_flight, per_partition, self.path("http.port"),
+%s""" % (self.bootstrap, kafka_extra, workers, max_in_flight, per_partition, self.path("http.port"),
          common, common, common)
         if vapid_private:
             config += """  - name: push-bench

@@ -86,6 +86,8 @@ std::string GatewayMetrics::RenderPrometheus() const {
         partitions_assigned.Get());
   gauge("omnigate_partitions_paused", "Partitions paused for backpressure.",
         partitions_paused.Get());
+  gauge("omnigate_held_back", "Records fetched and held while over the in-flight limits.",
+        held_back.Get());
   bool first = true;
   for (const auto& p : providers) {
     const std::string base = fmt::format("provider=\"{}\",channel=\"{}\"", p->name,

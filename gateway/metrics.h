@@ -73,6 +73,7 @@ struct GatewayMetrics {
   Gauge in_flight;    // consumed and not yet committed
   Gauge partitions_assigned;
   Gauge partitions_paused;
+  Gauge held_back;  // fetched, held while over the in-flight limits, not yet handed over
   std::array<Counter, kChannelCount> sent_by_channel;
   std::vector<std::unique_ptr<ProviderMetrics>> providers;
 

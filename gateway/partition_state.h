@@ -1,11 +1,13 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <cstdint>
 #include <string>
 #include <unordered_set>
 
 #include "gateway/request.h"
+#include "queue/kafka_message.h"
 #include "queue/offset_tracker.h"
 
 namespace omnigate::gateway {
@@ -30,7 +32,10 @@ struct PartitionState {
   std::int64_t next_offset = -1;     // one past the last offset read
   std::int64_t committed = -1;       // last commit Kafka acknowledged
   bool paused = false;
-  std::int64_t rewind_to = -1;       // set while a batch drops this partition's records
+  // Records fetched while over the limits, in offset order: handed over first
+  // when room frees up. Bounded by what librdkafka had prefetched when the
+  // partition was paused (kafka consumer queued.max.messages.kbytes).
+  std::deque<queue::KafkaMessage> backlog;
 
   // Worker thread only.
   queue::PartitionOffsetTracker tracker;

@@ -76,60 +76,80 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
 int Pipeline::Run(const std::atomic<bool>& stop) {
   std::vector<queue::KafkaMessage> batch;
   batch.reserve(4096);
-  std::vector<std::vector<Incoming>> per_worker(workers_.size());
-  const auto& pc = config_->pipeline;
+  per_worker_.clear();
+  per_worker_.resize(workers_.size());
   while (!stop.load(std::memory_order_relaxed)) {
     batch.clear();
     // Short polls while paused: resuming depends on commit acknowledgements
     // that arrive through Poll.
     consumer_->Poll(batch, 4096, milliseconds(all_paused_ ? 5 : 50));
     if (!consumer_->fatal_error().empty()) return 2;
-    // Records arrive in runs of one partition: look the state up once per run.
-    // A record is handed over only while its partition and the instance are
-    // under their limits; past them the partition is paused and rewound to
-    // its first record not handed over, so the bound holds record by record
-    // and nothing is skipped.
-    std::int64_t total = 0;
-    for (const auto& [key, p] : partitions_) total += p->Uncommitted();
-    std::vector<queue::TopicPartition> rewind;
-    std::shared_ptr<PartitionState> last;
-    for (auto& msg : batch) {
-      if (!last || last->partition != msg.partition() || last->topic != msg.topic()) {
-        auto it = partitions_.find({std::string(msg.topic()), msg.partition()});
-        last = it == partitions_.end() ? nullptr : it->second;
-      }
-      if (!last) continue;  // not (or no longer) assigned
-      if (last->rewind_to >= 0) continue;  // dropped; fetched again after the rewind
-      if (total >= pc.max_in_flight || last->Uncommitted() >= pc.max_in_flight_per_partition) {
-        last->rewind_to = msg.offset();
-        rewind.push_back({last->topic, last->partition, msg.offset()});
-        continue;
-      }
-      if (last->first_consumed < 0) last->first_consumed = msg.offset();
-      last->next_offset = msg.offset() + 1;
-      ++total;
-      per_worker[last->worker_index].push_back({std::move(msg), last});
-    }
-    if (!rewind.empty()) {
-      consumer_->Pause(rewind);
-      consumer_->Seek(rewind);
-      for (const auto& tp : rewind) {
-        auto& p = partitions_[{tp.topic, tp.partition}];
-        p->paused = true;
-        p->rewind_to = -1;
-      }
-    }
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-      if (per_worker[i].empty()) continue;
-      workers_[i]->Submit(std::move(per_worker[i]));
-      per_worker[i] = std::vector<Incoming>();
-    }
+    HandOver(batch);
     UpdateFlowControl();
   }
   spdlog::info("shutting down: draining in-flight requests (up to {} ms)",
                config_->pipeline.drain_timeout.count());
   consumer_->Close();  // revokes: drains and commits through OnRevoked
   return 0;
+}
+
+std::int64_t Pipeline::LaneLimit(Lane lane) const {
+  const auto& pc = config_->pipeline;
+  // The bulk lane never takes the last tenth of the budget: a transactional
+  // request finds room at once instead of waiting for the next commit.
+  return lane == Lane::bulk ? std::max<std::int64_t>(1, pc.max_in_flight * 9 / 10)
+                            : pc.max_in_flight;
+}
+
+void Pipeline::HandOver(std::vector<queue::KafkaMessage>& batch) {
+  const auto& pc = config_->pipeline;
+  std::int64_t total = 0;
+  for (const auto& [key, p] : partitions_) total += p->Uncommitted();
+  auto fits = [&](const PartitionState& p) {
+    return total < LaneLimit(p.lane) && p.Uncommitted() < pc.max_in_flight_per_partition;
+  };
+  auto take = [&](PartitionState& p, const std::shared_ptr<PartitionState>& owner,
+                  queue::KafkaMessage msg) {
+    if (p.first_consumed < 0) p.first_consumed = msg.offset();
+    p.next_offset = msg.offset() + 1;
+    ++total;
+    per_worker_[p.worker_index].push_back({std::move(msg), owner});
+  };
+  // Held-back records first, transactional lane before bulk, each partition
+  // in offset order.
+  for (const Lane lane : {Lane::transactional, Lane::bulk}) {
+    for (auto& [key, p] : partitions_) {
+      if (p->lane != lane) continue;
+      while (!p->backlog.empty() && fits(*p)) {
+        queue::KafkaMessage msg = std::move(p->backlog.front());
+        p->backlog.pop_front();
+        take(*p, p, std::move(msg));
+      }
+    }
+  }
+  // Records arrive in runs of one partition: look the state up once per run.
+  // A record is handed over only while its partition and its lane are under
+  // their limits and nothing of that partition is held back; otherwise it is
+  // held back and the partition paused, so the bound holds record by record
+  // and order is kept.
+  std::shared_ptr<PartitionState> last;
+  for (auto& msg : batch) {
+    if (!last || last->partition != msg.partition() || last->topic != msg.topic()) {
+      auto it = partitions_.find({std::string(msg.topic()), msg.partition()});
+      last = it == partitions_.end() ? nullptr : it->second;
+    }
+    if (!last) continue;  // not (or no longer) assigned
+    if (!last->backlog.empty() || !fits(*last)) {
+      last->backlog.push_back(std::move(msg));
+      continue;
+    }
+    take(*last, last, std::move(msg));
+  }
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (per_worker_[i].empty()) continue;
+    workers_[i]->Submit(std::move(per_worker_[i]));
+    per_worker_[i] = std::vector<Incoming>();
+  }
 }
 
 PartitionState* Pipeline::Find(std::string_view topic, std::int32_t partition) {
@@ -140,16 +160,23 @@ PartitionState* Pipeline::Find(std::string_view topic, std::int32_t partition) {
 void Pipeline::UpdateFlowControl() {
   const auto& pc = config_->pipeline;
   std::int64_t total = 0;
-  for (const auto& [key, p] : partitions_) total += p->Uncommitted();
+  std::int64_t held = 0;
+  for (const auto& [key, p] : partitions_) {
+    total += p->Uncommitted();
+    held += static_cast<std::int64_t>(p->backlog.size());
+  }
   metrics_.in_flight.Set(total);
-  const bool global_over = total >= pc.max_in_flight;
-  const bool global_under = total <= pc.max_in_flight * 3 / 4;
+  metrics_.held_back.Set(held);
   std::vector<queue::TopicPartition> pause;
   std::vector<queue::TopicPartition> resume;
   for (auto& [key, p] : partitions_) {
     const std::int64_t u = p->Uncommitted();
-    const bool over = global_over || u >= pc.max_in_flight_per_partition;
-    const bool under = global_under && u <= pc.max_in_flight_per_partition * 3 / 4;
+    const std::int64_t limit = LaneLimit(p->lane);
+    // Paused while anything is held back or a limit is reached; resumed with
+    // some room (3/4) so that a partition does not flap record by record.
+    const bool over = !p->backlog.empty() || total >= limit || u >= pc.max_in_flight_per_partition;
+    const bool under = p->backlog.empty() && total <= limit * 3 / 4 &&
+                       u <= pc.max_in_flight_per_partition * 3 / 4;
     if (!p->paused && over) {
       p->paused = true;
       pause.push_back({p->topic, p->partition});
@@ -190,6 +217,8 @@ std::vector<queue::TopicPartition> Pipeline::OnRevoked(
     auto it = partitions_.find({tp.topic, tp.partition});
     if (it == partitions_.end()) continue;
     it->second->revoked.store(true);
+    // Never handed over, so never sent: the next owner reads them again.
+    it->second->backlog.clear();
     it->second->worker->RevokePartition(it->second);
     revoked.push_back(it->second);
     partitions_.erase(it);

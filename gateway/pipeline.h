@@ -11,6 +11,7 @@
 #include "gateway/config.h"
 #include "gateway/metrics.h"
 #include "gateway/partition_state.h"
+#include "gateway/worker.h"
 #include "queue/kafka_consumer.h"
 
 namespace omnigate::queue {
@@ -51,7 +52,11 @@ class Pipeline final : public queue::ConsumerListener {
 
  private:
   Pipeline(std::shared_ptr<const Config> config, GatewayMetrics& metrics);
+  // Hands records to workers within the limits; holds back the rest.
+  void HandOver(std::vector<queue::KafkaMessage>& batch);
   void UpdateFlowControl();
+  // In-flight records (all partitions) above which a lane's records are held.
+  std::int64_t LaneLimit(Lane lane) const;
   PartitionState* Find(std::string_view topic, std::int32_t partition);
 
   std::shared_ptr<const Config> config_;
@@ -66,6 +71,7 @@ class Pipeline final : public queue::ConsumerListener {
   // Run() thread only.
   std::map<std::pair<std::string, std::int32_t>, std::shared_ptr<PartitionState>> partitions_;
   std::size_t next_worker_ = 0;
+  std::vector<std::vector<Incoming>> per_worker_;  // consumer thread: the batch being split
   bool all_paused_ = false;
 };
 

@@ -322,6 +322,48 @@ TEST(Pipeline, EveryChannelReachesItsProviderApiAndFailsOverAcrossProviderTypes)
                                  {"generic", 1}, {"push", 1}, {"sendgrid", 1}, {"twilio", 1}}));
 }
 
+// Disabled: the acceptance test for DESIGN.md §3 lanes, which do not hold
+// yet. The bulk lane leaves a tenth of max_in_flight free and held-back
+// records are served transactional first, but with one consumer for both
+// lanes the transactional record itself is fetched ~0.7 s late while bulk
+// partitions pause and resume (librdkafka mock cluster, 2.0.2). Next step:
+// one consumer per lane. Run with --gtest_also_run_disabled_tests.
+TEST(Pipeline, DISABLED_TransactionalRequestsOvertakeABulkBacklog) {
+  auto slow = StartMock({.latency_ms = 100});
+  Config c;
+  c.kafka.commit_interval = 20ms;
+  c.pipeline.max_in_flight = 20;
+  c.pipeline.max_in_flight_per_partition = 20;
+  c.providers = {Twilio("sms-a", slow->port())};
+  PipelineHarness h(c);
+  constexpr int kBulk = 300;
+  for (int i = 0; i < kBulk; ++i) {
+    h.Publish("omnigate.requests.bulk", "k" + std::to_string(i), Sms("bulk-" + std::to_string(i)));
+  }
+  // The bulk lane fills its share of the budget and the rest waits.
+  // Past the first commit, whose group-coordinator round trips on the mock
+  // cluster take most of a second.
+  ASSERT_TRUE(WaitFor([&] { return h.metrics().held_back.Get() > 0 && h.metrics().sent.Get() >= 40; }, 30s));
+  h.Publish("omnigate.requests", "otp", Sms("otp-1"));
+  std::size_t bulk_done_before_otp = 0;
+  std::vector<Ev> events;
+  ASSERT_TRUE(WaitFor([&] {
+    events = h.WaitForFinals(1, 1s);
+    for (const auto& e : events) {
+      if (e.final && e.id == "otp-1") return true;
+    }
+    return false;
+  }, 30s));
+  for (const auto& e : events) {
+    if (e.final && e.id.rfind("bulk-", 0) == 0) ++bulk_done_before_otp;
+  }
+  EXPECT_EQ(PipelineHarness::Final(events, "otp-1").status, "sent");
+  // 18 bulk requests per provider round trip: the backlog takes seconds to
+  // drain; the transactional request must not wait for it.
+  EXPECT_LT(bulk_done_before_otp, kBulk / 2u) << "the transactional request waited behind the bulk backlog";
+  EXPECT_LE(h.metrics().in_flight.Get(), 20);
+}
+
 TEST(Pipeline, SlowProviderPausesPartitionsInsteadOfGrowingQueues) {
   auto slow = StartMock({.latency_ms = 200});
   Config c;
