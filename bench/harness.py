@@ -431,7 +431,7 @@ def main():
                 for inflight in inflights:
                     name = "latency-%dms-if%d" % (lat, inflight)
                     log("== %s" % name)
-                    count = int(min(100000, inflight * 1000 / lat * 4) * (0.5 if short else 1))
+                    count = int(min(100000, inflight * 1000 / lat * 3) * (0.5 if short else 1))
                     r = run_max(build, os.path.join(work, name), name,
                                 "Provider latency %d ms, max_in_flight %d" % (lat, inflight),
                                 count, "sms=1", push_keys, vapid_private,
