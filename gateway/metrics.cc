@@ -46,7 +46,11 @@ std::string GatewayMetrics::RenderPrometheus() const {
       fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} counter\n", name, help,
                      name);
     }
-    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, v);
+    if (labels.empty()) {
+      fmt::format_to(std::back_inserter(out), "{} {}\n", name, v);
+    } else {
+      fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, v);
+    }
   };
   auto gauge = [&](const char* name, const char* help, std::int64_t v) {
     fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} gauge\n{} {}\n", name, help,

@@ -11,6 +11,8 @@ TEST(Metrics, RendersCountersGaugesAndProviderHistograms) {
   m.sent.Inc(2);
   m.rejected.Inc();
   m.in_flight.Set(42);
+  m.commits.Inc(5);
+  m.held_back.Set(7);
   m.sent_by_channel[static_cast<std::size_t>(Channel::sms)].Inc(2);
   auto p = std::make_unique<ProviderMetrics>();
   p->name = "sms-main";
@@ -24,6 +26,8 @@ TEST(Metrics, RendersCountersGaugesAndProviderHistograms) {
            "omnigate_requests_final_total{status=\"sent\"} 2\n",
            "omnigate_requests_final_total{status=\"rejected\"} 1\n",
            "omnigate_in_flight 42\n",
+           "omnigate_offset_commits_total 5\n",
+           "omnigate_held_back 7\n",
            "omnigate_sent_total{channel=\"sms\"} 2\n",
            "omnigate_provider_responses_total{provider=\"sms-main\",channel=\"sms\",outcome=\"accepted\"} 2\n",
            "omnigate_provider_latency_seconds_bucket{provider=\"sms-main\",le=\"0.0005\"} 0\n",
