@@ -58,6 +58,14 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
                                     .properties = k.producer_properties});
   if (!producer) return MakeUnexpected(producer.error());
   self->producer_ = std::move(producer).value();
+  // Learn the output topics before the first request needs them; a missing
+  // topic is not fatal here (it may be auto-created), only slower.
+  for (const std::string* topic : {&k.topics.events, &k.topics.dlq}) {
+    if (!self->producer_->WarmUp(*topic, milliseconds(5000))) {
+      spdlog::warn("kafka: no metadata yet for topic {}; the first records will wait for it",
+                   *topic);
+    }
+  }
   for (int i = 0; i < config->pipeline.workers; ++i) {
     self->workers_.push_back(std::make_unique<Worker>(i, config, *self->producer_, metrics));
   }

@@ -129,8 +129,38 @@ void Worker::Stop() {
 
 void Worker::Submit(std::vector<Incoming> batch) {
   asio::post(loop_->io, [this, batch = std::move(batch)]() mutable {
-    for (auto& in : batch) Process(in);
+    for (auto& in : batch) {
+      (in.partition->lane == Lane::bulk ? bulk_in_ : transactional_in_).push_back(std::move(in));
+    }
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      asio::post(loop_->io, [this] { DrainIncoming(); });
+    }
   });
+}
+
+// Decoding and starting a request costs tens of microseconds; a batch of
+// thousands of bulk records processed in one go would hold a transactional
+// record (and provider completions) behind it for a hundred milliseconds.
+// So: every transactional record first, then bulk in slices, yielding to the
+// io_context in between.
+void Worker::DrainIncoming() {
+  constexpr std::size_t kBulkSlice = 64;
+  drain_posted_ = false;
+  while (!transactional_in_.empty()) {
+    Incoming in = std::move(transactional_in_.front());
+    transactional_in_.pop_front();
+    Process(in);
+  }
+  for (std::size_t i = 0; i < kBulkSlice && !bulk_in_.empty(); ++i) {
+    Incoming in = std::move(bulk_in_.front());
+    bulk_in_.pop_front();
+    Process(in);
+  }
+  if (!bulk_in_.empty() && !drain_posted_) {
+    drain_posted_ = true;
+    asio::post(loop_->io, [this] { DrainIncoming(); });
+  }
 }
 
 void Worker::AddPartition(std::shared_ptr<PartitionState> partition) {

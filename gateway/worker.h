@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -75,6 +76,7 @@ class Worker {
     ProviderMetrics* metrics;
   };
 
+  void DrainIncoming();
   void Process(Incoming& in);
   void Reject(RequestContext* ctx, const ValidationError& error);
   void Begin(RequestContext* ctx);
@@ -111,6 +113,9 @@ class Worker {
   std::vector<std::shared_ptr<PartitionState>> partitions_;
   std::unordered_set<RequestContext*> live_;
   std::vector<PendingRecord*> produce_backlog_;  // records the producer refused, retried on tick
+  std::deque<Incoming> transactional_in_;  // submitted, not yet processed
+  std::deque<Incoming> bulk_in_;
+  bool drain_posted_ = false;
   std::minstd_rand rng_;
   std::string scratch_;
   std::atomic<std::size_t> live_count_{0};

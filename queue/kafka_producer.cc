@@ -118,4 +118,16 @@ int KafkaProducer::Flush(std::chrono::milliseconds timeout) {
   return rd_kafka_outq_len(rk_);
 }
 
+bool KafkaProducer::WarmUp(std::string_view topic, std::chrono::milliseconds timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, std::string(topic).c_str(), nullptr);
+  if (rkt == nullptr) return false;
+  const rd_kafka_metadata_t* md = nullptr;
+  const auto err = rd_kafka_metadata(rk_, 0, rkt, &md, static_cast<int>(timeout.count()));
+  bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR && md != nullptr && md->topic_cnt == 1 &&
+            md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  return ok;
+}
+
 }  // namespace omnigate::queue

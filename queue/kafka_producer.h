@@ -66,6 +66,11 @@ class KafkaProducer {
   // Returns the number still outstanding.
   int Flush(std::chrono::milliseconds timeout);
 
+  // Fetches `topic`'s metadata now, so that the first record produced to it
+  // does not wait for a metadata round trip (~0.7 s on the mock cluster).
+  // False when the topic is unknown or the brokers did not answer in time.
+  bool WarmUp(std::string_view topic, std::chrono::milliseconds timeout);
+
   const ProducerStats& stats() const { return stats_; }
 
  private:

@@ -135,7 +135,9 @@ TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound)
   E2eFixture f({.partitions = 4,
                 .max_in_flight = kMaxInFlight,
                 .max_in_flight_per_partition = 150,
-                .mock_latency_ms = 100});
+                // Slow enough (max_in_flight / latency = 1,200/s) that the kill
+                // lands well inside the stream.
+                .mock_latency_ms = 250});
   f.StartGateway();
   constexpr int kRequests = 3000;
   std::vector<std::pair<std::string, std::string>> records;
