@@ -188,9 +188,10 @@ int main(int argc, char** argv) {
   auto producer = omnigate::queue::KafkaProducer::Create(
       {.brokers = o.brokers,
        .client_id = "omnigate-loadgen",
+       // At a fixed rate, batching delay would count as gateway latency.
        .properties = {{"queue.buffering.max.messages", "1000000"},
                       {"queue.buffering.max.kbytes", "1048576"},
-                      {"linger.ms", "5"},
+                      {"linger.ms", o.rate > 0 ? "1" : "5"},
                       {"batch.num.messages", "10000"}}});
   if (!producer) {
     std::fprintf(stderr, "loadgen: %s\n", producer.error().c_str());
