@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <vector>
 
 namespace omnigate::providers {
@@ -29,7 +30,25 @@ constexpr std::array<char32_t, 10> kGsmExtension = {U'\f', U'^', U'{', U'}',  U'
                                                     U'[',  U'~', U']', U'|', U'€'};
 
 // 0 = not in GSM-7, 1 = basic, 2 = extension.
+constexpr int GsmCostSlow(char32_t c) {
+  for (const char32_t g : kGsmBasic) {
+    if (g == c) return 1;
+  }
+  for (const char32_t g : kGsmExtension) {
+    if (g == c) return 2;
+  }
+  return 0;
+}
+
+// Nearly every character of nearly every SMS is ASCII: one table lookup.
+constexpr std::array<std::uint8_t, 128> kAsciiCost = [] {
+  std::array<std::uint8_t, 128> t{};
+  for (char32_t c = 0; c < 128; ++c) t[c] = static_cast<std::uint8_t>(GsmCostSlow(c));
+  return t;
+}();
+
 int GsmCost(char32_t c) {
+  if (c < 128) return kAsciiCost[c];
   if (std::find(kGsmBasic.begin(), kGsmBasic.end(), c) != kGsmBasic.end()) return 1;
   if (std::find(kGsmExtension.begin(), kGsmExtension.end(), c) != kGsmExtension.end()) return 2;
   return 0;
