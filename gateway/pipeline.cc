@@ -175,16 +175,21 @@ void Pipeline::UpdateFlowControl() {
   }
   metrics_.in_flight.Set(total);
   metrics_.held_back.Set(held);
+  // Partitions keep flowing into their backlogs while the in-flight limits
+  // hold records back, and pause only when the backlogs are large: a paused
+  // partition takes about half a second to deliver again after its resume
+  // (librdkafka 2.0.2), so pausing at the in-flight limit itself would idle
+  // the pipeline every cycle. Held-back records are never sent, so the
+  // crash-repeat bound stays max_in_flight; memory is in-flight + held, at
+  // most 1.5 × max_in_flight records plus the client's prefetch.
+  const auto held_cap = std::max<std::int64_t>(1, pc.max_in_flight / 2);
+  const auto partition_held_cap = std::max<std::int64_t>(1, pc.max_in_flight_per_partition / 2);
   std::vector<queue::TopicPartition> pause;
   std::vector<queue::TopicPartition> resume;
   for (auto& [key, p] : partitions_) {
-    const std::int64_t u = p->Uncommitted();
-    const std::int64_t limit = LaneLimit(p->lane);
-    // Paused while anything is held back or a limit is reached; resumed with
-    // some room (3/4) so that a partition does not flap record by record.
-    const bool over = !p->backlog.empty() || total >= limit || u >= pc.max_in_flight_per_partition;
-    const bool under = p->backlog.empty() && total <= limit * 3 / 4 &&
-                       u <= pc.max_in_flight_per_partition * 3 / 4;
+    const auto mine = static_cast<std::int64_t>(p->backlog.size());
+    const bool over = mine > 0 && (mine >= partition_held_cap || held >= held_cap);
+    const bool under = mine <= partition_held_cap / 2 && held <= held_cap / 2;
     if (!p->paused && over) {
       p->paused = true;
       pause.push_back({p->topic, p->partition});
