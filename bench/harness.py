@@ -186,7 +186,10 @@ providers:
 
     def _spawn(self, name, argv):
         out = open(self.path(name + ".log"), "w")
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        env = None
+        if name == "gateway" and os.environ.get("BENCH_GATEWAY_PRELOAD"):
+            env = dict(os.environ, LD_PRELOAD=os.environ["BENCH_GATEWAY_PRELOAD"])
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.procs.append(p)
         return p
 

@@ -14,7 +14,7 @@ DEBIAN_PACKAGES=(
   librdkafka-dev libboost1.81-all-dev libcurl4-openssl-dev libnghttp2-dev
   libssl-dev libspdlog-dev libfmt-dev libsimdjson-dev libyaml-cpp-dev
   libcli11-dev librocksdb-dev libhiredis-dev libgtest-dev libgmock-dev
-  libbenchmark-dev
+  libbenchmark-dev libmimalloc-dev
   # test peers nobody here wrote
   kcat redis-server python3-kafka curl
   # benchmark plots (bench/report.py)
