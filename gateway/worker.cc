@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cmath>
+#include <mutex>
 
 #include "common/mask.h"
 #include "queue/kafka_consumer.h"
@@ -24,6 +25,11 @@ class Worker::Loop {
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{asio::make_work_guard(io)};
   asio::steady_timer commit_timer{io};
+  // Delivery reports from the producer's thread, drained in one go by the
+  // worker: one post (one wake-up) per burst of reports instead of one each.
+  std::mutex deliveries_mu;
+  std::vector<std::pair<PendingRecord*, bool>> deliveries;  // guarded by deliveries_mu
+  std::vector<std::pair<PendingRecord*, bool>> draining;    // worker thread only
 };
 
 // A request from the moment it is read until its final event is acknowledged
@@ -59,7 +65,7 @@ struct PendingRecord final : queue::DeliveryListener {
 
   void OnDelivery(bool ok, std::string_view error) override {
     if (!ok) spdlog::warn("kafka: record for topic {} not acknowledged: {}", *topic, error);
-    asio::post(worker->loop_->io, [this, ok] { worker->OnRecordDelivered(this, ok); });
+    worker->QueueDelivery(this, ok);
   }
 };
 
@@ -443,6 +449,26 @@ void Worker::ProduceRecord(PendingRecord* rec) {
     spdlog::warn("kafka: cannot enqueue a record for {}: {}; retrying", *rec->topic, error);
     produce_backlog_.push_back(rec);
   }
+}
+
+void Worker::QueueDelivery(PendingRecord* rec, bool ok) {
+  bool post = false;
+  {
+    std::lock_guard lock(loop_->deliveries_mu);
+    post = loop_->deliveries.empty();
+    loop_->deliveries.emplace_back(rec, ok);
+  }
+  if (post) asio::post(loop_->io, [this] { DrainDeliveries(); });
+}
+
+void Worker::DrainDeliveries() {
+  auto& batch = loop_->draining;
+  {
+    std::lock_guard lock(loop_->deliveries_mu);
+    batch.swap(loop_->deliveries);
+  }
+  for (const auto& [rec, ok] : batch) OnRecordDelivered(rec, ok);
+  batch.clear();
 }
 
 void Worker::OnRecordDelivered(PendingRecord* rec, bool ok) {

@@ -90,6 +90,9 @@ class Worker {
             std::string_view provider_message_id = {}, std::string_view reason = {},
             int segments = 0);
   void ProduceRecord(PendingRecord* rec);
+  // Producer thread: queues a delivery report for DrainDeliveries.
+  void QueueDelivery(PendingRecord* rec, bool ok);
+  void DrainDeliveries();
   void OnRecordDelivered(PendingRecord* rec, bool ok);
   void MaybeComplete(RequestContext* ctx);
   void Release(RequestContext* ctx, bool durable);
