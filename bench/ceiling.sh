@@ -87,17 +87,43 @@ end
 EOF
 
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
-wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$tmp/post.lua" \
-  "http://127.0.0.1:$port/generic/send" >"$tmp/wrk.out" 2>&1 ||
+# wrk runs under a wrapper that reports its CPU seconds (user + system), so
+# that its CPU per request sits beside the gateway's HTTP client's.
+cat >"$tmp/cpu_of.py" <<'EOF'
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    f.write("%.6f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)
+EOF
+python3 "$tmp/cpu_of.py" "$tmp/wrk.cpu" wrk -t"$threads" -c"$connections" -d"$duration" --latency \
+  -s "$tmp/post.lua" "http://127.0.0.1:$port/generic/send" >"$tmp/wrk.out" 2>&1 ||
   die "wrk failed: $(tail -5 "$tmp/wrk.out")"
+
+# The gateway's HTTP client alone (http::Transport: libcurl multi_socket on
+# one Asio thread), same request, same mock, as many requests outstanding.
+transport_bench="$build_dir/bench/omnigate-transport-bench"
+client="null"
+if [ -x "$transport_bench" ]; then
+  count=200000
+  [ "${BENCH_SHORT:-0}" = 1 ] && count=60000
+  client="$("$transport_bench" --url "http://127.0.0.1:$port/generic/send" --count "$count" \
+    --concurrency "$connections" 2>"$tmp/transport.err")" ||
+    die "omnigate-transport-bench failed: $(tail -5 "$tmp/transport.err")"
+fi
 line="$(sed -n 's/^CEILING_RESULT //p' "$tmp/wrk.out")"
 [ -n "$line" ] || die "no result line from wrk: $(tail -5 "$tmp/wrk.out")"
 
-result="$(python3 - "$line" "$connections" "$threads" "$load" <<'EOF'
+result="$(python3 - "$line" "$connections" "$threads" "$load" "$(cat "$tmp/wrk.cpu")" \
+  "$client" <<'EOF'
 import json, sys
 w = json.loads(sys.argv[1])
 conns, threads, load = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+wrk_cpu, client = float(sys.argv[5]), json.loads(sys.argv[6])
 print(json.dumps({
+    "wrk_cpu_us_per_request": round(wrk_cpu * 1e6 / max(1, w["requests"]), 2),
+    "omnigate_http_client": client,
     "tool": "wrk",
     "target": "mock provider POST /generic/send",
     "requests_per_s": round(w["requests"] / w["duration_s"], 1),
@@ -123,4 +149,8 @@ errors = sum(r["errors"].values())
 print(f"ceiling: {r['requests_per_s']:.0f} requests/s (wrk -t{r['threads']} -c{r['connections']}, "
       f"{r['duration_s']:.1f} s, p50 {r['latency_ms']['p50']:.2f} ms, "
       f"p99 {r['latency_ms']['p99']:.2f} ms, {errors} errors) against the mock's POST /generic/send")
+c = r.get("omnigate_http_client")
+print(f"ceiling: wrk {r['wrk_cpu_us_per_request']:.1f} us CPU/request" +
+      (f"; omnigate's HTTP client {c['cpu_us_per_request']:.1f} us CPU/request "
+       f"({c['requests_per_s']:.0f} requests/s, {c['concurrency']} outstanding)" if c else ""))
 EOF

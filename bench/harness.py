@@ -113,8 +113,13 @@ def machine():
 class Stack:
     """Broker, mock provider and gateway for one scenario."""
 
+    # provider_in_flight: requests on the wire per provider (all workers), sized
+    # by Little's law as an operator would: the mock answers in well under a
+    # millisecond, so 128 covers 50,000/s at 2.5 ms. More only opens idle
+    # connections, and each HTTP/1.1 connection costs CPU (bench/README.md,
+    # "Tuning log"); the provider-latency scenarios raise it with the latency.
     def __init__(self, build, work, provider_latency_ms=0, max_in_flight=20000,
-                 per_partition=5000, provider_in_flight=1024, partitions=16, workers=2,
+                 per_partition=5000, provider_in_flight=128, partitions=16, workers=2,
                  mock_threads=1, push_key=None, vapid_private=None, kafka_extra=""):
         self.build, self.work = build, work
         self.procs = []

@@ -153,6 +153,21 @@ def references(results):
         frac = "%.1f %% (%s)" % (100.0 * g / c_rate, best["name"]) if g is not None and c_rate > 0 \
             else NOT_MEASURED
         rows.append(("omnigate ÷ HTTP ceiling", "", frac))
+        # Where the gateway's CPU per send goes: the leanest HTTP/1.1 client
+        # on this box (wrk), then the gateway's own client alone.
+        w = get(ceiling, "wrk_cpu_us_per_request")
+        if w is not None:
+            rows.append(("CPU per HTTP request, wrk (client side)", "", fmt_1(w) + " µs"))
+        client = ceiling.get("omnigate_http_client")
+        c_cpu = get(client, "cpu_us_per_request") if isinstance(client, dict) else None
+        if c_cpu is not None:
+            rows.append(("CPU per HTTP request, omnigate's client alone (libcurl "
+                         "multi_socket, %s outstanding)" % client.get("concurrency", "?"), "",
+                         fmt_1(c_cpu) + " µs"))
+            g_cpu = get(sms, "cpu_us_per_send")
+            if g_cpu is not None and g_cpu > 0:
+                rows.append(("HTTP client's share of gateway CPU per send", "",
+                             "%.0f %% (%s)" % (100.0 * c_cpu / g_cpu, sms["name"])))
     return rows
 
 

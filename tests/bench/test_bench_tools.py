@@ -47,7 +47,10 @@ FULL = {
         for lat in (20, 100) for m in (500, 2000, 8000, 20000)
     ],
     "ceiling": {"tool": "wrk", "target": "mock provider POST /generic/send",
-                "requests_per_s": 82000.0},
+                "requests_per_s": 82000.0, "wrk_cpu_us_per_request": 5.04,
+                "omnigate_http_client": {"tool": "omnigate-transport-bench", "concurrency": 64,
+                                         "requests_per_s": 30000.0,
+                                         "cpu_us_per_request": 17.2}},
     "kannel": {"version": "1.4.5", "sends_per_s": 2900.0, "requests": 20000,
                "notes": "sendsms to an HTTP SMSC"},
 }
@@ -113,6 +116,11 @@ class ReportTest(Tmp):
         self.assertEqual(table_row(text, "Kannel 1.4.5 sendsms → HTTP SMSC")[2], "2,900/s")
         self.assertEqual(table_row(text, "omnigate ÷ Kannel")[2], "13.4× (max-sms)")
         self.assertEqual(table_row(text, "omnigate ÷ HTTP ceiling")[2], "50.0 % (max-generic)")
+        self.assertEqual(table_row(text, "CPU per HTTP request, wrk (client side)")[2], "5.0 µs")
+        self.assertEqual(table_row(text, "CPU per HTTP request, omnigate's client alone (libcurl "
+                                         "multi_socket, 64 outstanding)")[2], "17.2 µs")
+        self.assertEqual(table_row(text, "HTTP client's share of gateway CPU per send")[2],
+                         "80 % (max-sms)")
 
         row = table_row(text, "max-sms")
         self.assertEqual(row[2:], ["200,000", "39,000", "3.0", "6.0", "12.0", "30.0", "21.5",

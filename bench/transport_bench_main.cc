@@ -1,0 +1,94 @@
+// omnigate-transport-bench: the gateway's HTTP client alone (http::Transport,
+// libcurl multi_socket on one Asio thread, as one worker runs it), sending
+// the same request as bench/ceiling.sh's wrk to the mock provider, with a
+// fixed number of requests outstanding. Prints one JSON object with its own
+// CPU per request (getrusage: user + system), which is the part of the
+// gateway's CPU per send that HTTP costs, to be set beside wrk's.
+//
+//   omnigate-transport-bench --url http://127.0.0.1:PORT/generic/send
+//                            [--count 100000] [--concurrency 64]
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "providers/http/transport.h"
+
+namespace {
+
+double CpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"omnigate-transport-bench: CPU per request of the gateway's HTTP client"};
+  std::string url;
+  std::uint64_t count = 100'000;
+  int concurrency = 64;
+  int shards = 1;
+  app.add_option("--url", url, "POST target (the mock provider's /generic/send)")->required();
+  app.add_option("--count", count, "requests to send (the first 5% are warm-up, not counted)")
+      ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}));
+  app.add_option("--concurrency", concurrency, "requests outstanding (and connections)")
+      ->check(CLI::Range(1, 10'000));
+  app.add_option("--shards", shards, "transports sharing the load")->check(CLI::Range(1, 64));
+  CLI11_PARSE(app, argc, argv);
+
+  boost::asio::io_context io{1};
+  omnigate::http::TransportOptions options;
+  options.max_connections_per_host = (concurrency + shards - 1) / shards;
+  options.max_total_connections = options.max_connections_per_host;
+  std::vector<std::unique_ptr<omnigate::http::Transport>> transports;
+  for (int i = 0; i < shards; ++i) {
+    transports.push_back(std::make_unique<omnigate::http::Transport>(io, options));
+  }
+
+  const std::uint64_t warmup = count / 20;
+  std::uint64_t started = 0, finished = 0, failed = 0;
+  double cpu0 = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  std::function<void()> send_one = [&] {
+    omnigate::http::Request req;
+    req.method = omnigate::http::Method::post;
+    req.url = url;
+    req.headers = {"Content-Type: application/json"};
+    req.body = R"({"to":"+40700000001","from":"Omnigate","text":"ceiling measurement"})";
+    auto& transport = *transports[started % transports.size()];
+    ++started;
+    transport.Send(std::move(req), [&](omnigate::http::Response r) {
+      if (r.error != omnigate::http::TransportError::none || r.status != 200) ++failed;
+      if (++finished == warmup) {
+        cpu0 = CpuSeconds();
+        t0 = std::chrono::steady_clock::now();
+      }
+      if (started < count) send_one();
+    });
+  };
+  for (int i = 0; i < concurrency && started < count; ++i) send_one();
+  io.run();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double cpu = CpuSeconds() - cpu0;
+  const auto measured = static_cast<double>(finished - warmup);
+  std::printf("%s\n",
+              fmt::format(R"({{"tool":"omnigate-transport-bench","requests":{},"failed":{},)"
+                          R"("concurrency":{},"requests_per_s":{:.1f},"cpu_us_per_request":{:.2f}}})",
+                          finished - warmup, failed, concurrency, measured / wall,
+                          cpu * 1e6 / measured)
+                  .c_str());
+  return failed == 0 ? 0 : 1;
+}
