@@ -108,20 +108,38 @@ Result<std::string, std::string> HkdfSha256(std::string_view salt, std::string_v
   return out;
 }
 
+// P-256 domain parameters, built once. Every key made from a curve name
+// builds the curve afresh (Montgomery constants: modular inversions), which
+// was most of Encrypt's time; keys made from this template copy it instead.
+const EVP_PKEY* P256Params() {
+  static const PkeyPtr params = [] {
+    const PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    EVP_PKEY* raw = nullptr;
+    if (!ctx || EVP_PKEY_paramgen_init(ctx.get()) != 1 ||
+        EVP_PKEY_CTX_set_group_name(ctx.get(), "P-256") != 1 ||
+        EVP_PKEY_paramgen(ctx.get(), &raw) != 1) {
+      ERR_clear_error();
+      return PkeyPtr();
+    }
+    return PkeyPtr(raw);
+  }();
+  return params.get();
+}
+
 // Imports an uncompressed point; fails unless it lies on P-256.
 PkeyPtr PublicKeyFromPoint(std::string_view point) {
-  const PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1) return nullptr;
-  char group[] = "prime256v1";
-  OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, Input(point), point.size()),
-      OSSL_PARAM_construct_end()};
-  EVP_PKEY* raw = nullptr;
-  if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params) != 1) return nullptr;
-  PkeyPtr key(raw);
+  const EVP_PKEY* params = P256Params();
+  if (params == nullptr) return nullptr;
+  PkeyPtr key(EVP_PKEY_dup(const_cast<EVP_PKEY*>(params)));
+  if (!key || EVP_PKEY_set1_encoded_public_key(key.get(), Bytes(point), point.size()) != 1) {
+    return nullptr;
+  }
   const PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
-  if (!check || EVP_PKEY_public_check(check.get()) != 1) return nullptr;
+  // The quick check (coordinates in range, point on the curve) is the whole
+  // check for P-256: its cofactor is 1, so every point on it has the group's
+  // order, and the full check's extra scalar multiplication by the order only
+  // re-proves that (it cost a quarter of Encrypt).
+  if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) return nullptr;
   return key;
 }
 
@@ -163,11 +181,13 @@ Result<PkeyPtr, std::string> KeyPairFromScalar(std::string_view scalar) {
 }
 
 Result<PkeyPtr, std::string> GenerateKeyPair() {
-  const PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  const EVP_PKEY* params = P256Params();
+  const PkeyCtxPtr ctx(params != nullptr
+                           ? EVP_PKEY_CTX_new_from_pkey(nullptr, const_cast<EVP_PKEY*>(params),
+                                                        nullptr)
+                           : nullptr);
   EVP_PKEY* raw = nullptr;
-  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_group_name(ctx.get(), "P-256") != 1 ||
-      EVP_PKEY_generate(ctx.get(), &raw) != 1) {
+  if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_generate(ctx.get(), &raw) != 1) {
     return MakeUnexpected(OpenSslError("P-256 key generation"));
   }
   return PkeyPtr(raw);
