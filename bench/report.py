@@ -309,6 +309,17 @@ def render(results, plots):
         add("No scenarios: " + NOT_MEASURED + ".")
     add("")
 
+    micro = [m for m in results.get("micro") or []
+             if isinstance(m, dict) and is_num(m.get("cpu_us"))]
+    if micro:
+        add("## Micro-benchmarks")
+        add("")
+        add("`omnigate-micro-bench` (Google Benchmark), median CPU time of 3 repetitions.")
+        add("")
+        add(md_table(["benchmark", "CPU µs"],
+                     [(str(m.get("name", "?")), "%.3f" % m["cpu_us"]) for m in micro]))
+        add("")
+
     add("## Plots")
     add("")
     for name, title in ((PLOT_TIMELINE, "Throughput over time"), (PLOT_CDF, "Latency CDF")):

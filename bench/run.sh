@@ -24,6 +24,14 @@ if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_REFERENCES:-0}" = 1 ]; then
   bash "$root/bench/kannel/run.sh" --out "$refs/kannel.json" || echo "kannel: failed, reported as not measured"
 fi
 
+echo "== micro-benchmarks (omnigate-micro-bench)"
+min_time=0.5
+[ "${BENCH_SHORT:-0}" = 1 ] && min_time=0.1
+"$build_dir/bench/omnigate-micro-bench" --benchmark_repetitions=3 \
+  --benchmark_report_aggregates_only=true --benchmark_min_time="$min_time" \
+  --benchmark_out="$refs/micro.json" --benchmark_out_format=json >/dev/null ||
+  echo "micro-benchmarks: failed, reported as not measured"
+
 python3 - "$out/results.json" "$refs" <<'PY'
 import json, os, sys
 path, refs = sys.argv[1], sys.argv[2]
@@ -34,6 +42,15 @@ for key, name in (("ceiling", "ceiling.json"), ("kannel", "kannel.json")):
     if os.path.exists(p) and os.path.getsize(p) > 0:
         with open(p) as f:
             results[key] = json.load(f)
+# Google Benchmark's JSON, reduced to the median CPU time of each benchmark.
+p = os.path.join(refs, "micro.json")
+if os.path.exists(p) and os.path.getsize(p) > 0:
+    scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
+    with open(p) as f:
+        micro = json.load(f)
+    results["micro"] = [
+        {"name": b["run_name"], "cpu_us": round(b["cpu_time"] * scale.get(b.get("time_unit"), 1e-3), 3)}
+        for b in micro.get("benchmarks", []) if b.get("aggregate_name") == "median"]
 with open(path, "w") as f:
     json.dump(results, f, indent=1)
 PY

@@ -51,6 +51,8 @@ FULL = {
                 "omnigate_http_client": {"tool": "omnigate-transport-bench", "concurrency": 64,
                                          "requests_per_s": 30000.0,
                                          "cpu_us_per_request": 17.2}},
+    "micro": [{"name": "BM_WebPushEncrypt/100", "cpu_us": 146.065},
+              {"name": "BM_DecodeSmsRequest", "cpu_us": 0.582}],
     "kannel": {"version": "1.4.5", "sends_per_s": 2900.0, "requests": 20000,
                "notes": "sendsms to an HTTP SMSC"},
 }
@@ -121,6 +123,7 @@ class ReportTest(Tmp):
                                          "multi_socket, 64 outstanding)")[2], "17.2 µs")
         self.assertEqual(table_row(text, "HTTP client's share of gateway CPU per send")[2],
                          "80 % (max-sms)")
+        self.assertEqual(table_row(text, "BM_WebPushEncrypt/100")[1], "146.065")
 
         row = table_row(text, "max-sms")
         self.assertEqual(row[2:], ["200,000", "39,000", "3.0", "6.0", "12.0", "30.0", "21.5",
