@@ -41,16 +41,19 @@ int main(int argc, char** argv) {
   std::uint64_t count = 100'000;
   int concurrency = 64;
   int shards = 1;
+  std::string ca_file;
   app.add_option("--url", url, "POST target (the mock provider's /generic/send)")->required();
   app.add_option("--count", count, "requests to send (the first 5% are warm-up, not counted)")
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}));
   app.add_option("--concurrency", concurrency, "requests outstanding (and connections)")
       ->check(CLI::Range(1, 10'000));
   app.add_option("--shards", shards, "transports sharing the load")->check(CLI::Range(1, 64));
+  app.add_option("--ca-file", ca_file, "PEM bundle to verify an https:// target against");
   CLI11_PARSE(app, argc, argv);
 
   boost::asio::io_context io{1};
   omnigate::http::TransportOptions options;
+  options.ca_file = ca_file;
   options.max_connections_per_host = (concurrency + shards - 1) / shards;
   options.max_total_connections = options.max_connections_per_host;
   std::vector<std::unique_ptr<omnigate::http::Transport>> transports;
@@ -71,7 +74,13 @@ int main(int argc, char** argv) {
     auto& transport = *transports[started % transports.size()];
     ++started;
     transport.Send(std::move(req), [&](omnigate::http::Response r) {
-      if (r.error != omnigate::http::TransportError::none || r.status != 200) ++failed;
+      if (r.error != omnigate::http::TransportError::none || r.status != 200) {
+        if (failed++ == 0) {
+          std::fprintf(stderr, "first failure: status %ld, %s %s\n", r.status,
+                       std::string(omnigate::http::ToString(r.error)).c_str(),
+                       r.error_message.c_str());
+        }
+      }
       if (++finished == warmup) {
         cpu0 = CpuSeconds();
         t0 = std::chrono::steady_clock::now();
