@@ -1,5 +1,7 @@
 #include "gateway/cli.h"
 
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <thread>
+#include <variant>
 
 #include "gateway/config.h"
 #include "gateway/http_server.h"
@@ -51,6 +54,33 @@ std::optional<Config> Load(const std::string& path) {
   return std::move(cfg).value();
 }
 
+// Every provider request in flight may hold a connection (HTTP/1.1, SMTP), so
+// the descriptor limit bounds max_in_flight. Raises the soft limit to the
+// hard one, as servers do, and says so plainly when the providers could still
+// exhaust it (accept and connect would then fail with EMFILE under load).
+void CheckFileLimit(const Config& config) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  std::uint64_t connections = 0;
+  for (const auto& pc : config.providers) {
+    std::visit([&](const auto& s) { connections += static_cast<std::uint64_t>(s.http.max_in_flight); },
+               pc.settings);
+  }
+  constexpr std::uint64_t kReserve = 1024;  // Kafka, the HTTP listener, files, headroom
+  if (lim.rlim_cur != RLIM_INFINITY && connections + kReserve > lim.rlim_cur) {
+    spdlog::warn(
+        "open file limit is {} but the providers' max_in_flight add up to {} connections (+{} "
+        "reserved): raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower "
+        "providers[].max_in_flight",
+        static_cast<std::uint64_t>(lim.rlim_cur), connections, kReserve);
+  }
+}
+
 int Run(const std::string& path) {
   auto loaded = Load(path);
   if (!loaded) return 2;
@@ -59,6 +89,7 @@ int Run(const std::string& path) {
     return 2;
   }
   auto config = std::make_shared<const Config>(std::move(*loaded));
+  CheckFileLimit(*config);
   std::atomic<bool> stop{false};
   std::thread watcher = StartSignalWatcher(stop);
 

@@ -72,14 +72,31 @@ class HttpServer::Impl {
   void Accept() {
     acceptor_->async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec != asio::error::operation_aborted) {
-          spdlog::warn("http: accept failed: {}", ec.message());
-          Accept();
-        }
+        if (ec != asio::error::operation_aborted) AcceptLater(ec);
         return;
       }
       std::make_shared<Session>(this, std::move(socket))->Read();
       Accept();
+    });
+  }
+
+  // Accept failures (EMFILE when every descriptor is in use, ENOBUFS) persist
+  // while their cause does, and the pending connection stays queued: retrying
+  // at once would spin and flood the log. Wait, then try again; log at most
+  // every 10 s with the count in between.
+  void AcceptLater(const beast::error_code& ec) {
+    const auto now = std::chrono::steady_clock::now();
+    ++accept_failures_;
+    if (now - last_accept_log_ >= std::chrono::seconds(10)) {
+      spdlog::warn("http: accept failed: {} ({} time(s) since the last report); retrying "
+                   "every 100 ms",
+                   ec.message(), accept_failures_);
+      accept_failures_ = 0;
+      last_accept_log_ = now;
+    }
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([this](const beast::error_code& wait_ec) {
+      if (!wait_ec && acceptor_ && acceptor_->is_open()) Accept();
     });
   }
 
@@ -157,6 +174,9 @@ class HttpServer::Impl {
   std::vector<RouteEntry> routes_;
   asio::io_context io_{1};
   std::optional<tcp::acceptor> acceptor_;
+  asio::steady_timer accept_retry_{io_};
+  std::uint64_t accept_failures_ = 0;
+  std::chrono::steady_clock::time_point last_accept_log_{};
   std::thread thread_;
 };
 
@@ -209,6 +229,7 @@ void HttpServer::Stop() {
   asio::post(impl_->io_, [this] {
     beast::error_code ignored;
     if (impl_->acceptor_) impl_->acceptor_->close(ignored);
+    impl_->accept_retry_.cancel();
   });
   impl_->io_.stop();
   impl_->thread_.join();

@@ -83,10 +83,13 @@ E2eFixture::~E2eFixture() {
 
 void E2eFixture::StartGateway() {
   std::remove(dir_.File("http.port").c_str());
+  std::vector<std::string> argv = options_.gateway_prefix;
+  for (const auto& a : {BinaryPath("gateway/omnigate"), std::string("run"), std::string("-c"),
+                        dir_.File("omnigate.yaml")}) {
+    argv.push_back(a);
+  }
   gateway_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{BinaryPath("gateway/omnigate"), "run", "-c",
-                               dir_.File("omnigate.yaml")},
-      dir_.File("gateway.log"), std::vector<std::string>{"E2E_TWILIO_TOKEN=secret-token"});
+      argv, dir_.File("gateway.log"), std::vector<std::string>{"E2E_TWILIO_TOKEN=secret-token"});
   ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("http.port")).empty(); }))
       << GatewayLog();
   http_port_ = std::stoi(Trim(ReadFile(dir_.File("http.port"))));

@@ -31,6 +31,8 @@ class E2eFixture {
     int max_in_flight_per_partition = 1000;
     int mock_latency_ms = 0;
     std::string extra_gateway_yaml;
+    // Prepended to the `omnigate run` command line (e.g. prlimit and its flags).
+    std::vector<std::string> gateway_prefix;
   };
 
   explicit E2eFixture(Options options);
@@ -51,6 +53,7 @@ class E2eFixture {
   // Lines of the mock provider's record file.
   std::vector<std::string> MockRecords();
   std::string GatewayLog() const;
+  std::string config_path() const { return dir_.File("omnigate.yaml"); }
   int http_port() const { return http_port_; }
   const std::string& bootstrap() const { return bootstrap_; }
 

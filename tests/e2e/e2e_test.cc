@@ -1,6 +1,8 @@
 // End-to-end: real processes, real Kafka protocol, an independent Kafka
 // client (kcat) on both sides.
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <simdjson.h>
 
 #include <map>
@@ -128,6 +130,32 @@ TEST(EndToEnd, ValidRequestsAreSentInvalidOnesRejectedToTheDlq) {
   const std::string log = f.GatewayLog();
   EXPECT_EQ(log.find("secret-token"), std::string::npos);
   EXPECT_EQ(log.find("+40700001000"), std::string::npos);
+}
+
+// Every provider request in flight may hold a connection; a limit below what
+// the providers may open is reported at startup, with both figures and the fix.
+TEST(EndToEnd, WarnsWhenProvidersCouldExhaustTheDescriptorLimit) {
+  E2eFixture::Options options;
+  options.gateway_prefix = {"/usr/bin/prlimit", "--nofile=1100:1100", "--"};
+  E2eFixture f(options);
+  {
+    // A second provider that alone could open 4,000 connections.
+    std::ofstream cfg(f.config_path(), std::ios::app);
+    cfg << "  - name: sms-backup\n"
+        << "    type: twilio\n"
+        << "    base_url: \"http://127.0.0.1:9\"\n"
+        << "    account_sid: ACtest\n"
+        << "    auth_token: x\n"
+        << "    from: \"+15005550006\"\n"
+        << "    max_in_flight: 4000\n";
+  }
+  f.StartGateway();
+  const std::string log = f.GatewayLog();
+  EXPECT_NE(log.find("open file limit is 1100 but the providers' max_in_flight add up to 4256 "
+                     "connections"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("LimitNOFILE="), std::string::npos) << log;
 }
 
 TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound) {

@@ -1,6 +1,19 @@
 #include "gateway/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <sstream>
+#include <thread>
 
 #include "tests/support/process.h"
 
@@ -26,6 +39,7 @@ class HttpServerTest : public ::testing::Test {
     }, /*admin=*/true);
     auto port = server_->Start();
     ASSERT_TRUE(port) << port.error();
+    port_ = *port;
     base_ = "http://127.0.0.1:" + std::to_string(*port);
   }
 
@@ -40,6 +54,7 @@ class HttpServerTest : public ::testing::Test {
 
   std::unique_ptr<HttpServer> server_;
   std::string base_;
+  int port_ = 0;
 };
 
 TEST_F(HttpServerTest, RoutesExactAndPrefixPathsWithQueryAndBody) {
@@ -93,6 +108,79 @@ TEST(HttpServer, PortInUseIsReported) {
   auto r = b.Start();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("in use"), std::string::npos) << r.error();
+}
+
+// Counts the lines the default logger writes that contain `needle`.
+class LogCapture {
+ public:
+  LogCapture() : saved_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(os_)));
+  }
+  ~LogCapture() { spdlog::set_default_logger(saved_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  int Count(std::string_view needle) {
+    spdlog::default_logger()->flush();
+    const std::string text = os_.str();  // ostream_sink_mt writes under its own lock
+    int n = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos;
+         at = text.find(needle, at + needle.size())) {
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> saved_;
+  std::ostringstream os_;
+};
+
+// With every descriptor in use, accept fails with EMFILE for as long as that
+// lasts while the connection stays queued. The server must neither spin on it
+// (one warning, not thousands) nor give up: once descriptors are free again
+// the queued connection is served.
+TEST_F(HttpServerTest, OutOfDescriptorsBacksOffAndServesTheQueuedConnectionLater) {
+  StartWithToken("");
+  LogCapture logs;
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(client, 0);
+  const timeval rcv_timeout{10, 0};
+  ASSERT_EQ(::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &rcv_timeout, sizeof rcv_timeout), 0);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // The lowest free descriptor number becomes the limit: no new descriptor
+  // can be created in this process (the server's accept included).
+  const int probe = ::dup(0);
+  ASSERT_GE(probe, 0);
+  ::close(probe);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(probe);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int connected = ::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (logs.Count("accept failed") == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  const int failures_seen = logs.Count("accept failed");
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_EQ(connected, 0);
+  EXPECT_EQ(failures_seen, 1);
+
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(client, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buf[512];
+  for (ssize_t n; (n = ::recv(client, buf, sizeof buf, 0)) > 0;) response.append(buf, n);
+  ::close(client);
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  EXPECT_LE(logs.Count("accept failed"), 1);
 }
 
 }  // namespace
