@@ -358,11 +358,12 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
     return result
 
 
-def run_max(build, work, name, title, count, mix, keys, vapid, **stack_args):
+def run_max(build, work, name, title, count, mix, keys, vapid, extra_args=(), **stack_args):
     stack = Stack(build, work, vapid_private=vapid, push_key=keys, **stack_args)
     try:
         cpu0 = cpu_seconds(stack.gateway.pid)
-        args = ["--mix", mix, "--quiet"] + sum((["--push-key", k] for k in keys), [])
+        args = ["--mix", mix, "--quiet"] + sum((["--push-key", k] for k in keys), []) + \
+            list(extra_args)
         t0 = time.monotonic()
         loadgen(stack, count, 0, args)
         return summarize(name, title, stack, count, cpu0, t0,
@@ -417,6 +418,18 @@ def main():
                 scenarios.append(run_max(build, os.path.join(work, name), name, title,
                                          int(count * scale), mix, push_keys, vapid_private))
         max_sms = next((s["sends_per_s"] for s in scenarios if s["name"] == "max-sms"), 20000)
+
+        if want("pipeline-only"):
+            # Every request invalid: consumed, decoded, validated, a DLQ record
+            # and a final event produced, no provider call. Its CPU per request
+            # is the gateway's cost without HTTP, beside the HTTP client's
+            # alone (ceiling.sh) and max-sms (both).
+            log("== pipeline-only")
+            scenarios.append(run_max(build, os.path.join(work, "pipeline-only"), "pipeline-only",
+                                     "Pipeline without provider calls: every request invalid "
+                                     "(decode, validate, DLQ record + rejected event)",
+                                     int(300000 * scale), "sms=1", push_keys, vapid_private,
+                                     extra_args=["--invalid-ratio", "1"]))
 
         if want("mixed"):
             log("== mixed")
@@ -481,7 +494,16 @@ def main():
 
         if want("provider-latency"):
             latencies = [100] if short else [50, 100, 200]
-            inflights = [1000, 5000] if short else [1000, 5000, 20000]
+            # Each request in flight is a connection: the top of the sweep stays
+            # 4,096 descriptors under the limit the gateway gets (this box's
+            # hard limit may be below the unit's 65,536).
+            import resource
+            raise_file_limit()
+            fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            top = min(20000, max(5000, (fd_limit - 4096) // 1000 * 1000))
+            if top < 20000:
+                log("  descriptor limit %d: the sweep tops out at %d in flight" % (fd_limit, top))
+            inflights = [1000, 5000] if short else [1000, 5000, top]
             for lat in latencies:
                 for inflight in inflights:
                     name = "latency-%dms-if%d" % (lat, inflight)

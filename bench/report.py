@@ -168,6 +168,11 @@ def references(results):
             if g_cpu is not None and g_cpu > 0:
                 rows.append(("HTTP client's share of gateway CPU per send", "",
                              "%.0f %% (%s)" % (100.0 * c_cpu / g_cpu, sms["name"])))
+    pipe = next((s for s in scenarios(results) if s.get("name") == "pipeline-only"), None)
+    p_cpu = get(pipe, "cpu_us_per_send")
+    if p_cpu is not None:
+        rows.append(("CPU per request without provider calls (pipeline-only: consume, decode, "
+                     "DLQ record + final event)", "", fmt_1(p_cpu) + " µs"))
     return rows
 
 
@@ -297,8 +302,11 @@ def render(results, plots):
     for s in scenarios(results):
         lat = s.get("latency_ms") if isinstance(s.get("latency_ms"), dict) else {}
         rss = s.get("peak_rss_mib")
+        rate = fmt_int(s.get("sends_per_s"))
+        if s.get("sends_per_s") == 0 and is_num(s.get("finals_per_s")):
+            rate += " (%s finals/s)" % fmt_int(s.get("finals_per_s"))
         rows.append((s.get("name", "?"), s.get("title") or "", fmt_int(s.get("requests")),
-                     fmt_int(s.get("sends_per_s")),
+                     rate,
                      fmt_1(lat.get("p50")), fmt_1(lat.get("p90")), fmt_1(lat.get("p99")),
                      fmt_1(lat.get("p999")), fmt_1(s.get("cpu_us_per_send")),
                      fmt_1(rss) + " MiB" if is_num(rss) else "–"))

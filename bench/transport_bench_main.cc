@@ -40,26 +40,26 @@ int main(int argc, char** argv) {
   std::string url;
   std::uint64_t count = 100'000;
   int concurrency = 64;
-  int shards = 1;
+  long connections_per_pool = 256;  // NOLINT(google-runtime-int)
   std::string ca_file;
   app.add_option("--url", url, "POST target (the mock provider's /generic/send)")->required();
   app.add_option("--count", count, "requests to send (the first 5% are warm-up, not counted)")
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}));
   app.add_option("--concurrency", concurrency, "requests outstanding (and connections)")
       ->check(CLI::Range(1, 10'000));
-  app.add_option("--shards", shards, "transports sharing the load")->check(CLI::Range(1, 64));
+  app.add_option("--connections-per-pool", connections_per_pool,
+                 "connections per curl multi handle (TransportOptions::connections_per_pool)")
+      ->check(CLI::Range(1L, 1'000'000L));
   app.add_option("--ca-file", ca_file, "PEM bundle to verify an https:// target against");
   CLI11_PARSE(app, argc, argv);
 
   boost::asio::io_context io{1};
   omnigate::http::TransportOptions options;
   options.ca_file = ca_file;
-  options.max_connections_per_host = (concurrency + shards - 1) / shards;
-  options.max_total_connections = options.max_connections_per_host;
-  std::vector<std::unique_ptr<omnigate::http::Transport>> transports;
-  for (int i = 0; i < shards; ++i) {
-    transports.push_back(std::make_unique<omnigate::http::Transport>(io, options));
-  }
+  options.max_connections_per_host = concurrency;
+  options.max_total_connections = concurrency;
+  options.connections_per_pool = connections_per_pool;
+  omnigate::http::Transport transport(io, options);
 
   const std::uint64_t warmup = count / 20;
   std::uint64_t started = 0, finished = 0, failed = 0;
@@ -71,7 +71,6 @@ int main(int argc, char** argv) {
     req.url = url;
     req.headers = {"Content-Type: application/json"};
     req.body = R"({"to":"+40700000001","from":"Omnigate","text":"ceiling measurement"})";
-    auto& transport = *transports[started % transports.size()];
     ++started;
     transport.Send(std::move(req), [&](omnigate::http::Response r) {
       if (r.error != omnigate::http::TransportError::none || r.status != 200) {

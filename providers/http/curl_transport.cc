@@ -522,13 +522,41 @@ class Transport::Impl {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-Transport::Transport(asio::io_context& io, TransportOptions options)
-    : impl_(std::make_unique<Impl>(io, std::move(options))) {}
-Transport::~Transport() = default;
-void Transport::Send(Request request, Callback done) {
-  impl_->Send(std::move(request), std::move(done));
+Transport::Transport(asio::io_context& io, TransportOptions options) {
+  const long per_pool = std::max(1L, options.connections_per_pool);  // NOLINT(google-runtime-int)
+  const long total = std::max(1L, options.max_total_connections);    // NOLINT(google-runtime-int)
+  const long pools = (total + per_pool - 1) / per_pool;              // NOLINT(google-runtime-int)
+  options.max_total_connections = (total + pools - 1) / pools;
+  options.max_connections_per_host =
+      std::min(options.max_total_connections, std::max(1L, options.max_connections_per_host));
+  for (long i = 0; i < pools; ++i) pools_.push_back(std::make_unique<Impl>(io, options));
 }
-std::size_t Transport::in_flight() const { return impl_->in_flight(); }
-const TransportStats& Transport::stats() const { return impl_->stats(); }
+Transport::~Transport() = default;
+
+// The pool with the fewest requests on the wire: spreads the load so that
+// each pool keeps its own connections busy, and stays within its limits.
+void Transport::Send(Request request, Callback done) {
+  Impl* best = pools_.front().get();
+  for (const auto& p : pools_) {
+    if (p->in_flight() < best->in_flight()) best = p.get();
+  }
+  best->Send(std::move(request), std::move(done));
+}
+
+std::size_t Transport::in_flight() const {
+  std::size_t n = 0;
+  for (const auto& p : pools_) n += p->in_flight();
+  return n;
+}
+
+TransportStats Transport::stats() const {
+  TransportStats sum;
+  for (const auto& p : pools_) {
+    sum.started += p->stats().started;
+    sum.completed += p->stats().completed;
+    sum.transport_errors += p->stats().transport_errors;
+  }
+  return sum;
+}
 
 }  // namespace omnigate::http

@@ -78,6 +78,11 @@ struct TransportOptions {
   bool http2 = true;    // negotiate HTTP/2 over TLS (ALPN) and multiplex streams
   long max_connections_per_host = 64;   // NOLINT(google-runtime-int)
   long max_total_connections = 256;     // NOLINT(google-runtime-int)
+  // Connections per libcurl connection pool. More connections than this are
+  // split over several pools (each its own curl multi handle): curl looks for
+  // a free connection by walking its pool, which with thousands of busy
+  // connections (slow providers, Little's law) cost more than the request.
+  long connections_per_pool = 256;      // NOLINT(google-runtime-int)
   std::size_t max_response_bytes = 1 << 20;
   std::string user_agent = "omnigate/0.1";
 };
@@ -108,11 +113,11 @@ class Transport {
   void Send(Request request, Callback done);
 
   std::size_t in_flight() const;
-  const TransportStats& stats() const;
+  TransportStats stats() const;
 
  private:
   class Impl;
-  std::unique_ptr<Impl> impl_;
+  std::vector<std::unique_ptr<Impl>> pools_;
 };
 
 }  // namespace omnigate::http

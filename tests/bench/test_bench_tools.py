@@ -38,6 +38,7 @@ FULL = {
         # The best max-* scenario: sends/s MISS, CPU per send PASS.
         scenario("max-generic", 41000.0, cpu_us=19.0),
         scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500),
+        scenario("pipeline-only", 61000.0, cpu_us=9.5, sends_per_s=0.0),
         scenario("lanes", 30000.0, cpu_us=22.0, transactional_latency_ms={"p50": 9.0, "p99": 61.0}),
         scenario("inflight-100k", 9000.0, cpu_us=25.0, rss=200.0, max_in_flight=100000,
                  provider_latency_ms=10000),
@@ -124,6 +125,9 @@ class ReportTest(Tmp):
         self.assertEqual(table_row(text, "HTTP client's share of gateway CPU per send")[2],
                          "80 % (max-sms)")
         self.assertEqual(table_row(text, "BM_WebPushEncrypt/100")[1], "146.065")
+        self.assertEqual(table_row(text, "CPU per request without provider calls (pipeline-only: "
+                                         "consume, decode, DLQ record + final event)")[2], "9.5 µs")
+        self.assertEqual(table_row(text, "pipeline-only")[3], "0 (61,000 finals/s)")
 
         row = table_row(text, "max-sms")
         self.assertEqual(row[2:], ["200,000", "39,000", "3.0", "6.0", "12.0", "30.0", "21.5",

@@ -42,6 +42,31 @@ class TransportTest : public ::testing::Test {
   asio::io_context io_;
 };
 
+// Connections beyond connections_per_pool go to further curl pools, and
+// requests are spread over them: four requests outstanding on a transport of
+// four one-connection pools use four connections at once. (One pool, or all
+// requests sent to the same pool, would use one connection in turn.)
+TEST_F(TransportTest, ConnectionsAreSplitOverPoolsAndRequestsSpreadAcrossThem) {
+  bench::MockProvider::Options o;
+  o.latency_ms = 200;
+  auto mock = Mock(o);
+  TransportOptions options;
+  options.max_connections_per_host = 4;
+  options.max_total_connections = 4;
+  options.connections_per_pool = 1;
+  Transport t(io_, options);
+  int ok = 0;
+  for (int i = 0; i < 4; ++i) {
+    t.Send(TwilioPost(*mock), [&](Response r) { ok += r.status == 201 ? 1 : 0; });
+  }
+  EXPECT_EQ(t.in_flight(), 4u);
+  ASSERT_TRUE(RunUntil([&] { return t.in_flight() == 0; }));
+  EXPECT_EQ(ok, 4);
+  EXPECT_EQ(mock->connections(), 4u);
+  EXPECT_EQ(t.stats().started, 4u);
+  EXPECT_EQ(t.stats().completed, 4u);
+}
+
 TEST_F(TransportTest, PostGetsStatusBodyAndHeaders) {
   auto mock = Mock();
   Transport t(io_, {});
