@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   int concurrency = 64;
   long connections_per_pool = 256;  // NOLINT(google-runtime-int)
   std::string ca_file;
+  bool get = false;
   app.add_option("--url", url, "POST target (the mock provider's /generic/send)")->required();
   app.add_option("--count", count, "requests to send (the first 5% are warm-up, not counted)")
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}));
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
                  "connections per curl multi handle (TransportOptions::connections_per_pool)")
       ->check(CLI::Range(1L, 1'000'000L));
   app.add_option("--ca-file", ca_file, "PEM bundle to verify an https:// target against");
+  app.add_flag("--get", get, "GET without a body instead of the POST");
   CLI11_PARSE(app, argc, argv);
 
   boost::asio::io_context io{1};
@@ -67,10 +69,10 @@ int main(int argc, char** argv) {
   auto t0 = std::chrono::steady_clock::now();
   std::function<void()> send_one = [&] {
     omnigate::http::Request req;
-    req.method = omnigate::http::Method::post;
+    req.method = get ? omnigate::http::Method::get : omnigate::http::Method::post;
     req.url = url;
-    req.headers = {"Content-Type: application/json"};
-    req.body = R"({"to":"+40700000001","from":"Omnigate","text":"ceiling measurement"})";
+    if (!get) req.headers = {"Content-Type: application/json"};
+    if (!get) req.body = R"({"to":"+40700000001","from":"Omnigate","text":"ceiling measurement"})";
     ++started;
     transport.Send(std::move(req), [&](omnigate::http::Response r) {
       if (r.error != omnigate::http::TransportError::none || r.status != 200) {
