@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -40,18 +41,19 @@ LOW_LATENCY_NOTE = ("Consumer fetch.wait.max.ms 1 (the embedded broker holds fet
 
 
 def raise_file_limit():
-    """Runs in each child before exec: the descriptor limit of the systemd unit
-    (deploy/systemd/omnigate.service, LimitNOFILE=65536). Every provider request
-    in flight holds a connection, and the provider-latency scenarios keep up to
-    20,000 in flight; a shell's 1,024 (or this box's 20,000) would run out.
-    Without the privilege to raise it, the soft limit goes up to the hard one."""
-    import resource
+    """The descriptor limit of the systemd unit (deploy/systemd/omnigate.service,
+    LimitNOFILE=65536), set once in the harness so that every process it starts
+    inherits it. Every provider request in flight holds a connection, and the
+    provider-latency scenarios keep up to 20,000 in flight; a shell's 1,024 (or
+    this box's 20,000) would run out. Without the privilege to raise it, the
+    soft limit goes up to the hard one. Returns the soft limit now in force."""
     want = 65536
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), max(hard, want)))
     except (ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def log(msg):
@@ -218,8 +220,7 @@ providers:
         env = None
         if name == "gateway" and os.environ.get("BENCH_GATEWAY_PRELOAD"):
             env = dict(os.environ, LD_PRELOAD=os.environ["BENCH_GATEWAY_PRELOAD"])
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,
-                             preexec_fn=raise_file_limit)
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env)
         self.procs.append(p)
         return p
 
@@ -382,6 +383,7 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated scenario names")
     args = ap.parse_args()
     build = os.path.abspath(args.build_dir)
+    fd_limit = raise_file_limit()
     short = args.short
     only = set(filter(None, args.only.split(",")))
     work = tempfile.mkdtemp(prefix="omnigate-bench-")
@@ -497,9 +499,6 @@ def main():
             # Each request in flight is a connection: the top of the sweep stays
             # 4,096 descriptors under the limit the gateway gets (this box's
             # hard limit may be below the unit's 65,536).
-            import resource
-            raise_file_limit()
-            fd_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
             top = min(20000, max(5000, (fd_limit - 4096) // 1000 * 1000))
             if top < 20000:
                 log("  descriptor limit %d: the sweep tops out at %d in flight" % (fd_limit, top))

@@ -168,8 +168,7 @@ def references(results):
             if g_cpu is not None and g_cpu > 0:
                 rows.append(("HTTP client's share of gateway CPU per send", "",
                              "%.0f %% (%s)" % (100.0 * c_cpu / g_cpu, sms["name"])))
-    pipe = next((s for s in scenarios(results) if s.get("name") == "pipeline-only"), None)
-    p_cpu = get(pipe, "cpu_us_per_send")
+    p_cpu = get(scenario(results, "pipeline-only"), "cpu_us_per_send")
     if p_cpu is not None:
         rows.append(("CPU per request without provider calls (pipeline-only: consume, decode, "
                      "DLQ record + final event)", "", fmt_1(p_cpu) + " µs"))

@@ -16,9 +16,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <memory>
+#include <functional>
 #include <string>
-#include <vector>
 
 #include "providers/http/transport.h"
 

@@ -525,10 +525,12 @@ class Transport::Impl {
 Transport::Transport(asio::io_context& io, TransportOptions options) {
   const long per_pool = std::max(1L, options.connections_per_pool);  // NOLINT(google-runtime-int)
   const long total = std::max(1L, options.max_total_connections);    // NOLINT(google-runtime-int)
+  const long per_host = std::max(1L, options.max_connections_per_host);  // NOLINT(google-runtime-int)
   const long pools = (total + per_pool - 1) / per_pool;              // NOLINT(google-runtime-int)
+  // Both limits are the transport's, so each pool gets its share of both.
   options.max_total_connections = (total + pools - 1) / pools;
   options.max_connections_per_host =
-      std::min(options.max_total_connections, std::max(1L, options.max_connections_per_host));
+      std::min(options.max_total_connections, (per_host + pools - 1) / pools);
   for (long i = 0; i < pools; ++i) pools_.push_back(std::make_unique<Impl>(io, options));
 }
 Transport::~Transport() = default;

@@ -95,8 +95,9 @@ struct TransportStats {
 };
 
 // An HTTP client on libcurl's multi_socket interface, driven by an Asio
-// io_context. Owns one CURLM (connection pool, HTTP/2 sessions) and the easy
-// handles of requests on the wire. Every method and every callback runs on the
+// io_context. Owns one CURLM (connection pool, HTTP/2 sessions) per
+// `connections_per_pool` connections and the easy handles of requests on the
+// wire. Every method and every callback runs on the
 // io_context's thread; nothing blocks it. Destroying the Transport aborts
 // requests still on the wire without calling their callbacks.
 class Transport {

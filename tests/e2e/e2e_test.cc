@@ -1,10 +1,9 @@
 // End-to-end: real processes, real Kafka protocol, an independent Kafka
 // client (kcat) on both sides.
 #include <gtest/gtest.h>
-
-#include <fstream>
 #include <simdjson.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
