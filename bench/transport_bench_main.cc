@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   long connections_per_pool = 256;  // NOLINT(google-runtime-int)
   std::string ca_file;
   bool get = false;
+  std::string engine = "automatic";
   app.add_option("--url", url, "POST target (the mock provider's /generic/send)")->required();
   app.add_option("--count", count, "requests to send (the first 5% are warm-up, not counted)")
       ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{100'000'000}));
@@ -52,6 +53,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1L, 1'000'000L));
   app.add_option("--ca-file", ca_file, "PEM bundle to verify an https:// target against");
   app.add_flag("--get", get, "GET without a body instead of the POST");
+  app.add_option("--engine", engine,
+                 "TransportOptions::engine: automatic (HTTP/1.1 client for http://), curl, native")
+      ->check(CLI::IsMember({"automatic", "curl", "native"}));
   CLI11_PARSE(app, argc, argv);
 
   boost::asio::io_context io{1};
@@ -60,6 +64,9 @@ int main(int argc, char** argv) {
   options.max_connections_per_host = concurrency;
   options.max_total_connections = concurrency;
   options.connections_per_pool = connections_per_pool;
+  options.engine = engine == "curl"     ? omnigate::http::HttpEngine::curl
+                   : engine == "native" ? omnigate::http::HttpEngine::native
+                                        : omnigate::http::HttpEngine::automatic;
   omnigate::http::Transport transport(io, options);
 
   const std::uint64_t warmup = count / 20;

@@ -10,12 +10,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <unistd.h>
 #include <unordered_map>
 
 #include "providers/http/curl_handles.h"
+#include "providers/http/http1_client.h"
 #include "providers/http/transport.h"
 
 namespace omnigate::http {
@@ -522,7 +524,25 @@ class Transport::Impl {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-Transport::Transport(asio::io_context& io, TransportOptions options) {
+namespace {
+
+// What curl reads from the environment to pick a proxy (it ignores the
+// upper-case HTTP_PROXY, as we do).
+bool ProxyInEnvironment() {
+  for (const char* name : {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) {
+    const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read once at start
+    if (v != nullptr && *v != '\0') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Transport::Transport(asio::io_context& io, TransportOptions options)
+    : options_(options), proxied_(ProxyInEnvironment()) {
+  if (options_.engine != HttpEngine::curl) {
+    h1_ = std::make_unique<detail::Http1Client>(io, options_);
+  }
   const long per_pool = std::max(1L, options.connections_per_pool);  // NOLINT(google-runtime-int)
   const long total = std::max(1L, options.max_total_connections);    // NOLINT(google-runtime-int)
   const long per_host = std::max(1L, options.max_connections_per_host);  // NOLINT(google-runtime-int)
@@ -535,9 +555,21 @@ Transport::Transport(asio::io_context& io, TransportOptions options) {
 }
 Transport::~Transport() = default;
 
-// The pool with the fewest requests on the wire: spreads the load so that
-// each pool keeps its own connections busy, and stays within its limits.
+bool Transport::Native(const Request& request) const {
+  if (!h1_ || request.smtp || !detail::Http1Client::Handles(request.url)) return false;
+  if (options_.engine == HttpEngine::native) return true;
+  if (proxied_) return false;
+  return request.url.rfind("http://", 0) == 0 || !options_.http2;
+}
+
+// Through curl: the pool with the fewest requests on the wire, which spreads
+// the load so that each pool keeps its own connections busy, and stays within
+// its limits.
 void Transport::Send(Request request, Callback done) {
+  if (Native(request)) {
+    h1_->Send(std::move(request), std::move(done));
+    return;
+  }
   Impl* best = pools_.front().get();
   for (const auto& p : pools_) {
     if (p->in_flight() < best->in_flight()) best = p.get();
@@ -546,13 +578,14 @@ void Transport::Send(Request request, Callback done) {
 }
 
 std::size_t Transport::in_flight() const {
-  std::size_t n = 0;
+  std::size_t n = h1_ ? h1_->in_flight() : 0;
   for (const auto& p : pools_) n += p->in_flight();
   return n;
 }
 
 TransportStats Transport::stats() const {
-  TransportStats sum;
+  TransportStats sum = h1_ ? h1_->stats() : TransportStats{};
+  sum.http1_client = sum.started;
   for (const auto& p : pools_) {
     sum.started += p->stats().started;
     sum.completed += p->stats().completed;

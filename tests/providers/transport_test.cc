@@ -5,10 +5,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <optional>
 
 #include "bench/mock_provider.h"
 #include "tests/support/io_loop.h"
+#include "tests/support/process.h"
+#include "tests/support/wait.h"
 
 namespace omnigate::http {
 namespace {
@@ -16,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
-class TransportTest : public ::testing::Test {
+class TransportTestBase : public ::testing::Test {
  protected:
   // Runs the io_context until `done` or the deadline; returns `done()`.
   bool RunUntil(const std::function<bool()>& done, std::chrono::milliseconds deadline = 10s) {
@@ -42,11 +47,32 @@ class TransportTest : public ::testing::Test {
   asio::io_context io_;
 };
 
+std::string EngineName(const ::testing::TestParamInfo<HttpEngine>& p) {
+  return p.param == HttpEngine::curl ? "Curl" : "Native";
+}
+
+// Every behaviour below holds for both engines (HttpEngine): the gateway may
+// send a provider's requests through either.
+class TransportTest : public TransportTestBase,
+                      public ::testing::WithParamInterface<HttpEngine> {
+ protected:
+  TransportOptions Opts(TransportOptions o = {}) const {
+    o.engine = GetParam();
+    return o;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Engines, TransportTest,
+                         ::testing::Values(HttpEngine::curl, HttpEngine::native),
+                         EngineName);
+
+using TransportCurlTest = TransportTestBase;
+
 // Connections beyond connections_per_pool go to further curl pools, and
 // requests are spread over them: four requests outstanding on a transport of
 // four one-connection pools use four connections at once. (One pool, or all
 // requests sent to the same pool, would use one connection in turn.)
-TEST_F(TransportTest, ConnectionsAreSplitOverPoolsAndRequestsSpreadAcrossThem) {
+TEST_F(TransportCurlTest, ConnectionsAreSplitOverPoolsAndRequestsSpreadAcrossThem) {
   bench::MockProvider::Options o;
   o.latency_ms = 200;
   auto mock = Mock(o);
@@ -54,6 +80,7 @@ TEST_F(TransportTest, ConnectionsAreSplitOverPoolsAndRequestsSpreadAcrossThem) {
   options.max_connections_per_host = 4;
   options.max_total_connections = 4;
   options.connections_per_pool = 1;
+  options.engine = HttpEngine::curl;
   Transport t(io_, options);
   int ok = 0;
   for (int i = 0; i < 4; ++i) {
@@ -67,9 +94,9 @@ TEST_F(TransportTest, ConnectionsAreSplitOverPoolsAndRequestsSpreadAcrossThem) {
   EXPECT_EQ(t.stats().completed, 4u);
 }
 
-TEST_F(TransportTest, PostGetsStatusBodyAndHeaders) {
+TEST_P(TransportTest, PostGetsStatusBodyAndHeaders) {
   auto mock = Mock();
-  Transport t(io_, {});
+  Transport t(io_, Opts());
   std::optional<Response> got;
   t.Send(TwilioPost(*mock), [&](Response r) { got = std::move(r); });
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
@@ -83,9 +110,9 @@ TEST_F(TransportTest, PostGetsStatusBodyAndHeaders) {
   EXPECT_EQ(t.stats().completed, 1u);
 }
 
-TEST_F(TransportTest, ManyConcurrentRequestsReuseABoundedSetOfConnections) {
+TEST_P(TransportTest, ManyConcurrentRequestsReuseABoundedSetOfConnections) {
   auto mock = Mock({.latency_ms = 2});
-  Transport t(io_, {.max_connections_per_host = 8, .max_total_connections = 8});
+  Transport t(io_, Opts({.max_connections_per_host = 8, .max_total_connections = 8}));
   int ok = 0;
   int done = 0;
   constexpr int kRequests = 1000;
@@ -100,9 +127,9 @@ TEST_F(TransportTest, ManyConcurrentRequestsReuseABoundedSetOfConnections) {
   EXPECT_LE(mock->connections(), 8u) << "connections must be pooled and reused";
 }
 
-TEST_F(TransportTest, PerRequestTimeoutFiresLongBeforeTheSlowAnswer) {
+TEST_P(TransportTest, PerRequestTimeoutFiresLongBeforeTheSlowAnswer) {
   auto mock = Mock({.latency_ms = 3000});
-  Transport t(io_, {});
+  Transport t(io_, Opts());
   Request r = TwilioPost(*mock);
   r.timeout = 100ms;
   std::optional<Response> got;
@@ -113,14 +140,14 @@ TEST_F(TransportTest, PerRequestTimeoutFiresLongBeforeTheSlowAnswer) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
 
-TEST_F(TransportTest, RefusedConnectionIsAConnectError) {
+TEST_P(TransportTest, RefusedConnectionIsAConnectError) {
   // A port that was just free: bind, note it, close.
   std::uint16_t port = 0;
   {
     asio::ip::tcp::acceptor a(io_, {asio::ip::make_address("127.0.0.1"), 0});
     port = a.local_endpoint().port();
   }
-  Transport t(io_, {});
+  Transport t(io_, Opts());
   Request r;
   r.method = Method::get;
   r.url = "http://127.0.0.1:" + std::to_string(port) + "/";
@@ -131,10 +158,10 @@ TEST_F(TransportTest, RefusedConnectionIsAConnectError) {
   EXPECT_EQ(t.stats().transport_errors, 1u);
 }
 
-TEST_F(TransportTest, ThrottleAndServerErrorsArriveAsStatusesWithHeaders) {
+TEST_P(TransportTest, ThrottleAndServerErrorsArriveAsStatusesWithHeaders) {
   auto throttling = Mock({.throttle_rate = 1.0});
   auto failing = Mock({.error_rate = 1.0});
-  Transport t(io_, {});
+  Transport t(io_, Opts());
   std::optional<Response> r429;
   std::optional<Response> r500;
   t.Send(TwilioPost(*throttling), [&](Response r) { r429 = std::move(r); });
@@ -148,18 +175,18 @@ TEST_F(TransportTest, ThrottleAndServerErrorsArriveAsStatusesWithHeaders) {
   EXPECT_EQ(r500->status, 500);
 }
 
-TEST_F(TransportTest, BasicAuthReachesTheServer) {
+TEST_P(TransportTest, BasicAuthReachesTheServer) {
   auto mock = Mock();
-  Transport t(io_, {});
+  Transport t(io_, Opts());
   std::optional<Response> bad;
   t.Send(TwilioPost(*mock, "ACmock:wrong"), [&](Response r) { bad = std::move(r); });
   ASSERT_TRUE(RunUntil([&] { return bad.has_value(); }));
   EXPECT_EQ(bad->status, 401);
 }
 
-TEST_F(TransportTest, OversizeResponseIsCutOff) {
+TEST_P(TransportTest, OversizeResponseIsCutOff) {
   auto mock = Mock();
-  Transport t(io_, {.max_response_bytes = 16});
+  Transport t(io_, Opts({.max_response_bytes = 16}));
   std::optional<Response> got;
   t.Send(TwilioPost(*mock), [&](Response r) { got = std::move(r); });
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
@@ -167,8 +194,8 @@ TEST_F(TransportTest, OversizeResponseIsCutOff) {
   EXPECT_LE(got->body.size(), 16u);
 }
 
-TEST_F(TransportTest, CallbackNeverRunsInsideSend) {
-  Transport t(io_, {});
+TEST_P(TransportTest, CallbackNeverRunsInsideSend) {
+  Transport t(io_, Opts());
   bool inside_send = false;
   bool called = false;
   Request r;
@@ -184,11 +211,11 @@ TEST_F(TransportTest, CallbackNeverRunsInsideSend) {
   ASSERT_TRUE(RunUntil([&] { return called; }));
 }
 
-TEST_F(TransportTest, DestroyingWithRequestsInFlightCallsNoCallback) {
+TEST_P(TransportTest, DestroyingWithRequestsInFlightCallsNoCallback) {
   auto mock = Mock({.latency_ms = 300});
   int called = 0;
   {
-    Transport t(io_, {});
+    Transport t(io_, Opts());
     for (int i = 0; i < 10; ++i) t.Send(TwilioPost(*mock), [&](Response) { ++called; });
     RunUntil([&] { return mock->requests() >= 10; }, 5s);
     EXPECT_EQ(t.in_flight(), 10u);
@@ -198,7 +225,7 @@ TEST_F(TransportTest, DestroyingWithRequestsInFlightCallsNoCallback) {
   EXPECT_EQ(called, 0);
 }
 
-TEST_F(TransportTest, TlsToAPlainTextPeerIsATlsError) {
+TEST_P(TransportTest, TlsToAPlainTextPeerIsATlsError) {
   EXPECT_TRUE(TransportOptions{}.tls_verify) << "TLS verification is on by default";
   // A peer that answers a TLS ClientHello with plain HTTP and hangs up.
   asio::ip::tcp::acceptor acceptor(io_, {asio::ip::make_address("127.0.0.1"), 0});
@@ -211,7 +238,7 @@ TEST_F(TransportTest, TlsToAPlainTextPeerIsATlsError) {
       peer.close(ignored);
     });
   });
-  Transport t(io_, {});
+  Transport t(io_, Opts());
   Request r;
   r.method = Method::get;
   r.url = "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
@@ -220,6 +247,352 @@ TEST_F(TransportTest, TlsToAPlainTextPeerIsATlsError) {
   t.Send(std::move(r), [&](Response resp) { got = std::move(resp); });
   ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
   EXPECT_EQ(got->error, TransportError::tls) << got->error_message;
+}
+
+// --- Against hand-written peers: the bytes on the wire, odd answers ----------
+
+// An HTTP/1.1 server on the test's io_context that answers each complete
+// request with whatever the test's responder returns, optionally closing the
+// connection after it. Records the requests and counts connections.
+class RawServer {
+ public:
+  struct Reply {
+    std::string bytes;
+    bool close = false;
+  };
+  using Responder = std::function<Reply(const std::string& request)>;
+
+  RawServer(asio::io_context& io, Responder respond)
+      : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), respond_(std::move(respond)) {
+    Accept();
+  }
+
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::string url(const std::string& path = "/send") const {
+    return "http://127.0.0.1:" + std::to_string(port()) + path;
+  }
+  int connections() const { return connections_; }
+  int closed_by_us() const { return closed_by_us_; }
+  const std::vector<std::string>& requests() const { return requests_; }
+
+ private:
+  struct Conn {
+    explicit Conn(asio::ip::tcp::socket s) : socket(std::move(s)) {}
+    asio::ip::tcp::socket socket;
+    std::string buffer;
+    std::array<char, 4096> chunk{};
+  };
+
+  void Accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      ++connections_;
+      Serve(std::make_shared<Conn>(std::move(s)));
+      Accept();
+    });
+  }
+
+  // A complete request (head and Content-Length body) from the front of `buf`.
+  static std::optional<std::string> Take(std::string& buf) {
+    const auto end = buf.find("\r\n\r\n");
+    if (end == std::string::npos) return std::nullopt;
+    std::size_t length = 0;
+    std::string head = buf.substr(0, end);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (const auto at = head.find("\r\ncontent-length:"); at != std::string::npos) {
+      length = std::stoul(head.substr(at + 18));
+    }
+    if (buf.size() < end + 4 + length) return std::nullopt;
+    std::string request = buf.substr(0, end + 4 + length);
+    buf.erase(0, request.size());
+    return request;
+  }
+
+  void Serve(const std::shared_ptr<Conn>& c) {
+    if (auto request = Take(c->buffer)) {
+      requests_.push_back(*request);
+      auto reply = std::make_shared<Reply>(respond_(*request));
+      asio::async_write(c->socket, asio::buffer(reply->bytes),
+                        [this, c, reply](const boost::system::error_code& ec, std::size_t) {
+                          if (ec) return;
+                          if (reply->close) {
+                            boost::system::error_code ignored;
+                            c->socket.close(ignored);
+                            ++closed_by_us_;
+                            return;
+                          }
+                          Serve(c);
+                        });
+      return;
+    }
+    c->socket.async_read_some(asio::buffer(c->chunk),
+                              [this, c](const boost::system::error_code& ec, std::size_t n) {
+                                if (ec) return;
+                                c->buffer.append(c->chunk.data(), n);
+                                Serve(c);
+                              });
+  }
+
+  asio::ip::tcp::acceptor acceptor_;
+  Responder respond_;
+  int connections_ = 0;
+  int closed_by_us_ = 0;
+  std::vector<std::string> requests_;
+};
+
+const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+// The request head's lines after the request line, sorted: engines may order
+// headers differently, and servers may not care.
+std::vector<std::string> HeaderLines(const std::string& request) {
+  std::vector<std::string> lines;
+  std::size_t at = request.find("\r\n") + 2;
+  for (;;) {
+    const auto eol = request.find("\r\n", at);
+    if (eol == at || eol == std::string::npos) break;
+    lines.push_back(request.substr(at, eol - at));
+    at = eol + 2;
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+// Both engines put the same request on the wire: the HTTP/1.1 client writes
+// the headers curl adds on its own (Host, User-Agent, Accept, Authorization,
+// Content-Type for form bodies, Content-Length), honours "Name:" as "do not
+// send", and keeps the query string.
+TEST_F(TransportTestBase, BothEnginesSendTheSameRequestBytes) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  std::vector<std::string> got;
+  for (const HttpEngine engine : {HttpEngine::curl, HttpEngine::native}) {
+    Transport t(io_, {.engine = engine});
+    Request r;
+    r.url = server.url("/2010-04-01/Accounts/AC1/Messages.json?x=1&y=%20#frag");
+    r.headers = {"X-Trace: abc", "Accept:"};
+    r.body = "To=%2B40700000001&Body=hi";
+    r.basic_auth = "AC1:token";
+    std::optional<Response> resp;
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    EXPECT_EQ(resp->status, 200) << resp->error_message;
+    EXPECT_EQ(resp->body, "ok");
+    got.push_back(server.requests().back());
+  }
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].substr(0, got[1].find("\r\n")),
+            "POST /2010-04-01/Accounts/AC1/Messages.json?x=1&y=%20 HTTP/1.1");
+  EXPECT_EQ(got[0].substr(0, got[0].find("\r\n")), got[1].substr(0, got[1].find("\r\n")));
+  EXPECT_EQ(HeaderLines(got[0]), HeaderLines(got[1])) << got[0] << "\n---\n" << got[1];
+  EXPECT_NE(got[1].find("\r\nAuthorization: Basic QUMxOnRva2Vu\r\n"), std::string::npos);
+  EXPECT_EQ(got[1].find("Accept:"), std::string::npos);
+  EXPECT_TRUE(got[1].ends_with("\r\n\r\nTo=%2B40700000001&Body=hi"));
+}
+
+// A server that closes a keep-alive connection between requests (its idle
+// timeout): the next request on it is retried once on a new connection
+// instead of failing.
+TEST_P(TransportTest, KeepAliveConnectionClosedByTheServerIsReplacedTransparently) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk, true}; });
+  Transport t(io_, Opts());
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Response> resp;
+    Request r;
+    r.method = Method::get;
+    r.url = server.url();
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    ASSERT_TRUE(RunUntil([&] { return resp.has_value() && server.closed_by_us() == i + 1; }));
+    EXPECT_EQ(resp->error, TransportError::none) << i << ": " << resp->error_message;
+    EXPECT_EQ(resp->status, 200);
+  }
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(t.stats().transport_errors, 0u);
+}
+
+TEST_P(TransportTest, ChunkedAnswerAfterAnInterimOneIsReassembled) {
+  RawServer server(io_, [](const std::string&) {
+    return RawServer::Reply{
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\nX-Message-Id:  m-7 \r\n\r\n"
+        "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"};
+  });
+  Transport t(io_, Opts());
+  std::vector<Response> got;
+  for (int i = 0; i < 2; ++i) {  // the second on the same, still usable, connection
+    Request r;
+    r.url = server.url();
+    r.body = "{}";
+    t.Send(std::move(r), [&](Response x) { got.push_back(std::move(x)); });
+    ASSERT_TRUE(RunUntil([&] { return got.size() == static_cast<std::size_t>(i + 1); }));
+  }
+  for (const auto& resp : got) {
+    EXPECT_EQ(resp.error, TransportError::none) << resp.error_message;
+    EXPECT_EQ(resp.status, 202);
+    EXPECT_EQ(resp.body, "hello world");
+    ASSERT_NE(resp.header("x-message-id"), nullptr);
+    EXPECT_EQ(*resp.header("X-Message-ID"), "m-7");
+  }
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST_P(TransportTest, BodyDelimitedByTheEndOfTheConnectionIsComplete) {
+  RawServer server(io_, [](const std::string&) {
+    return RawServer::Reply{"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nqueued id=42", true};
+  });
+  Transport t(io_, Opts());
+  std::optional<Response> resp;
+  Request r;
+  r.url = server.url();
+  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+  EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_EQ(resp->body, "queued id=42");
+}
+
+TEST_P(TransportTest, AnswerThatIsNotHttpIsATransportError) {
+  RawServer server(io_, [](const std::string&) {
+    return RawServer::Reply{"220 smtp.example.com ESMTP ready\r\n", true};
+  });
+  Transport t(io_, Opts());
+  std::optional<Response> resp;
+  Request r;
+  r.url = server.url();
+  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+  EXPECT_NE(resp->error, TransportError::none);
+  EXPECT_EQ(t.stats().transport_errors, 1u);
+}
+
+// At the connection limit, requests queue; their timeout counts from Send, so
+// one stuck behind a slow answer times out without waiting for it. (curl
+// 7.88 does not: a transfer waiting for a connection times out only once it
+// gets one.)
+TEST_F(TransportTestBase, RequestQueuedBehindTheConnectionLimitTimesOutOnItsOwnDeadline) {
+  auto mock = Mock({.latency_ms = 1500});
+  Transport t(io_, {.max_connections_per_host = 1, .max_total_connections = 1,
+                    .engine = HttpEngine::native});
+  std::optional<Response> slow;
+  std::optional<Response> queued;
+  t.Send(TwilioPost(*mock), [&](Response x) { slow = std::move(x); });
+  Request r = TwilioPost(*mock);
+  r.timeout = 100ms;
+  t.Send(std::move(r), [&](Response x) { queued = std::move(x); });
+  ASSERT_TRUE(RunUntil([&] { return queued.has_value(); }));
+  EXPECT_EQ(queued->error, TransportError::timeout);
+  EXPECT_FALSE(slow.has_value());
+  ASSERT_TRUE(RunUntil([&] { return slow.has_value(); }));
+  EXPECT_EQ(slow->status, 201);
+  EXPECT_EQ(mock->connections(), 1u);
+}
+
+// Which engine carries what (HttpEngine::automatic).
+TEST_F(TransportTestBase, AutomaticEngineSendsWhatWouldBeHttp1ThroughItsOwnClient) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  const auto carried_natively = [&](TransportOptions o, const std::string& url) {
+    Transport t(io_, o);
+    Request r;
+    r.method = Method::get;
+    r.url = url;
+    r.timeout = 300ms;  // the https:// ones meet a plain-text server and never finish
+    bool done = false;
+    t.Send(std::move(r), [&](Response) { done = true; });
+    RunUntil([&] { return done; });
+    return t.stats().http1_client == 1;
+  };
+  const std::string https = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
+  EXPECT_TRUE(carried_natively({}, server.url()));
+  EXPECT_FALSE(carried_natively({}, https)) << "HTTP/2 may be negotiated: curl";
+  EXPECT_TRUE(carried_natively({.http2 = false}, https));
+  EXPECT_FALSE(carried_natively({.engine = HttpEngine::curl}, server.url()));
+  EXPECT_TRUE(carried_natively({.engine = HttpEngine::native}, https));
+  ::setenv("https_proxy", "http://127.0.0.1:9", 1);
+  EXPECT_FALSE(carried_natively({.http2 = false}, https)) << "curl honours the proxy";
+  ::unsetenv("https_proxy");
+}
+
+// --- TLS against Node's HTTPS server --------------------------------------------
+
+class TransportTlsTest : public TransportTest {
+ protected:
+  // A self-signed certificate that is its own CA, for `san`.
+  std::string Certificate(const std::string& name, const std::string& san) {
+    const std::string key = dir_.File(name + ".key");
+    const std::string cert = dir_.File(name + ".pem");
+    const int rc = omnigate::testing::RunCommand(
+        {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=" + name, "-addext",
+         "subjectAltName=" + san});
+    EXPECT_EQ(rc, 0) << "openssl req failed";
+    return name;
+  }
+
+  // Starts Node's HTTPS server with that certificate; returns its port.
+  int Serve(const std::string& name) {
+    const std::string script = std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/https_echo.js";
+    const std::string port_file = dir_.File(name + ".port");
+    servers_.push_back(std::make_unique<omnigate::testing::ChildProcess>(
+        std::vector<std::string>{"/usr/bin/env", "node", script, "--key", dir_.File(name + ".key"),
+                                 "--cert", dir_.File(name + ".pem"), "--port-file", port_file},
+        dir_.File(name + ".log")));
+    omnigate::testing::WaitFor([&] { return !omnigate::testing::ReadFile(port_file).empty(); });
+    const std::string port = omnigate::testing::ReadFile(port_file);
+    EXPECT_FALSE(port.empty()) << omnigate::testing::ReadFile(dir_.File(name + ".log"));
+    return port.empty() ? 0 : std::stoi(port);
+  }
+
+  Response Get(Transport& t, const std::string& url) {
+    std::optional<Response> resp;
+    Request r;
+    r.url = url;
+    r.headers = {"Content-Type: application/json"};
+    r.body = R"({"to":"+40700000001"})";
+    r.timeout = 10s;
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    EXPECT_TRUE(RunUntil([&] { return resp.has_value(); }, 15s));
+    return resp.value_or(Response{});
+  }
+
+  omnigate::testing::TempDir dir_;
+  std::vector<std::unique_ptr<omnigate::testing::ChildProcess>> servers_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Engines, TransportTlsTest,
+                         ::testing::Values(HttpEngine::curl, HttpEngine::native),
+                         EngineName);
+
+TEST_P(TransportTlsTest, VerifiedConnectionCarriesRequestsAndIsKeptAlive) {
+  const int port = Serve(Certificate("local", "IP:127.0.0.1,DNS:localhost"));
+  Transport t(io_, Opts({.ca_file = dir_.File("local.pem"), .http2 = false}));
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    const Response first = Get(t, "https://" + host + ":" + std::to_string(port) + "/v1/send");
+    ASSERT_EQ(first.error, TransportError::none) << host << ": " << first.error_message;
+    EXPECT_EQ(first.status, 200);
+    EXPECT_NE(first.body.find(R"("method":"POST")"), std::string::npos) << first.body;
+    EXPECT_NE(first.body.find(R"("body":"{\"to\":\"+40700000001\"}")"), std::string::npos)
+        << first.body;
+  }
+  const Response again = Get(t, "https://localhost:" + std::to_string(port) + "/v1/send");
+  EXPECT_EQ(again.status, 200);
+  // Two origins (127.0.0.1 and localhost), one connection each, reused.
+  EXPECT_NE(again.body.find(R"("connections":2)"), std::string::npos) << again.body;
+}
+
+TEST_P(TransportTlsTest, UntrustedCertificateIsATlsErrorUnlessVerificationIsOff) {
+  const int port = Serve(Certificate("local", "IP:127.0.0.1,DNS:localhost"));
+  const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/";
+  Transport strict(io_, Opts({.http2 = false}));  // system store: does not know our CA
+  const Response refused = Get(strict, url);
+  EXPECT_EQ(refused.error, TransportError::tls) << refused.error_message;
+  EXPECT_EQ(refused.status, 0);
+  Transport lax(io_, Opts({.tls_verify = false, .http2 = false}));
+  EXPECT_EQ(Get(lax, url).status, 200);
+}
+
+TEST_P(TransportTlsTest, CertificateForAnotherNameIsATlsError) {
+  const int port = Serve(Certificate("elsewhere", "DNS:api.elsewhere.example"));
+  Transport t(io_, Opts({.ca_file = dir_.File("elsewhere.pem"), .http2 = false}));
+  const Response r = Get(t, "https://127.0.0.1:" + std::to_string(port) + "/");
+  EXPECT_EQ(r.error, TransportError::tls) << r.error_message;
 }
 
 }  // namespace

@@ -1,0 +1,829 @@
+// HTTP/1.1 client on Asio sockets; see http1_client.h for what it is and why.
+//
+// Life of a request: Send parses the URL and writes the request head once
+// into the Exchange; Dispatch gives the exchange to an idle connection of its
+// origin, opens a new connection when the limits allow, or queues it. On a
+// connection, Start writes head and body with one gathered write (the socket
+// is non-blocking, so a write that fits the send buffer completes on the
+// spot), then waits for readability and reads what is there: one read per
+// answer that fits the buffer. Beast's parser is fed in place; a complete
+// answer hands the connection to the next queued exchange or back to the idle
+// list before the callback runs.
+#include "providers/http/http1_client.h"
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace omnigate::http::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+namespace {
+
+// How long a resolved host name is reused for new connections (curl's
+// default DNS cache timeout).
+constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
+// Idle connections are closed after this long: servers drop theirs after
+// 5-75 s, and a connection the server closed only holds a descriptor.
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+
+struct Url {
+  bool tls = false;
+  std::string host;  // without brackets for IPv6 literals
+  std::uint16_t port = 0;
+  std::string_view target;  // path and query, into the request's url
+  std::string authority;    // Host header value
+};
+
+// scheme://host[:port][/path][?query][#fragment]; no user info.
+std::optional<Url> ParseUrl(std::string_view url) {
+  Url u;
+  if (url.rfind("http://", 0) == 0) {
+    url.remove_prefix(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    u.tls = true;
+    url.remove_prefix(8);
+  } else {
+    return std::nullopt;
+  }
+  const std::size_t end = url.find_first_of("/?#");
+  std::string_view authority = url.substr(0, end);
+  std::string_view rest = end == std::string_view::npos ? std::string_view{} : url.substr(end);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return std::nullopt;
+      port = after.substr(1);
+    }
+  } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty()) return std::nullopt;
+  u.port = u.tls ? 443 : 80;
+  if (!port.empty()) {
+    unsigned value = 0;
+    const auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || p != port.data() + port.size() || value == 0 || value > 65535) {
+      return std::nullopt;
+    }
+    u.port = static_cast<std::uint16_t>(value);
+  }
+  u.host.reserve(host.size());
+  for (char c : host) u.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  u.authority = std::string(authority);
+  if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
+    rest = rest.substr(0, hash);
+  }
+  u.target = rest;
+  return u;
+}
+
+std::string Base64(std::string_view in) {
+  std::string out(4 * ((in.size() + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+bool HasHeader(const std::vector<std::string>& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.size() <= name.size() || h[name.size()] != ':') continue;
+    bool eq = true;
+    for (std::size_t i = 0; i < name.size() && eq; ++i) {
+      eq = std::tolower(static_cast<unsigned char>(h[i])) ==
+           std::tolower(static_cast<unsigned char>(name[i]));
+    }
+    if (eq) return true;
+  }
+  return false;
+}
+
+std::string_view MethodName(Method m) {
+  switch (m) {
+    case Method::get: return "GET";
+    case Method::post: return "POST";
+    case Method::put: return "PUT";
+    case Method::del: return "DELETE";
+  }
+  return "POST";
+}
+
+// The parser of one answer: fills a Response in place, lower-casing header
+// names and keeping at most `limit` bytes of body.
+class ResponseParser final : public beast::http::basic_parser<false> {
+ public:
+  ResponseParser(Response& out, std::size_t limit) : out_(out), limit_(limit) {
+    eager(true);
+    body_limit(boost::none);  // ours is enforced below, as too_large
+    header_limit(64 * 1024);
+  }
+  bool too_large() const { return too_large_; }
+
+ private:
+  void on_request_impl(beast::http::verb, beast::string_view, beast::string_view, int,
+                       error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, error_code&) override {
+    out_.status = code;
+    out_.headers.clear();
+    out_.body.clear();
+  }
+  void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
+                     error_code&) override {
+    std::string lower(name.size(), '\0');
+    std::transform(name.begin(), name.end(), lower.begin(),
+                   [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    out_.headers.emplace_back(std::move(lower), std::string(value));
+  }
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+    if (length) out_.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, limit_)));
+  }
+  std::size_t on_body_impl(beast::string_view body, error_code& ec) override {
+    return Append(body, ec);
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override {
+    return Append(body, ec);
+  }
+  void on_finish_impl(error_code&) override {}
+
+  std::size_t Append(beast::string_view body, error_code& ec) {
+    if (out_.body.size() + body.size() > limit_) {
+      out_.body.append(body.data(), limit_ - out_.body.size());
+      too_large_ = true;
+      ec = beast::http::error::body_limit;
+      return 0;
+    }
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+
+  Response& out_;
+  std::size_t limit_;
+  bool too_large_ = false;
+};
+
+}  // namespace
+
+class Http1Client::Impl {
+ public:
+  Impl(asio::io_context& io, const TransportOptions& options)
+      : io_(io), options_(options), resolver_(io), timer_(io) {}
+
+  ~Impl() {
+    *alive_ = false;
+    timer_.cancel();
+    resolver_.cancel();
+    for (auto& [key, host] : hosts_) {
+      for (const auto& c : host->conns) Close(*c);
+    }
+  }
+
+  void Send(Request request, Transport::Callback done) {
+    auto ex = std::make_unique<Exchange>();
+    ex->done = std::move(done);
+    ex->started = Clock::now();
+    ex->deadline = ex->started + request.timeout;
+    ex->connect_timeout = request.connect_timeout;
+    ++stats_.started;
+    auto url = ParseUrl(request.url);
+    if (!url) {
+      ex->request = std::move(request);
+      FailLater(std::move(ex), TransportError::other, "URL using bad/illegal format or missing URL");
+      return;
+    }
+    if (url->tls && !TlsReady()) {
+      FailLater(std::move(ex), TransportError::tls, tls_setup_error_);
+      return;
+    }
+    WriteHead(request, *url, ex->head);
+    ex->request = std::move(request);
+    Host& host = HostFor(*url);
+    ++in_flight_;
+    Dispatch(host, std::move(ex));
+  }
+
+  std::size_t in_flight() const { return in_flight_; }
+  TransportStats stats() const { return stats_; }
+  std::size_t open_connections() const { return open_total_; }
+
+ private:
+  struct Exchange {
+    Request request;
+    Transport::Callback done;
+    std::string head;
+    Response response;
+    Clock::time_point started;
+    Clock::time_point deadline;
+    std::chrono::milliseconds connect_timeout{0};
+    bool retried = false;
+  };
+
+  struct Host;
+
+  struct Conn {
+    explicit Conn(asio::io_context& io) : socket(io) {}
+    tcp::socket& lowest() { return tls ? tls->next_layer() : socket; }
+
+    Host* host = nullptr;
+    tcp::socket socket;  // plain connections; TLS ones own theirs in `tls`
+    std::unique_ptr<asio::ssl::stream<tcp::socket>> tls;
+    std::unique_ptr<Exchange> ex;
+    std::optional<ResponseParser> parser;
+    std::string pending;  // bytes read but not yet consumed by the parser
+    std::vector<char> tls_buffer;
+    Clock::time_point deadline;  // connect deadline while connecting, then the exchange's
+    Clock::time_point idle_since;
+    bool connected = false;
+    bool closed = false;
+    bool reused = false;       // served an earlier exchange
+    bool got_bytes = false;    // of the current exchange's answer
+  };
+
+  struct Host {
+    std::string key;
+    bool tls = false;
+    std::string name;
+    std::uint16_t port = 0;
+    bool literal = false;  // an IP address: nothing to resolve
+    std::vector<tcp::endpoint> endpoints;
+    Clock::time_point resolved_until;
+    std::unordered_set<std::shared_ptr<Conn>> conns;
+    std::vector<std::shared_ptr<Conn>> idle;  // back = most recently used
+    std::deque<std::unique_ptr<Exchange>> waiting;
+  };
+
+  // The TLS context, set up on the first https:// request: loading the
+  // system's CA store takes tens of milliseconds, which transports that never
+  // see https:// need not pay.
+  bool TlsReady() {
+    if (tls_) return tls_setup_error_.empty();
+    tls_.emplace(asio::ssl::context::tls_client);
+    tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                      asio::ssl::context::no_tlsv1_1);
+    error_code ec;
+    if (!options_.ca_file.empty()) {
+      tls_->load_verify_file(options_.ca_file, ec);
+      if (ec) tls_setup_error_ = "cannot load ca_file " + options_.ca_file + ": " + ec.message();
+    } else {
+      tls_->set_default_verify_paths(ec);
+      if (ec) tls_setup_error_ = "cannot load the system CA store: " + ec.message();
+    }
+    tls_->set_verify_mode(options_.tls_verify ? asio::ssl::verify_peer : asio::ssl::verify_none);
+    static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_CTX_set_alpn_protos(tls_->native_handle(), kAlpn, sizeof(kAlpn));
+    return tls_setup_error_.empty();
+  }
+
+  // "POST /path HTTP/1.1" and the headers curl would send for the same
+  // Request: Host, User-Agent, Accept, Authorization, Content-Type for form
+  // bodies without one, Content-Length for bodies, then the request's own.
+  void WriteHead(const Request& r, const Url& url, std::string& out) const {
+    out.reserve(256 + r.url.size());
+    out.append(MethodName(r.method));
+    out.push_back(' ');
+    if (url.target.empty() || url.target.front() == '?') out.push_back('/');
+    out.append(url.target);
+    out.append(" HTTP/1.1\r\n");
+    if (!HasHeader(r.headers, "host")) {
+      out.append("Host: ").append(url.authority).append("\r\n");
+    }
+    if (!HasHeader(r.headers, "user-agent")) {
+      out.append("User-Agent: ").append(options_.user_agent).append("\r\n");
+    }
+    if (!HasHeader(r.headers, "accept")) out.append("Accept: */*\r\n");
+    if (!r.basic_auth.empty()) {
+      out.append("Authorization: Basic ").append(Base64(r.basic_auth)).append("\r\n");
+    }
+    const bool has_body = r.method == Method::post || r.method == Method::put ||
+                          (r.method == Method::del && !r.body.empty());
+    if (has_body) {
+      if (r.method == Method::post && !HasHeader(r.headers, "content-type")) {
+        out.append("Content-Type: application/x-www-form-urlencoded\r\n");
+      }
+      out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+    }
+    for (const auto& h : r.headers) {
+      // curl's convention: "Name:" with nothing after it removes a header.
+      if (!h.empty() && h.back() == ':') continue;
+      out.append(h).append("\r\n");
+    }
+    out.append("\r\n");
+  }
+
+  Host& HostFor(const Url& url) {
+    std::string key;
+    key.reserve(url.host.size() + 16);
+    key.append(url.tls ? "https://" : "http://").append(url.host).push_back(':');
+    key.append(std::to_string(url.port));
+    auto it = hosts_.find(key);
+    if (it != hosts_.end()) return *it->second;
+    auto host = std::make_unique<Host>();
+    host->key = key;
+    host->tls = url.tls;
+    host->name = url.host;
+    host->port = url.port;
+    error_code ec;
+    const auto address = asio::ip::make_address(url.host, ec);
+    if (!ec) {
+      host->literal = true;
+      host->endpoints.emplace_back(address, url.port);
+    }
+    return *hosts_.emplace(std::move(key), std::move(host)).first->second;
+  }
+
+  void Dispatch(Host& host, std::unique_ptr<Exchange> ex) {
+    if (!host.idle.empty()) {
+      std::shared_ptr<Conn> c = std::move(host.idle.back());
+      host.idle.pop_back();
+      Start(c, std::move(ex));
+      return;
+    }
+    const auto per_host = static_cast<std::size_t>(std::max(1L, options_.max_connections_per_host));
+    const auto total = static_cast<std::size_t>(std::max(1L, options_.max_total_connections));
+    if (host.conns.size() < per_host && (open_total_ < total || CloseAnIdleConnection())) {
+      Open(host, std::move(ex));
+      return;
+    }
+    ArmTimer(ex->deadline);
+    host.waiting.push_back(std::move(ex));
+  }
+
+  // At the total limit, a connection idling for another origin makes room.
+  bool CloseAnIdleConnection() {
+    for (auto& [key, h] : hosts_) {
+      if (h->idle.empty()) continue;
+      std::shared_ptr<Conn> c = std::move(h->idle.front());
+      h->idle.erase(h->idle.begin());
+      Drop(c);
+      return true;
+    }
+    return false;
+  }
+
+  void Open(Host& host, std::unique_ptr<Exchange> ex) {
+    auto c = std::make_shared<Conn>(io_);
+    c->host = &host;
+    if (host.tls) c->tls = std::make_unique<asio::ssl::stream<tcp::socket>>(io_, *tls_);
+    c->deadline = std::min(ex->deadline, Clock::now() + ex->connect_timeout);
+    c->ex = std::move(ex);
+    host.conns.insert(c);
+    ++open_total_;
+    ArmTimer(c->deadline);
+    if (host.literal || Clock::now() < host.resolved_until) {
+      Connect(c);
+      return;
+    }
+    resolver_.async_resolve(
+        host.name, std::to_string(host.port),
+        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec,
+                                                        tcp::resolver::results_type results) {
+          auto a = alive.lock();
+          if (!a || !*a || c->closed) return;
+          if (ec || results.empty()) {
+            Fail(c, TransportError::dns, "Could not resolve host: " + c->host->name);
+            return;
+          }
+          c->host->endpoints.clear();
+          for (const auto& r : results) c->host->endpoints.push_back(r.endpoint());
+          c->host->resolved_until = Clock::now() + kDnsCacheTtl;
+          Connect(c);
+        });
+  }
+
+  void Connect(const std::shared_ptr<Conn>& c) {
+    asio::async_connect(
+        c->lowest(), c->host->endpoints,
+        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec, const tcp::endpoint&) {
+          auto a = alive.lock();
+          if (!a || !*a || c->closed) return;
+          if (ec) {
+            Fail(c, TransportError::connect,
+                 "Failed to connect to " + c->host->name + " port " +
+                     std::to_string(c->host->port) + ": " + ec.message());
+            return;
+          }
+          error_code ignored;
+          c->lowest().set_option(tcp::no_delay(true), ignored);
+          c->lowest().set_option(asio::socket_base::keep_alive(true), ignored);
+          c->lowest().non_blocking(true, ignored);
+          if (!c->tls) {
+            Connected(c);
+            return;
+          }
+          Handshake(c);
+        });
+  }
+
+  void Handshake(const std::shared_ptr<Conn>& c) {
+    SSL* ssl = c->tls->native_handle();
+    if (!c->host->literal) {
+      // SSL_set_tlsext_host_name without the macro's C cast.
+      SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(c->host->name.c_str()));  // NOLINT: OpenSSL does not write it
+    }
+    if (options_.tls_verify) {
+      c->tls->set_verify_callback(asio::ssl::host_name_verification(c->host->name));
+    }
+    c->tls->async_handshake(
+        asio::ssl::stream_base::client,
+        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec) {
+          auto a = alive.lock();
+          if (!a || !*a || c->closed) return;
+          if (ec) {
+            Fail(c, TransportError::tls, "TLS handshake with " + c->host->name + " failed: " +
+                                             TlsMessage(*c, ec));
+            return;
+          }
+          c->tls_buffer.resize(16 * 1024);
+          Connected(c);
+        });
+  }
+
+  static std::string TlsMessage(Conn& c, const error_code& ec) {
+    const long verify = SSL_get_verify_result(c.tls->native_handle());  // NOLINT(google-runtime-int)
+    if (verify != X509_V_OK) return X509_verify_cert_error_string(verify);
+    return ec.message();
+  }
+
+  void Connected(const std::shared_ptr<Conn>& c) {
+    c->connected = true;
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    Start(c, std::move(ex));
+  }
+
+  void Start(const std::shared_ptr<Conn>& c, std::unique_ptr<Exchange> ex) {
+    c->ex = std::move(ex);
+    c->deadline = c->ex->deadline;
+    ArmTimer(c->deadline);
+    c->got_bytes = false;
+    c->parser.emplace(c->ex->response, options_.max_response_bytes);
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(c->ex->head),
+                                                    asio::buffer(c->ex->request.body)};
+    if (c->tls) {
+      asio::async_write(*c->tls, buffers,
+                        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec,
+                                                                        std::size_t) {
+                          auto a = alive.lock();
+                          if (!a || !*a || c->closed) return;
+                          if (ec) return Broken(c, ec);
+                          ReadTls(c);
+                        });
+      return;
+    }
+    // Non-blocking: a request that fits the send buffer is written here.
+    error_code ec;
+    const std::size_t total = c->ex->head.size() + c->ex->request.body.size();
+    const std::size_t n = c->socket.write_some(buffers, ec);
+    if (ec && ec != asio::error::would_block) return Broken(c, ec);
+    if (n == total) return WaitReadable(c);
+    const std::size_t from_head = std::min(n, c->ex->head.size());
+    const std::array<asio::const_buffer, 2> rest{
+        asio::buffer(c->ex->head) + from_head,
+        asio::buffer(c->ex->request.body) + (n - from_head)};
+    asio::async_write(c->socket, rest,
+                      [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& wec,
+                                                                      std::size_t) {
+                        auto a = alive.lock();
+                        if (!a || !*a || c->closed) return;
+                        if (wec) return Broken(c, wec);
+                        WaitReadable(c);
+                      });
+  }
+
+  // Plain TCP: wait for readability, then read what is there. (async_read_some
+  // would first try a read that, right after the request, finds nothing.)
+  // The reactor is edge-triggered: a read that filled the buffer is repeated
+  // until the socket is drained, or no further edge would come.
+  void WaitReadable(const std::shared_ptr<Conn>& c) {
+    c->socket.async_wait(tcp::socket::wait_read, [this, c, alive = std::weak_ptr<bool>(alive_)](
+                                                     const error_code& ec) {
+      auto a = alive.lock();
+      if (!a || !*a || c->closed) return;
+      if (ec) return Broken(c, ec);
+      ReadPlain(c);
+    });
+  }
+
+  void ReadPlain(const std::shared_ptr<Conn>& c) {
+    for (;;) {
+      error_code ec;
+      const std::size_t n = c->socket.read_some(asio::buffer(scratch_), ec);
+      if (ec == asio::error::would_block) return WaitReadable(c);
+      if (ec) return Broken(c, ec);
+      if (!Feed(c, std::string_view(scratch_.data(), n))) return;
+      if (n < scratch_.size()) return WaitReadable(c);
+    }
+  }
+
+  void ReadTls(const std::shared_ptr<Conn>& c) {
+    c->tls->async_read_some(
+        asio::buffer(c->tls_buffer),
+        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec, std::size_t n) {
+          auto a = alive.lock();
+          if (!a || !*a || c->closed) return;
+          if (ec) return Broken(c, ec);
+          if (Feed(c, std::string_view(c->tls_buffer.data(), n))) ReadTls(c);
+        });
+  }
+
+  // Parses `data`; returns whether more of the answer is needed.
+  bool Feed(const std::shared_ptr<Conn>& c, std::string_view data) {
+    if (!c->ex) {
+      // Bytes on a connection with nothing asked: the server is confused.
+      Drop(c);
+      return false;
+    }
+    c->got_bytes = true;
+    std::string_view input = data;
+    if (!c->pending.empty()) {
+      c->pending.append(data);
+      input = c->pending;
+    }
+    std::size_t used = 0;
+    while (used < input.size()) {
+      error_code ec;
+      const std::size_t n = c->parser->put(asio::buffer(input.data() + used, input.size() - used), ec);
+      used += n;
+      if (ec == beast::http::error::need_more) break;
+      if (ec) {
+        if (c->parser->too_large()) {
+          Fail(c, TransportError::too_large, "Response exceeded the maximum allowed size");
+        } else {
+          Fail(c, TransportError::connect, "Invalid HTTP response: " + ec.message());
+        }
+        return false;
+      }
+      if (!c->parser->is_done()) continue;
+      const int status = c->ex->response.status;
+      if (status >= 100 && status < 200 && status != 101) {
+        // An interim answer (100 Continue, 103 Early Hints): the real one follows.
+        c->parser.emplace(c->ex->response, options_.max_response_bytes);
+        continue;
+      }
+      const bool keep = c->parser->keep_alive() && used == input.size();
+      Complete(c, keep);
+      return false;
+    }
+    if (input.data() == c->pending.data()) {
+      c->pending.erase(0, used);
+    } else {
+      c->pending.assign(input.substr(used));
+    }
+    return true;
+  }
+
+  // The server closed or reset the connection, or a write failed.
+  void Broken(const std::shared_ptr<Conn>& c, const error_code& ec) {
+    if (!c->ex) {
+      Drop(c);
+      return;
+    }
+    if (c->parser && !c->parser->is_done() && c->parser->is_header_done() && c->parser->need_eof() &&
+        (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)) {
+      // A body delimited by the end of the connection has ended.
+      error_code ignored;
+      c->parser->put_eof(ignored);
+      if (c->parser->is_done()) {
+        Complete(c, false);
+        return;
+      }
+    }
+    if (c->reused && !c->got_bytes && !c->ex->retried) {
+      // The server had closed this idle connection before our request got
+      // there (keep-alive timeout): nothing was answered, so try once more on
+      // a new connection.
+      std::unique_ptr<Exchange> ex = std::move(c->ex);
+      ex->retried = true;
+      Host& host = *c->host;
+      Drop(c);
+      Dispatch(host, std::move(ex));
+      return;
+    }
+    Fail(c, TransportError::connect, ec == asio::error::eof
+                                         ? std::string("Empty reply from server")
+                                         : "Connection to " + c->host->name + " failed: " + ec.message());
+  }
+
+  void Complete(const std::shared_ptr<Conn>& c, bool keep_alive) {
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    c->parser.reset();
+    c->pending.clear();
+    c->reused = true;
+    Host& host = *c->host;
+    if (keep_alive) {
+      if (!host.waiting.empty()) {
+        std::unique_ptr<Exchange> next = std::move(host.waiting.front());
+        host.waiting.pop_front();
+        Start(c, std::move(next));
+      } else {
+        c->idle_since = Clock::now();
+        host.idle.push_back(c);
+        ArmTimer(c->idle_since + kIdleTimeout);
+      }
+    } else {
+      Drop(c);
+    }
+    ++stats_.completed;
+    Finish(std::move(ex));
+  }
+
+  // Ends the connection's exchange with an error and closes the connection.
+  void Fail(const std::shared_ptr<Conn>& c, TransportError error, std::string message) {
+    std::unique_ptr<Exchange> ex = std::move(c->ex);
+    Drop(c);
+    if (ex) FailExchange(std::move(ex), error, std::move(message));
+  }
+
+  void FailExchange(std::unique_ptr<Exchange> ex, TransportError error, std::string message) {
+    ex->response.error = error;
+    ex->response.error_message = std::move(message);
+    ++stats_.transport_errors;
+    ++stats_.completed;
+    Finish(std::move(ex));
+  }
+
+  void Finish(std::unique_ptr<Exchange> ex) {
+    --in_flight_;
+    ex->response.elapsed =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ex->started);
+    Transport::Callback done = std::move(ex->done);
+    Response response = std::move(ex->response);
+    ex.reset();
+    done(std::move(response));
+  }
+
+  // For failures found inside Send: callbacks never run inside it.
+  void FailLater(std::unique_ptr<Exchange> ex, TransportError error, std::string message) {
+    ex->response.error = error;
+    ex->response.error_message = std::move(message);
+    ++stats_.transport_errors;
+    ++stats_.completed;
+    asio::post(io_, [alive = std::weak_ptr<bool>(alive_),
+                     ex = std::shared_ptr<Exchange>(std::move(ex))] {
+      if (auto a = alive.lock(); a && *a) ex->done(std::move(ex->response));
+    });
+  }
+
+  // Closes the connection and forgets it. A waiting exchange of the same
+  // origin gets a new connection in its place.
+  void Drop(const std::shared_ptr<Conn>& c) {
+    if (c->closed) return;
+    Close(*c);
+    Host& host = *c->host;
+    if (auto it = std::find(host.idle.begin(), host.idle.end(), c); it != host.idle.end()) {
+      host.idle.erase(it);
+    }
+    host.conns.erase(c);
+    --open_total_;
+    if (!host.waiting.empty()) {
+      std::unique_ptr<Exchange> next = std::move(host.waiting.front());
+      host.waiting.pop_front();
+      Dispatch(host, std::move(next));
+    }
+  }
+
+  static void Close(Conn& c) {
+    c.closed = true;
+    error_code ignored;
+    c.lowest().close(ignored);
+  }
+
+  // One timer for every deadline: armed for the earliest one it was told
+  // about; when it fires, Sweep finds what expired and re-arms for the rest.
+  void ArmTimer(Clock::time_point due) {
+    if (timer_armed_ && armed_for_ <= due) return;
+    timer_armed_ = true;
+    armed_for_ = due;
+    timer_.expires_at(due);
+    timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const error_code& ec) {
+      auto a = alive.lock();
+      if (ec || !a || !*a) return;  // aborted: re-armed earlier, that wait owns the flag
+      timer_armed_ = false;
+      Sweep();
+    });
+  }
+
+  void Sweep() {
+    const auto now = Clock::now();
+    std::optional<Clock::time_point> next;
+    const auto note = [&](Clock::time_point t) {
+      if (!next || t < *next) next = t;
+    };
+    std::vector<std::shared_ptr<Conn>> expired;
+    std::vector<std::shared_ptr<Conn>> stale;
+    std::vector<std::unique_ptr<Exchange>> late;
+    for (auto& [key, host] : hosts_) {
+      for (const auto& c : host->conns) {
+        if (c->ex) {
+          if (c->deadline <= now) {
+            expired.push_back(c);
+          } else {
+            note(c->deadline);
+          }
+        } else if (c->idle_since + kIdleTimeout <= now) {
+          stale.push_back(c);
+        } else {
+          note(c->idle_since + kIdleTimeout);
+        }
+      }
+      for (auto it = host->waiting.begin(); it != host->waiting.end();) {
+        if ((*it)->deadline <= now) {
+          late.push_back(std::move(*it));
+          it = host->waiting.erase(it);
+        } else {
+          note((*it)->deadline);
+          ++it;
+        }
+      }
+    }
+    // Callbacks run last: they may send, which may add origins to hosts_.
+    for (const auto& c : stale) Drop(c);
+    for (const auto& c : expired) {
+      if (!c->ex) continue;
+      const bool connecting = !c->connected;
+      std::string message = connecting && c->deadline < c->ex->deadline
+                                ? "Connection timeout after " +
+                                      std::to_string(c->ex->connect_timeout.count()) + " ms"
+                                : TimeoutMessage(*c->ex, now);
+      Fail(c, TransportError::timeout, std::move(message));
+    }
+    for (auto& ex : late) {
+      std::string message = TimeoutMessage(*ex, now);
+      FailExchange(std::move(ex), TransportError::timeout, std::move(message));
+    }
+    if (next) ArmTimer(*next);
+  }
+
+  static std::string TimeoutMessage(const Exchange& ex, Clock::time_point now) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - ex.started);
+    return "Operation timed out after " + std::to_string(ms.count()) + " milliseconds";
+  }
+
+  asio::io_context& io_;
+  TransportOptions options_;
+  std::optional<asio::ssl::context> tls_;
+  std::string tls_setup_error_;
+  tcp::resolver resolver_;
+  asio::steady_timer timer_;
+  bool timer_armed_ = false;
+  Clock::time_point armed_for_;
+  std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
+  std::size_t open_total_ = 0;
+  std::size_t in_flight_ = 0;
+  TransportStats stats_;
+  // Plain reads land here and are parsed before anything else can run.
+  std::array<char, 64 * 1024> scratch_{};
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+Http1Client::Http1Client(asio::io_context& io, const TransportOptions& options)
+    : impl_(std::make_unique<Impl>(io, options)) {}
+Http1Client::~Http1Client() = default;
+
+bool Http1Client::Handles(std::string_view url) { return ParseUrl(url).has_value(); }
+
+void Http1Client::Send(Request request, Transport::Callback done) {
+  impl_->Send(std::move(request), std::move(done));
+}
+
+std::size_t Http1Client::in_flight() const { return impl_->in_flight(); }
+TransportStats Http1Client::stats() const { return impl_->stats(); }
+std::size_t Http1Client::open_connections() const { return impl_->open_connections(); }
+
+}  // namespace omnigate::http::detail

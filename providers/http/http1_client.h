@@ -1,0 +1,46 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "providers/http/transport.h"
+
+namespace omnigate::http::detail {
+
+// HTTP/1.1 with keep-alive straight on Asio sockets (plain TCP or OpenSSL via
+// asio::ssl), responses parsed by Boost.Beast's parser. The Transport sends
+// through it what would be HTTP/1.1 anyway (TransportOptions::engine): per
+// request it costs a third of libcurl's CPU, because it makes the two system
+// calls a request needs (one write, one read) and keeps no per-transfer state
+// beyond the request itself (bench/README.md, "Tuning log").
+//
+// Per origin (scheme, host, port) it keeps idle connections (most recently
+// used first) and a queue of requests waiting for a connection when the
+// per-host or total limit is reached. A reused connection the server had
+// already closed is retried once on a new one, before any byte of an answer
+// arrived, as curl does. Timeouts (connect and total, the latter counted from
+// Send) run off one timer armed for the earliest deadline.
+class Http1Client {
+ public:
+  Http1Client(boost::asio::io_context& io, const TransportOptions& options);
+  ~Http1Client();
+  Http1Client(const Http1Client&) = delete;
+  Http1Client& operator=(const Http1Client&) = delete;
+
+  // Whether `url` is something this client speaks: http:// or https://, no
+  // user info in the authority.
+  static bool Handles(std::string_view url);
+
+  // Same contract as Transport::Send.
+  void Send(Request request, Transport::Callback done);
+
+  std::size_t in_flight() const;
+  TransportStats stats() const;
+  std::size_t open_connections() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace omnigate::http::detail
