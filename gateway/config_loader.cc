@@ -455,6 +455,17 @@ void ParseHttpCommon(Walker& w, const YAML::Node& n, const std::string& path,
   w.Int(n["max_in_flight"], path + ".max_in_flight", h.max_in_flight, 1, 1'000'000);
   w.Bool(n["tls_verify"], path + ".tls_verify", h.tls_verify);
   w.Str(n["ca_file"], path + ".ca_file", h.ca_file);
+  std::string client;
+  w.Str(n["http_client"], path + ".http_client", client);
+  if (client == "auto") {
+    h.http_client = http::HttpEngine::automatic;
+  } else if (client == "curl") {
+    h.http_client = http::HttpEngine::curl;
+  } else if (client == "native") {
+    h.http_client = http::HttpEngine::native;
+  } else if (!client.empty()) {
+    w.Error(path + ".http_client", "unknown client '" + client + "'; accepted: auto, curl, native");
+  }
 }
 
 bool ValidName(const std::string& s) {
@@ -506,7 +517,7 @@ void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
   }
   static const std::vector<std::string> kCommon = {
       "name", "type", "channel", "timeout", "connect_timeout", "max_in_flight", "tls_verify",
-      "ca_file"};
+      "ca_file", "http_client"};
   std::set<std::string> names;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const std::string path = "providers[" + std::to_string(i) + "]";

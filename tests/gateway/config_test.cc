@@ -76,6 +76,7 @@ providers:
     validity_period: 10m
     timeout: 2s
     max_in_flight: 64
+    http_client: curl
   - name: sms-backup
     type: twilio
     account_sid: AC456
@@ -101,6 +102,9 @@ routes:
   EXPECT_EQ(t.http.timeout, milliseconds(2000));
   EXPECT_EQ(t.http.max_in_flight, 64);
   EXPECT_TRUE(t.http.tls_verify);
+  EXPECT_EQ(t.http.http_client, http::HttpEngine::curl);
+  EXPECT_EQ(std::get<TwilioConfig>(c->providers[1].settings).http.http_client,
+            http::HttpEngine::automatic);
   EXPECT_EQ(c->routes.at(Channel::sms), (std::vector<std::string>{"sms-backup", "sms-main"}));
 }
 
@@ -125,6 +129,12 @@ TEST(Config, UnknownKeyIsReportedWithPathAndSuggestion) {
 TEST(Config, UnknownProviderKeyHasIndexedPath) {
   EXPECT_THAT(OnlyError(std::string(kTwilio) + "    timout: 3s\n"),
               HasSubstr("providers[0].timout: unknown key 'timout'; did you mean 'timeout'?"));
+}
+
+TEST(Config, UnknownHttpClientNamesTheAcceptedOnes) {
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    http_client: libcurl\n"),
+              HasSubstr("providers[0].http_client: unknown client 'libcurl'; accepted: auto, curl, "
+                        "native"));
 }
 
 TEST(Config, UnknownTopLevelKey) {
