@@ -101,29 +101,36 @@ python3 "$tmp/cpu_of.py" "$tmp/wrk.cpu" wrk -t"$threads" -c"$connections" -d"$du
   -s "$tmp/post.lua" "http://127.0.0.1:$port/generic/send" >"$tmp/wrk.out" 2>&1 ||
   die "wrk failed: $(tail -5 "$tmp/wrk.out")"
 
-# The gateway's HTTP client alone (http::Transport: libcurl multi_socket on
-# one Asio thread), same request, same mock, as many requests outstanding.
+# The gateway's HTTP client alone (http::Transport on one Asio thread: its
+# own HTTP/1.1 client, which carries http:// by default, and libcurl
+# multi_socket for comparison), same request, same mock, as many requests
+# outstanding.
 transport_bench="$build_dir/bench/omnigate-transport-bench"
 client="null"
+client_curl="null"
 if [ -x "$transport_bench" ]; then
   count=200000
   [ "${BENCH_SHORT:-0}" = 1 ] && count=60000
   client="$("$transport_bench" --url "http://127.0.0.1:$port/generic/send" --count "$count" \
-    --concurrency "$connections" 2>"$tmp/transport.err")" ||
+    --concurrency "$connections" --engine native 2>"$tmp/transport.err")" ||
     die "omnigate-transport-bench failed: $(tail -5 "$tmp/transport.err")"
+  client_curl="$("$transport_bench" --url "http://127.0.0.1:$port/generic/send" --count "$count" \
+    --concurrency "$connections" --engine curl 2>"$tmp/transport.err")" ||
+    die "omnigate-transport-bench --engine curl failed: $(tail -5 "$tmp/transport.err")"
 fi
 line="$(sed -n 's/^CEILING_RESULT //p' "$tmp/wrk.out")"
 [ -n "$line" ] || die "no result line from wrk: $(tail -5 "$tmp/wrk.out")"
 
 result="$(python3 - "$line" "$connections" "$threads" "$load" "$(cat "$tmp/wrk.cpu")" \
-  "$client" <<'EOF'
+  "$client" "$client_curl" <<'EOF'
 import json, sys
 w = json.loads(sys.argv[1])
 conns, threads, load = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-wrk_cpu, client = float(sys.argv[5]), json.loads(sys.argv[6])
+wrk_cpu, client, client_curl = float(sys.argv[5]), json.loads(sys.argv[6]), json.loads(sys.argv[7])
 print(json.dumps({
     "wrk_cpu_us_per_request": round(wrk_cpu * 1e6 / max(1, w["requests"]), 2),
     "omnigate_http_client": client,
+    "omnigate_http_client_curl": client_curl,
     "tool": "wrk",
     "target": "mock provider POST /generic/send",
     "requests_per_s": round(w["requests"] / w["duration_s"], 1),
@@ -150,7 +157,10 @@ print(f"ceiling: {r['requests_per_s']:.0f} requests/s (wrk -t{r['threads']} -c{r
       f"{r['duration_s']:.1f} s, p50 {r['latency_ms']['p50']:.2f} ms, "
       f"p99 {r['latency_ms']['p99']:.2f} ms, {errors} errors) against the mock's POST /generic/send")
 c = r.get("omnigate_http_client")
+k = r.get("omnigate_http_client_curl")
 print(f"ceiling: wrk {r['wrk_cpu_us_per_request']:.1f} us CPU/request" +
-      (f"; omnigate's HTTP client {c['cpu_us_per_request']:.1f} us CPU/request "
-       f"({c['requests_per_s']:.0f} requests/s, {c['concurrency']} outstanding)" if c else ""))
+      (f"; omnigate's HTTP/1.1 client {c['cpu_us_per_request']:.1f} us CPU/request "
+       f"({c['requests_per_s']:.0f} requests/s, {c['concurrency']} outstanding)" if c else "") +
+      (f"; through libcurl {k['cpu_us_per_request']:.1f} us ({k['requests_per_s']:.0f}/s)"
+       if k else ""))
 EOF

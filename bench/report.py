@@ -161,9 +161,15 @@ def references(results):
         client = ceiling.get("omnigate_http_client")
         c_cpu = get(client, "cpu_us_per_request") if isinstance(client, dict) else None
         if c_cpu is not None:
-            rows.append(("CPU per HTTP request, omnigate's client alone (libcurl "
-                         "multi_socket, %s outstanding)" % client.get("concurrency", "?"), "",
+            rows.append(("CPU per HTTP request, omnigate's HTTP/1.1 client alone (%s "
+                         "outstanding)" % client.get("concurrency", "?"), "",
                          fmt_1(c_cpu) + " µs"))
+        curl = ceiling.get("omnigate_http_client_curl")
+        k_cpu = get(curl, "cpu_us_per_request") if isinstance(curl, dict) else None
+        if k_cpu is not None:
+            rows.append(("CPU per HTTP request, the same through libcurl multi_socket "
+                         "(`http_client: curl`)", "", fmt_1(k_cpu) + " µs"))
+        if c_cpu is not None:
             g_cpu = get(sms, "cpu_us_per_send")
             if g_cpu is not None and g_cpu > 0:
                 rows.append(("HTTP client's share of gateway CPU per send", "",

@@ -159,6 +159,7 @@ class ResponseParser final : public beast::http::basic_parser<false> {
   void on_response_impl(int code, beast::string_view, int, error_code&) override {
     out_.status = code;
     out_.headers.clear();
+    out_.headers.reserve(12);  // one allocation for a typical API answer's headers
     out_.body.clear();
   }
   void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
