@@ -291,11 +291,17 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
     cpu = cpu_seconds(stack.gateway.pid) - start_cpu
     rss = peak_rss_mib(stack.gateway.pid)
     events = read_events(stack)
-    final = {}
+    final, accepted = {}, {}
     for e in events:
         if e.get("final"):
             final[e["id"]] = e
+        elif e.get("status") == "accepted":
+            accepted[e["id"]] = parse_ts_ms(e["ts"])
     lat, lane_lat, timeline = [], [], Counter()
+    # Where the time goes: publish → `accepted` (the load generator's
+    # producer, the broker, the consumer's fetch) and `accepted` → final
+    # (the gateway's pipeline and the provider call).
+    to_accepted, in_gateway = [], []
     all_lat = []
     first_pub, last_final = None, None
     samples = []
@@ -318,7 +324,13 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
         lat.append(l)
         if lane_prefix and rid.startswith(lane_prefix):
             lane_lat.append(l)
+        acc_ms = accepted.get(rid)
+        if acc_ms is not None:
+            to_accepted.append(max(0.0, acc_ms - pub_ms))
+            in_gateway.append(max(0.0, pub_ms + l - acc_ms))
     all_lat.sort()
+    to_accepted.sort()
+    in_gateway.sort()
     for e in final.values():
         if first_pub is not None:
             timeline[int((parse_ts_ms(e["ts"]) - first_pub) // 1000)] += 1
@@ -337,6 +349,10 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
         "latency_ms": {k: pct(lat, p) for k, p in
                        (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9))},
         "latency_ms_all": {k: pct(all_lat, p) for k, p in (("p50", 50), ("p99", 99))},
+        "latency_split_ms": {
+            "publish_to_accepted": {k: pct(to_accepted, p) for k, p in (("p50", 50), ("p99", 99))},
+            "accepted_to_final": {k: pct(in_gateway, p) for k, p in (("p50", 50), ("p99", 99))},
+        },
         "warmup_s": warmup_s,
         "gateway_cpu_s": round(cpu, 3),
         "cpu_us_per_send": round(cpu * 1e6 / max(1, len(final)), 2),

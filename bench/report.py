@@ -174,6 +174,15 @@ def references(results):
             if g_cpu is not None and g_cpu > 0:
                 rows.append(("HTTP client's share of gateway CPU per send", "",
                              "%.0f %% (%s)" % (100.0 * c_cpu / g_cpu, sms["name"])))
+    # Where the half-rate latency goes, split at the `accepted` event.
+    half = scenario(results, "half-rate")
+    kafka_p99 = get(half, "latency_split_ms", "publish_to_accepted", "p99")
+    gateway_p99 = get(half, "latency_split_ms", "accepted_to_final", "p99")
+    if kafka_p99 is not None and gateway_p99 is not None:
+        rows.append(("half-rate p99, publish → accepted (load generator's producer, embedded "
+                     "broker, consumer fetch)", "", fmt_ms(kafka_p99)))
+        rows.append(("half-rate p99, accepted → final event (the gateway's pipeline and the "
+                     "provider call)", "", fmt_ms(gateway_p99)))
     p_cpu = get(scenario(results, "pipeline-only"), "cpu_us_per_send")
     if p_cpu is not None:
         rows.append(("CPU per request without provider calls (pipeline-only: consume, decode, "

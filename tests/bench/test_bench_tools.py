@@ -37,7 +37,9 @@ FULL = {
         scenario("max-sms", 39000.0, cpu_us=21.5),
         # The best max-* scenario: sends/s MISS, CPU per send PASS.
         scenario("max-generic", 41000.0, cpu_us=19.0),
-        scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500),
+        scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500,
+                 latency_split_ms={"publish_to_accepted": {"p50": 2.0, "p99": 9.5},
+                                   "accepted_to_final": {"p50": 1.0, "p99": 3.25}}),
         scenario("pipeline-only", 61000.0, cpu_us=9.5, sends_per_s=0.0),
         scenario("lanes", 30000.0, cpu_us=22.0, transactional_latency_ms={"p50": 9.0, "p99": 61.0}),
         scenario("inflight-100k", 9000.0, cpu_us=25.0, rss=200.0, max_in_flight=100000,
@@ -129,6 +131,10 @@ class ReportTest(Tmp):
                                          "multi_socket (`http_client: curl`)")[2], "21.4 µs")
         self.assertEqual(table_row(text, "HTTP client's share of gateway CPU per send")[2],
                          "80 % (max-sms)")
+        self.assertEqual(table_row(text, "half-rate p99, publish → accepted (load generator's "
+                                         "producer, embedded broker, consumer fetch)")[2], "9.5 ms")
+        self.assertEqual(table_row(text, "half-rate p99, accepted → final event (the gateway's "
+                                         "pipeline and the provider call)")[2], "3.2 ms")
         self.assertEqual(table_row(text, "BM_WebPushEncrypt/100")[1], "146.065")
         self.assertEqual(table_row(text, "CPU per request without provider calls (pipeline-only: "
                                          "consume, decode, DLQ record + final event)")[2], "9.5 µs")
