@@ -302,6 +302,7 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
     # producer, the broker, the consumer's fetch) and `accepted` → final
     # (the gateway's pipeline and the provider call).
     to_accepted, in_gateway = [], []
+    by_second = {}  # second of publishing → latencies: shows a latency that drifts with run length
     all_lat = []
     first_pub, last_final = None, None
     samples = []
@@ -324,6 +325,7 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
         lat.append(l)
         if lane_prefix and rid.startswith(lane_prefix):
             lane_lat.append(l)
+        by_second.setdefault(int((pub_ms - first_pub) // 1000), []).append(l)
         acc_ms = accepted.get(rid)
         if acc_ms is not None:
             to_accepted.append(max(0.0, acc_ms - pub_ms))
@@ -349,6 +351,7 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
         "latency_ms": {k: pct(lat, p) for k, p in
                        (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9))},
         "latency_ms_all": {k: pct(all_lat, p) for k, p in (("p50", 50), ("p99", 99))},
+        "latency_p99_by_second": [[sec, pct(sorted(v), 99)] for sec, v in sorted(by_second.items())],
         "latency_split_ms": {
             "publish_to_accepted": {k: pct(to_accepted, p) for k, p in (("p50", 50), ("p99", 99))},
             "accepted_to_final": {k: pct(in_gateway, p) for k, p in (("p50", 50), ("p99", 99))},

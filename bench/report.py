@@ -183,6 +183,13 @@ def references(results):
                      "broker, consumer fetch)", "", fmt_ms(kafka_p99)))
         rows.append(("half-rate p99, accepted → final event (the gateway's pipeline and the "
                      "provider call)", "", fmt_ms(gateway_p99)))
+    drift = half.get("latency_p99_by_second") if isinstance(half, dict) else None
+    if isinstance(drift, list) and drift:
+        cells = ["%ss: %s" % (int(p[0]) + 1, fmt_ms(p[1])) for p in drift
+                 if isinstance(p, (list, tuple)) and len(p) == 2 and is_num(p[0]) and is_num(p[1])]
+        if cells:
+            rows.append(("half-rate p99 by second of publishing (the embedded broker's cost per "
+                         "fetch grows with its log, bench/README.md)", "", ", ".join(cells)))
     p_cpu = get(scenario(results, "pipeline-only"), "cpu_us_per_send")
     if p_cpu is not None:
         rows.append(("CPU per request without provider calls (pipeline-only: consume, decode, "

@@ -39,7 +39,8 @@ FULL = {
         scenario("max-generic", 41000.0, cpu_us=19.0),
         scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500,
                  latency_split_ms={"publish_to_accepted": {"p50": 2.0, "p99": 9.5},
-                                   "accepted_to_final": {"p50": 1.0, "p99": 3.25}}),
+                                   "accepted_to_final": {"p50": 1.0, "p99": 3.25}},
+                 latency_p99_by_second=[[0, 6.0], [1, 8.5], [2, 31.0]]),
         scenario("pipeline-only", 61000.0, cpu_us=9.5, sends_per_s=0.0),
         scenario("lanes", 30000.0, cpu_us=22.0, transactional_latency_ms={"p50": 9.0, "p99": 61.0}),
         scenario("inflight-100k", 9000.0, cpu_us=25.0, rss=200.0, max_in_flight=100000,
@@ -135,6 +136,9 @@ class ReportTest(Tmp):
                                          "producer, embedded broker, consumer fetch)")[2], "9.5 ms")
         self.assertEqual(table_row(text, "half-rate p99, accepted → final event (the gateway's "
                                          "pipeline and the provider call)")[2], "3.2 ms")
+        self.assertEqual(table_row(text, "half-rate p99 by second of publishing (the embedded "
+                                         "broker's cost per fetch grows with its log, "
+                                         "bench/README.md)")[2], "1s: 6.0 ms, 2s: 8.5 ms, 3s: 31.0 ms")
         self.assertEqual(table_row(text, "BM_WebPushEncrypt/100")[1], "146.065")
         self.assertEqual(table_row(text, "CPU per request without provider calls (pipeline-only: "
                                          "consume, decode, DLQ record + final event)")[2], "9.5 µs")
