@@ -218,8 +218,11 @@ class Http1Client::Impl {
     auto ex = std::make_unique<Exchange>();
     ex->done = std::move(done);
     ex->started = Clock::now();
-    ex->deadline = ex->started + request.timeout;
-    ex->connect_timeout = request.connect_timeout;
+    // curl's conventions: no total timeout at 0, a 300 s connect timeout at 0.
+    ex->deadline = request.timeout.count() > 0 ? ex->started + request.timeout
+                                               : Clock::time_point::max();
+    ex->connect_timeout = request.connect_timeout.count() > 0 ? request.connect_timeout
+                                                              : std::chrono::seconds(300);
     ++stats_.started;
     auto url = ParseUrl(request.url);
     if (!url) {
@@ -383,6 +386,7 @@ class Http1Client::Impl {
     }
     ArmTimer(ex->deadline);
     host.waiting.push_back(std::move(ex));
+    ++waiting_total_;
   }
 
   // At the total limit, a connection idling for another origin makes room.
@@ -649,9 +653,11 @@ class Http1Client::Impl {
     Host& host = *c->host;
     if (keep_alive) {
       if (!host.waiting.empty()) {
-        std::unique_ptr<Exchange> next = std::move(host.waiting.front());
-        host.waiting.pop_front();
-        Start(c, std::move(next));
+        Start(c, PopWaiting(host));
+      } else if (waiting_total_ > 0) {
+        // Another origin waits for a slot under the total limit: this
+        // connection makes room for it (Drop hands the slot over).
+        Drop(c);
       } else {
         c->idle_since = Clock::now();
         host.idle.push_back(c);
@@ -701,8 +707,16 @@ class Http1Client::Impl {
     });
   }
 
-  // Closes the connection and forgets it. A waiting exchange of the same
-  // origin gets a new connection in its place.
+  std::unique_ptr<Exchange> PopWaiting(Host& host) {
+    std::unique_ptr<Exchange> ex = std::move(host.waiting.front());
+    host.waiting.pop_front();
+    --waiting_total_;
+    return ex;
+  }
+
+  // Closes the connection and forgets it. A waiting exchange gets the slot:
+  // one of the same origin first, else one of another origin that waits
+  // because of the total limit.
   void Drop(const std::shared_ptr<Conn>& c) {
     if (c->closed) return;
     Close(*c);
@@ -712,11 +726,16 @@ class Http1Client::Impl {
     }
     host.conns.erase(c);
     --open_total_;
-    if (!host.waiting.empty()) {
-      std::unique_ptr<Exchange> next = std::move(host.waiting.front());
-      host.waiting.pop_front();
-      Dispatch(host, std::move(next));
+    Host* next = host.waiting.empty() ? nullptr : &host;
+    if (next == nullptr && waiting_total_ > 0) {
+      for (auto& [key, h] : hosts_) {
+        if (!h->waiting.empty()) {
+          next = h.get();
+          break;
+        }
+      }
     }
+    if (next != nullptr) Dispatch(*next, PopWaiting(*next));
   }
 
   static void Close(Conn& c) {
@@ -728,6 +747,7 @@ class Http1Client::Impl {
   // One timer for every deadline: armed for the earliest one it was told
   // about; when it fires, Sweep finds what expired and re-arms for the rest.
   void ArmTimer(Clock::time_point due) {
+    if (due == Clock::time_point::max()) return;  // no deadline
     if (timer_armed_ && armed_for_ <= due) return;
     timer_armed_ = true;
     armed_for_ = due;
@@ -767,6 +787,7 @@ class Http1Client::Impl {
         if ((*it)->deadline <= now) {
           late.push_back(std::move(*it));
           it = host->waiting.erase(it);
+          --waiting_total_;
         } else {
           note((*it)->deadline);
           ++it;
@@ -806,6 +827,7 @@ class Http1Client::Impl {
   Clock::time_point armed_for_;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
   std::size_t open_total_ = 0;
+  std::size_t waiting_total_ = 0;  // exchanges queued for a connection, all origins
   std::size_t in_flight_ = 0;
   TransportStats stats_;
   // Plain reads land here and are parsed before anything else can run.

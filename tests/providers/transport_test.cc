@@ -485,6 +485,25 @@ TEST_F(TransportTestBase, RequestQueuedBehindTheConnectionLimitTimesOutOnItsOwnD
   EXPECT_EQ(mock->connections(), 1u);
 }
 
+// At the total limit, a request for another origin waits; a connection
+// that finishes its exchange makes room for it instead of idling.
+TEST_F(TransportTestBase, TotalConnectionLimitIsHandedOverBetweenOrigins) {
+  auto slow = Mock({.latency_ms = 200});
+  auto other = Mock();
+  Transport t(io_, {.max_connections_per_host = 1, .max_total_connections = 1,
+                    .engine = HttpEngine::native});
+  std::optional<Response> first;
+  std::optional<Response> second;
+  t.Send(TwilioPost(*slow), [&](Response x) { first = std::move(x); });
+  t.Send(TwilioPost(*other), [&](Response x) { second = std::move(x); });
+  ASSERT_TRUE(RunUntil([&] { return first && second; }));
+  EXPECT_EQ(first->status, 201);
+  EXPECT_EQ(second->status, 201) << second->error_message;
+  EXPECT_LT(second->elapsed, std::chrono::seconds(5)) << "served when the slot freed, not at its timeout";
+  EXPECT_EQ(slow->connections(), 1u);
+  EXPECT_EQ(other->connections(), 1u);
+}
+
 // Which engine carries what (HttpEngine::automatic).
 TEST_F(TransportTestBase, AutomaticEngineSendsWhatWouldBeHttp1ThroughItsOwnClient) {
   RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
