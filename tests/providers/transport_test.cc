@@ -408,6 +408,32 @@ TEST_P(TransportTest, KeepAliveConnectionClosedByTheServerIsReplacedTransparentl
   EXPECT_EQ(t.stats().transport_errors, 0u);
 }
 
+// Bodies larger than the socket buffers, both ways: the request goes out in
+// several writes, the answer comes in over many reads.
+TEST_P(TransportTest, LargeBodiesCrossTheWireWhole) {
+  std::string big_answer(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < big_answer.size(); ++i) big_answer[i] = static_cast<char>('a' + i % 26);
+  RawServer server(io_, [&](const std::string& request) {
+    const std::size_t body = request.size() - (request.find("\r\n\r\n") + 4);
+    return RawServer::Reply{"HTTP/1.1 200 OK\r\nX-Received: " + std::to_string(body) +
+                            "\r\nContent-Length: " + std::to_string(big_answer.size()) +
+                            "\r\n\r\n" + big_answer};
+  });
+  Transport t(io_, Opts({.max_response_bytes = 4 * 1024 * 1024}));
+  Request r;
+  r.url = server.url();
+  r.headers = {"Content-Type: application/octet-stream"};
+  r.body.assign(5 * 1024 * 1024 + 3, 'x');
+  std::optional<Response> resp;
+  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }, 30s));
+  EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
+  ASSERT_NE(resp->header("x-received"), nullptr);
+  EXPECT_EQ(*resp->header("x-received"), std::to_string(5 * 1024 * 1024 + 3));
+  EXPECT_EQ(resp->body.size(), big_answer.size());
+  EXPECT_TRUE(resp->body == big_answer);
+}
+
 TEST_P(TransportTest, ChunkedAnswerAfterAnInterimOneIsReassembled) {
   RawServer server(io_, [](const std::string&) {
     return RawServer::Reply{
