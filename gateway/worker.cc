@@ -48,6 +48,10 @@ struct RequestContext {
   std::size_t route_pos = 0;
   int attempt = 0;  // sends on the current channel
   std::optional<asio::steady_timer> timer;
+  // The worker's list of live requests (for Stop), intrusive: no allocation
+  // or hashing per request.
+  RequestContext* live_prev = nullptr;
+  RequestContext* live_next = nullptr;
 };
 
 // One record for Kafka (an event or a DLQ copy) until it is acknowledged.
@@ -122,8 +126,12 @@ void Worker::Stop() {
   if (!thread_.joinable()) return;
   asio::post(loop_->io, [this] {
     loop_->commit_timer.cancel();
-    for (RequestContext* ctx : live_) delete ctx;
-    live_.clear();
+    while (live_head_ != nullptr) {
+      RequestContext* next = live_head_->live_next;
+      delete live_head_;
+      live_head_ = next;
+    }
+    live_size_ = 0;
     for (PendingRecord* rec : produce_backlog_) delete rec;
     produce_backlog_.clear();
     providers_ = {};  // aborts transfers on this thread
@@ -201,8 +209,10 @@ void Worker::Process(Incoming& in) {
   ctx->partition = part;
   ctx->offset = offset;
   ctx->message = std::move(in.message);
-  live_.insert(ctx);
-  live_count_.store(live_.size(), std::memory_order_relaxed);
+  ctx->live_next = live_head_;
+  if (live_head_ != nullptr) live_head_->live_prev = ctx;
+  live_head_ = ctx;
+  live_count_.store(++live_size_, std::memory_order_relaxed);
   (part->lane == Lane::bulk ? metrics_.consumed_bulk : metrics_.consumed_transactional).Inc();
 
   auto decoded = decoder_.Decode(ctx->message.payload(), part->lane);
@@ -496,8 +506,13 @@ void Worker::Release(RequestContext* ctx, bool durable) {
     part.committable.store(part.tracker.committable(), std::memory_order_release);
   }
   part.busy.fetch_sub(1, std::memory_order_release);
-  live_.erase(ctx);
-  live_count_.store(live_.size(), std::memory_order_relaxed);
+  if (ctx->live_prev != nullptr) {
+    ctx->live_prev->live_next = ctx->live_next;
+  } else {
+    live_head_ = ctx->live_next;
+  }
+  if (ctx->live_next != nullptr) ctx->live_next->live_prev = ctx->live_prev;
+  live_count_.store(--live_size_, std::memory_order_relaxed);
   delete ctx;
 }
 

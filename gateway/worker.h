@@ -9,7 +9,6 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "gateway/config.h"
@@ -114,7 +113,8 @@ class Worker {
   WorkerProviders providers_;
   std::array<std::vector<Route>, kChannelCount> routes_;
   std::vector<std::shared_ptr<PartitionState>> partitions_;
-  std::unordered_set<RequestContext*> live_;
+  RequestContext* live_head_ = nullptr;  // intrusive list through RequestContext
+  std::size_t live_size_ = 0;
   std::vector<PendingRecord*> produce_backlog_;  // records the producer refused, retried on tick
   std::deque<Incoming> transactional_in_;  // submitted, not yet processed
   std::deque<Incoming> bulk_in_;

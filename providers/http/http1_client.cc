@@ -52,17 +52,25 @@ constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
 // 5-75 s, and a connection the server closed only holds a descriptor.
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 
+// Views into the request's url.
 struct Url {
   bool tls = false;
-  std::string host;  // without brackets for IPv6 literals
+  std::string_view host;  // without brackets for IPv6 literals, as written
   std::uint16_t port = 0;
-  std::string_view target;  // path and query, into the request's url
-  std::string authority;    // Host header value
+  std::string_view target;     // path and query
+  std::string_view authority;  // Host header value
+  std::size_t origin_length = 0;  // of "scheme://authority"
 };
+
+std::string_view WithoutFragment(std::string_view rest) {
+  const std::size_t hash = rest.find('#');
+  return hash == std::string_view::npos ? rest : rest.substr(0, hash);
+}
 
 // scheme://host[:port][/path][?query][#fragment]; no user info.
 std::optional<Url> ParseUrl(std::string_view url) {
   Url u;
+  const std::size_t full = url.size();
   if (url.rfind("http://", 0) == 0) {
     url.remove_prefix(7);
   } else if (url.rfind("https://", 0) == 0) {
@@ -100,13 +108,10 @@ std::optional<Url> ParseUrl(std::string_view url) {
     }
     u.port = static_cast<std::uint16_t>(value);
   }
-  u.host.reserve(host.size());
-  for (char c : host) u.host.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  u.authority = std::string(authority);
-  if (const std::size_t hash = rest.find('#'); hash != std::string_view::npos) {
-    rest = rest.substr(0, hash);
-  }
-  u.target = rest;
+  u.host = host;
+  u.authority = authority;
+  u.target = WithoutFragment(rest);
+  u.origin_length = full - url.size() + authority.size();
   return u;
 }
 
@@ -224,21 +229,38 @@ class Http1Client::Impl {
     ex->connect_timeout = request.connect_timeout.count() > 0 ? request.connect_timeout
                                                               : std::chrono::seconds(300);
     ++stats_.started;
-    auto url = ParseUrl(request.url);
-    if (!url) {
-      ex->request = std::move(request);
-      FailLater(std::move(ex), TransportError::other, "URL using bad/illegal format or missing URL");
-      return;
+    // Requests of a transport mostly go to one origin: the last one's Host
+    // is found by comparing the URL's start, without parsing or hashing.
+    const std::string_view url = request.url;
+    Host* host = last_host_;
+    std::string_view target;
+    if (host != nullptr && url.size() >= last_origin_.size() &&
+        url.compare(0, last_origin_.size(), last_origin_) == 0 &&
+        (url.size() == last_origin_.size() ||
+         std::string_view("/?#").find(url[last_origin_.size()]) != std::string_view::npos)) {
+      target = WithoutFragment(url.substr(last_origin_.size()));
+    } else {
+      auto parsed = ParseUrl(url);
+      if (!parsed) {
+        ex->request = std::move(request);
+        FailLater(std::move(ex), TransportError::other,
+                  "URL using bad/illegal format or missing URL");
+        return;
+      }
+      host = &HostFor(*parsed);
+      host->authority = std::string(parsed->authority);
+      target = parsed->target;
+      last_host_ = host;
+      last_origin_.assign(url.substr(0, parsed->origin_length));
     }
-    if (url->tls && !TlsReady()) {
+    if (host->tls && !TlsReady()) {
       FailLater(std::move(ex), TransportError::tls, tls_setup_error_);
       return;
     }
-    WriteHead(request, *url, ex->head);
+    WriteHead(request, target, host->authority, ex->head);
     ex->request = std::move(request);
-    Host& host = HostFor(*url);
     ++in_flight_;
-    Dispatch(host, std::move(ex));
+    Dispatch(*host, std::move(ex));
   }
 
   std::size_t in_flight() const { return in_flight_; }
@@ -281,8 +303,9 @@ class Http1Client::Impl {
   struct Host {
     std::string key;
     bool tls = false;
-    std::string name;
+    std::string name;  // lower case
     std::uint16_t port = 0;
+    std::string authority;  // Host header: as the latest URL that opened this origin wrote it
     bool literal = false;  // an IP address: nothing to resolve
     std::vector<tcp::endpoint> endpoints;
     Clock::time_point resolved_until;
@@ -317,22 +340,27 @@ class Http1Client::Impl {
   // "POST /path HTTP/1.1" and the headers curl would send for the same
   // Request: Host, User-Agent, Accept, Authorization, Content-Type for form
   // bodies without one, Content-Length for bodies, then the request's own.
-  void WriteHead(const Request& r, const Url& url, std::string& out) const {
+  void WriteHead(const Request& r, std::string_view target, std::string_view authority,
+                 std::string& out) {
     out.reserve(256 + r.url.size());
     out.append(MethodName(r.method));
     out.push_back(' ');
-    if (url.target.empty() || url.target.front() == '?') out.push_back('/');
-    out.append(url.target);
+    if (target.empty() || target.front() == '?') out.push_back('/');
+    out.append(target);
     out.append(" HTTP/1.1\r\n");
     if (!HasHeader(r.headers, "host")) {
-      out.append("Host: ").append(url.authority).append("\r\n");
+      out.append("Host: ").append(authority).append("\r\n");
     }
     if (!HasHeader(r.headers, "user-agent")) {
       out.append("User-Agent: ").append(options_.user_agent).append("\r\n");
     }
     if (!HasHeader(r.headers, "accept")) out.append("Accept: */*\r\n");
     if (!r.basic_auth.empty()) {
-      out.append("Authorization: Basic ").append(Base64(r.basic_auth)).append("\r\n");
+      if (r.basic_auth != auth_plain_) {  // a provider's credentials rarely change
+        auth_plain_ = r.basic_auth;
+        auth_encoded_ = Base64(r.basic_auth);
+      }
+      out.append("Authorization: Basic ").append(auth_encoded_).append("\r\n");
     }
     const bool has_body = r.method == Method::post || r.method == Method::put ||
                           (r.method == Method::del && !r.body.empty());
@@ -340,7 +368,9 @@ class Http1Client::Impl {
       if (r.method == Method::post && !HasHeader(r.headers, "content-type")) {
         out.append("Content-Type: application/x-www-form-urlencoded\r\n");
       }
-      out.append("Content-Length: ").append(std::to_string(r.body.size())).append("\r\n");
+      char digits[24];
+      const auto end = std::to_chars(std::begin(digits), std::end(digits), r.body.size()).ptr;
+      out.append("Content-Length: ").append(digits, end).append("\r\n");
     }
     for (const auto& h : r.headers) {
       // curl's convention: "Name:" with nothing after it removes a header.
@@ -351,19 +381,21 @@ class Http1Client::Impl {
   }
 
   Host& HostFor(const Url& url) {
+    std::string name(url.host);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string key;
-    key.reserve(url.host.size() + 16);
-    key.append(url.tls ? "https://" : "http://").append(url.host).push_back(':');
+    key.reserve(name.size() + 16);
+    key.append(url.tls ? "https://" : "http://").append(name).push_back(':');
     key.append(std::to_string(url.port));
     auto it = hosts_.find(key);
     if (it != hosts_.end()) return *it->second;
     auto host = std::make_unique<Host>();
     host->key = key;
     host->tls = url.tls;
-    host->name = url.host;
+    host->name = name;
     host->port = url.port;
     error_code ec;
-    const auto address = asio::ip::make_address(url.host, ec);
+    const auto address = asio::ip::make_address(name, ec);
     if (!ec) {
       host->literal = true;
       host->endpoints.emplace_back(address, url.port);
@@ -826,6 +858,10 @@ class Http1Client::Impl {
   bool timer_armed_ = false;
   Clock::time_point armed_for_;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
+  Host* last_host_ = nullptr;  // origin of the latest parsed URL ...
+  std::string last_origin_;    // ... and that URL's "scheme://authority"
+  std::string auth_plain_;     // the latest basic_auth ...
+  std::string auth_encoded_;   // ... in Base64
   std::size_t open_total_ = 0;
   std::size_t waiting_total_ = 0;  // exchanges queued for a connection, all origins
   std::size_t in_flight_ = 0;
