@@ -161,7 +161,13 @@ int main(int argc, char** argv) {
   app.add_option("--id-prefix", o.id_prefix, "Request id prefix");
   app.add_option("--seed", o.seed, "Random seed");
   app.add_flag("--quiet", o.quiet, "No progress line");
+  int linger_ms = -1;
+  app.add_option("--linger-ms", linger_ms,
+                 "Producer linger.ms (default 1 at a fixed rate, where batching delay counts as "
+                 "latency; 5, librdkafka's default, otherwise)")
+      ->check(CLI::Range(0, 1000));
   CLI11_PARSE(app, argc, argv);
+  if (linger_ms < 0) linger_ms = o.rate > 0 ? 1 : 5;
   if (!mix.empty()) o.mix.clear();
   for (const auto& item : mix) {
     const auto eq = item.find('=');
@@ -191,7 +197,7 @@ int main(int argc, char** argv) {
        // At a fixed rate, batching delay would count as gateway latency.
        .properties = {{"queue.buffering.max.messages", "1000000"},
                       {"queue.buffering.max.kbytes", "1048576"},
-                      {"linger.ms", o.rate > 0 ? "1" : "5"},
+                      {"linger.ms", std::to_string(linger_ms)},
                       {"batch.num.messages", "10000"}}});
   if (!producer) {
     std::fprintf(stderr, "loadgen: %s\n", producer.error().c_str());
