@@ -80,8 +80,13 @@ HttpDispatcher::HttpDispatcher(std::string provider_name, std::string api,
 void HttpDispatcher::Dispatch(bool bulk, http::Request request, Mapper map, SendCallback done) {
   limiter_.Run(bulk, [this, request = std::move(request), map = std::move(map),
                       done = std::move(done)]() mutable {
-    std::string origin(UrlOrigin(request.url));
-    transport_.Send(std::move(request), [this, origin = std::move(origin), map = std::move(map),
+    // Kept for the TLS failure message; one shared copy per origin rather
+    // than a string per request (most providers have one origin).
+    const std::string_view url_origin = UrlOrigin(request.url);
+    if (!last_origin_ || *last_origin_ != url_origin) {
+      last_origin_ = std::make_shared<const std::string>(url_origin);
+    }
+    transport_.Send(std::move(request), [this, origin = last_origin_, map = std::move(map),
                                          done = std::move(done)](http::Response r) {
       limiter_.Release();
       SendResult result = map(r);
@@ -94,7 +99,7 @@ void HttpDispatcher::Dispatch(bool bulk, http::Request request, Mapper map, Send
         LogThrottled(provider_name_, "tls",
                      "provider {}: TLS failure talking to {} ({}); check the provider's URL and "
                      "ca_file",
-                     provider_name_, origin, r.error_message);
+                     provider_name_, *origin, r.error_message);
       }
       done(std::move(result));
     });

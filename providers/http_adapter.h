@@ -5,6 +5,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -53,6 +54,7 @@ class HttpDispatcher {
   std::string api_;
   http::Transport& transport_;
   ConcurrencyLimiter limiter_;
+  std::shared_ptr<const std::string> last_origin_;  // of the latest request's URL
 };
 
 // The origin ("https://host:port") of a URL, for log lines: never the path or

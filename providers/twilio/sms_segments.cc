@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <vector>
 
 namespace omnigate::providers {
 namespace {
@@ -94,13 +93,20 @@ char32_t NextCodePoint(std::string_view s, std::size_t& i) {
   return cp;
 }
 
-// Packs items of the given sizes into parts of `single` (one part) or
-// `multi` (concatenated) capacity without splitting an item.
-int Pack(const std::vector<std::uint8_t>& sizes, int total, int single, int multi) {
-  if (total <= single) return 1;
+// UTF-16 code units of a code point: UCS-2 messages carry astral
+// characters as surrogate pairs.
+int Utf16Units(char32_t cp) { return cp > 0xFFFF ? 2 : 1; }
+
+// Packs the text's characters, each `size(cp)` long, into parts of `multi`
+// capacity without splitting a character (a concatenated message's parts
+// lose room to the UDH). A second walk over the text instead of a vector of
+// sizes: this runs once per SMS on the hot path.
+template <typename Size>
+int PackParts(std::string_view utf8, int multi, Size size) {
   int parts = 1;
   int used = 0;
-  for (const auto sz : sizes) {
+  for (std::size_t i = 0; i < utf8.size();) {
+    const int sz = size(NextCodePoint(utf8, i));
     if (used + sz > multi) {
       ++parts;
       used = 0;
@@ -113,30 +119,27 @@ int Pack(const std::vector<std::uint8_t>& sizes, int total, int single, int mult
 }  // namespace
 
 SmsSegmentInfo CountSmsSegments(std::string_view utf8) {
-  std::vector<std::uint8_t> gsm_sizes;
-  std::vector<std::uint8_t> ucs_sizes;
-  gsm_sizes.reserve(utf8.size());
-  ucs_sizes.reserve(utf8.size());
   bool gsm = true;
   int septets = 0;
   int units = 0;
   for (std::size_t i = 0; i < utf8.size();) {
     const char32_t cp = NextCodePoint(utf8, i);
-    const int u = cp > 0xFFFF ? 2 : 1;
-    units += u;
-    ucs_sizes.push_back(static_cast<std::uint8_t>(u));
+    units += Utf16Units(cp);
     if (gsm) {
       const int cost = GsmCost(cp);
       if (cost == 0) {
         gsm = false;
       } else {
         septets += cost;
-        gsm_sizes.push_back(static_cast<std::uint8_t>(cost));
       }
     }
   }
-  if (gsm) return {SmsEncoding::gsm7, septets, Pack(gsm_sizes, septets, 160, 153)};
-  return {SmsEncoding::ucs2, units, Pack(ucs_sizes, units, 70, 67)};
+  if (gsm) {
+    const int parts = septets <= 160 ? 1 : PackParts(utf8, 153, GsmCost);
+    return {SmsEncoding::gsm7, septets, parts};
+  }
+  const int parts = units <= 70 ? 1 : PackParts(utf8, 67, Utf16Units);
+  return {SmsEncoding::ucs2, units, parts};
 }
 
 }  // namespace omnigate::providers
