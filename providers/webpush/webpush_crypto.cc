@@ -91,7 +91,9 @@ class Wiper {
 
 Result<std::string, std::string> HkdfSha256(std::string_view salt, std::string_view ikm,
                                             std::string_view info, std::size_t length) {
-  const KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  // Fetched once: an algorithm lookup per call costs locks and string
+  // compares; the fetched EVP_KDF is immutable and shared across threads.
+  static const KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   const KdfCtxPtr ctx(kdf ? EVP_KDF_CTX_new(kdf.get()) : nullptr);
   if (!ctx) return MakeUnexpected(OpenSslError("HKDF setup"));
   char digest[] = "SHA256";
