@@ -686,7 +686,7 @@ class Http1Client::Impl {
     if (keep_alive) {
       if (!host.waiting.empty()) {
         Start(c, PopWaiting(host));
-      } else if (waiting_total_ > 0) {
+      } else if (WaitingForTotal() != nullptr) {
         // Another origin waits for a slot under the total limit: this
         // connection makes room for it (Drop hands the slot over).
         Drop(c);
@@ -739,6 +739,17 @@ class Http1Client::Impl {
     });
   }
 
+  // An origin with requests waiting that only the total limit holds back
+  // (it is below its per-host limit), or nullptr.
+  Host* WaitingForTotal() {
+    if (waiting_total_ == 0) return nullptr;
+    const auto per_host = static_cast<std::size_t>(std::max(1L, options_.max_connections_per_host));
+    for (auto& [key, h] : hosts_) {
+      if (!h->waiting.empty() && h->conns.size() < per_host) return h.get();
+    }
+    return nullptr;
+  }
+
   std::unique_ptr<Exchange> PopWaiting(Host& host) {
     std::unique_ptr<Exchange> ex = std::move(host.waiting.front());
     host.waiting.pop_front();
@@ -758,15 +769,7 @@ class Http1Client::Impl {
     }
     host.conns.erase(c);
     --open_total_;
-    Host* next = host.waiting.empty() ? nullptr : &host;
-    if (next == nullptr && waiting_total_ > 0) {
-      for (auto& [key, h] : hosts_) {
-        if (!h->waiting.empty()) {
-          next = h.get();
-          break;
-        }
-      }
-    }
+    Host* next = host.waiting.empty() ? WaitingForTotal() : &host;
     if (next != nullptr) Dispatch(*next, PopWaiting(*next));
   }
 

@@ -530,6 +530,28 @@ TEST_F(TransportTestBase, TotalConnectionLimitIsHandedOverBetweenOrigins) {
   EXPECT_EQ(other->connections(), 1u);
 }
 
+// A request waiting for its own origin's per-host limit does not take a
+// connection of another origin: that one stays open for its next request.
+TEST_F(TransportTestBase, RequestsHeldByTheirPerHostLimitLeaveOtherOriginsConnectionsAlone) {
+  auto slow = Mock({.latency_ms = 300});
+  auto other = Mock();
+  Transport t(io_, {.max_connections_per_host = 1, .max_total_connections = 2,
+                    .engine = HttpEngine::native});
+  int slow_ok = 0;
+  for (int i = 0; i < 2; ++i) {
+    t.Send(TwilioPost(*slow), [&](Response x) { slow_ok += x.status == 201 ? 1 : 0; });
+  }
+  for (int i = 0; i < 2; ++i) {  // one after the other, while the slow origin has a queue
+    std::optional<Response> resp;
+    t.Send(TwilioPost(*other), [&](Response x) { resp = std::move(x); });
+    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    EXPECT_EQ(resp->status, 201) << resp->error_message;
+  }
+  EXPECT_EQ(other->connections(), 1u) << "the idle connection was reused, not closed";
+  ASSERT_TRUE(RunUntil([&] { return slow_ok == 2; }));
+  EXPECT_EQ(slow->connections(), 1u);
+}
+
 // Which engine carries what (HttpEngine::automatic).
 TEST_F(TransportTestBase, AutomaticEngineSendsWhatWouldBeHttp1ThroughItsOwnClient) {
   RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
