@@ -48,9 +48,6 @@ namespace {
 // How long a resolved host name is reused for new connections (curl's
 // default DNS cache timeout).
 constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
-// Idle connections are closed after this long: servers drop theirs after
-// 5-75 s, and a connection the server closed only holds a descriptor.
-constexpr auto kIdleTimeout = std::chrono::seconds(30);
 
 // Views into the request's url.
 struct Url {
@@ -693,7 +690,7 @@ class Http1Client::Impl {
       } else {
         c->idle_since = Clock::now();
         host.idle.push_back(c);
-        ArmTimer(c->idle_since + kIdleTimeout);
+        ArmTimer(c->idle_since + options_.idle_timeout);
       }
     } else {
       Drop(c);
@@ -812,10 +809,10 @@ class Http1Client::Impl {
           } else {
             note(c->deadline);
           }
-        } else if (c->idle_since + kIdleTimeout <= now) {
+        } else if (c->idle_since + options_.idle_timeout <= now) {
           stale.push_back(c);
         } else {
-          note(c->idle_since + kIdleTimeout);
+          note(c->idle_since + options_.idle_timeout);
         }
       }
       for (auto it = host->waiting.begin(); it != host->waiting.end();) {

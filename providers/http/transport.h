@@ -98,6 +98,10 @@ struct TransportOptions {
   std::size_t max_response_bytes = 1 << 20;
   std::string user_agent = "omnigate/0.1";
   HttpEngine engine = HttpEngine::automatic;
+  // HTTP/1.1 client: keep-alive connections idle this long are closed
+  // (servers drop theirs after 5-75 s; one the server closed only holds a
+  // descriptor). curl keeps its own (118 s).
+  std::chrono::milliseconds idle_timeout{30'000};
 };
 
 // Counters owned by one Transport; relaxed, read by /metrics.

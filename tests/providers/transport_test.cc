@@ -273,6 +273,7 @@ class RawServer {
   }
   int connections() const { return connections_; }
   int closed_by_us() const { return closed_by_us_; }
+  int closed_by_client() const { return closed_by_client_; }
   const std::vector<std::string>& requests() const { return requests_; }
 
  private:
@@ -327,6 +328,7 @@ class RawServer {
     }
     c->socket.async_read_some(asio::buffer(c->chunk),
                               [this, c](const boost::system::error_code& ec, std::size_t n) {
+                                if (ec == asio::error::eof) ++closed_by_client_;
                                 if (ec) return;
                                 c->buffer.append(c->chunk.data(), n);
                                 Serve(c);
@@ -337,6 +339,7 @@ class RawServer {
   Responder respond_;
   int connections_ = 0;
   int closed_by_us_ = 0;
+  int closed_by_client_ = 0;
   std::vector<std::string> requests_;
 };
 
@@ -550,6 +553,28 @@ TEST_F(TransportTestBase, RequestsHeldByTheirPerHostLimitLeaveOtherOriginsConnec
   EXPECT_EQ(other->connections(), 1u) << "the idle connection was reused, not closed";
   ASSERT_TRUE(RunUntil([&] { return slow_ok == 2; }));
   EXPECT_EQ(slow->connections(), 1u);
+}
+
+// A keep-alive connection left idle past idle_timeout is closed by the
+// client; the next request opens a new one.
+TEST_F(TransportTestBase, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  Transport t(io_, {.engine = HttpEngine::native, .idle_timeout = 200ms});
+  const auto get = [&] {
+    std::optional<Response> resp;
+    Request r;
+    r.method = Method::get;
+    r.url = server.url();
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    EXPECT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    return resp.value_or(Response{}).status;
+  };
+  EXPECT_EQ(get(), 200);
+  EXPECT_EQ(get(), 200);
+  EXPECT_EQ(server.connections(), 1) << "reused while fresh";
+  ASSERT_TRUE(RunUntil([&] { return server.closed_by_client() == 1; }, 5s));
+  EXPECT_EQ(get(), 200);
+  EXPECT_EQ(server.connections(), 2);
 }
 
 // Which engine carries what (HttpEngine::automatic).
