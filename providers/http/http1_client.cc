@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -26,6 +27,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <deque>
@@ -49,6 +51,15 @@ namespace {
 // default DNS cache timeout).
 constexpr auto kDnsCacheTtl = std::chrono::seconds(60);
 
+// curl refuses URLs with spaces or control characters; taking them would let
+// a templated URL split the request line.
+bool HasForbiddenBytes(std::string_view url) {
+  return std::any_of(url.begin(), url.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7F;
+  });
+}
+
 // Views into the request's url.
 struct Url {
   bool tls = false;
@@ -66,6 +77,7 @@ std::string_view WithoutFragment(std::string_view rest) {
 
 // scheme://host[:port][/path][?query][#fragment]; no user info.
 std::optional<Url> ParseUrl(std::string_view url) {
+  if (HasForbiddenBytes(url)) return std::nullopt;
   Url u;
   const std::size_t full = url.size();
   if (url.rfind("http://", 0) == 0) {
@@ -132,6 +144,13 @@ bool HasHeader(const std::vector<std::string>& headers, std::string_view name) {
     if (eq) return true;
   }
   return false;
+}
+
+// Whether the request's body goes on the wire (curl's rules: POST and PUT
+// always, with Content-Length 0 when empty; DELETE when it has one; GET never).
+bool CarriesBody(const Request& r) {
+  return r.method == Method::post || r.method == Method::put ||
+         (r.method == Method::del && !r.body.empty());
 }
 
 std::string_view MethodName(Method m) {
@@ -234,7 +253,8 @@ class Http1Client::Impl {
     if (host != nullptr && url.size() >= last_origin_.size() &&
         url.compare(0, last_origin_.size(), last_origin_) == 0 &&
         (url.size() == last_origin_.size() ||
-         std::string_view("/?#").find(url[last_origin_.size()]) != std::string_view::npos)) {
+         std::string_view("/?#").find(url[last_origin_.size()]) != std::string_view::npos) &&
+        !HasForbiddenBytes(url)) {
       target = WithoutFragment(url.substr(last_origin_.size()));
     } else {
       auto parsed = ParseUrl(url);
@@ -255,6 +275,7 @@ class Http1Client::Impl {
       return;
     }
     WriteHead(request, target, host->authority, ex->head);
+    ex->with_body = CarriesBody(request);
     ex->request = std::move(request);
     ++in_flight_;
     Dispatch(*host, std::move(ex));
@@ -274,6 +295,7 @@ class Http1Client::Impl {
     Clock::time_point deadline;
     std::chrono::milliseconds connect_timeout{0};
     bool retried = false;
+    bool with_body = false;  // CarriesBody(request)
   };
 
   struct Host;
@@ -359,9 +381,7 @@ class Http1Client::Impl {
       }
       out.append("Authorization: Basic ").append(auth_encoded_).append("\r\n");
     }
-    const bool has_body = r.method == Method::post || r.method == Method::put ||
-                          (r.method == Method::del && !r.body.empty());
-    if (has_body) {
+    if (CarriesBody(r)) {
       if (r.method == Method::post && !HasHeader(r.headers, "content-type")) {
         out.append("Content-Type: application/x-www-form-urlencoded\r\n");
       }
@@ -400,10 +420,15 @@ class Http1Client::Impl {
     return *hosts_.emplace(std::move(key), std::move(host)).first->second;
   }
 
-  void Dispatch(Host& host, std::unique_ptr<Exchange> ex) {
-    if (!host.idle.empty()) {
+  // `fresh`: not on an idle connection (a retry after a stale one).
+  void Dispatch(Host& host, std::unique_ptr<Exchange> ex, bool fresh = false) {
+    while (!fresh && !host.idle.empty()) {
       std::shared_ptr<Conn> c = std::move(host.idle.back());
       host.idle.pop_back();
+      if (Clock::now() - c->idle_since >= options_.idle_check_after && !StillUsable(*c)) {
+        Forget(c);
+        continue;
+      }
       Start(c, std::move(ex));
       return;
     }
@@ -527,8 +552,11 @@ class Http1Client::Impl {
     ArmTimer(c->deadline);
     c->got_bytes = false;
     c->parser.emplace(c->ex->response, options_.max_response_bytes);
-    const std::array<asio::const_buffer, 2> buffers{asio::buffer(c->ex->head),
-                                                    asio::buffer(c->ex->request.body)};
+    // A body goes out only with a method that carries one (as curl's GET
+    // sends none); the head says how long it is.
+    const std::size_t body_size = c->ex->with_body ? c->ex->request.body.size() : 0;
+    const std::array<asio::const_buffer, 2> buffers{
+        asio::buffer(c->ex->head), asio::buffer(c->ex->request.body.data(), body_size)};
     if (c->tls) {
       asio::async_write(*c->tls, buffers,
                         [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec,
@@ -542,14 +570,22 @@ class Http1Client::Impl {
     }
     // Non-blocking: a request that fits the send buffer is written here.
     error_code ec;
-    const std::size_t total = c->ex->head.size() + c->ex->request.body.size();
+    const std::size_t total = c->ex->head.size() + body_size;
     const std::size_t n = c->socket.write_some(buffers, ec);
-    if (ec && ec != asio::error::would_block) return Broken(c, ec);
+    if (ec && ec != asio::error::would_block) {
+      // Handled from the io_context, not here: Start may run inside Send,
+      // and a failure can end in the callback.
+      asio::post(io_, [this, c, ec, alive = std::weak_ptr<bool>(alive_)] {
+        auto a = alive.lock();
+        if (a && *a && !c->closed) Broken(c, ec);
+      });
+      return;
+    }
     if (n == total) return WaitReadable(c);
     const std::size_t from_head = std::min(n, c->ex->head.size());
     const std::array<asio::const_buffer, 2> rest{
         asio::buffer(c->ex->head) + from_head,
-        asio::buffer(c->ex->request.body) + (n - from_head)};
+        asio::buffer(c->ex->request.body.data(), body_size) + (n - from_head)};
     asio::async_write(c->socket, rest,
                       [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& wec,
                                                                       std::size_t) {
@@ -665,8 +701,16 @@ class Http1Client::Impl {
       std::unique_ptr<Exchange> ex = std::move(c->ex);
       ex->retried = true;
       Host& host = *c->host;
+      const Clock::time_point idle_since = c->idle_since;
       Drop(c);
-      Dispatch(host, std::move(ex));
+      // Connections idle at least as long as this one likely went the same
+      // way; the retry takes a new connection.
+      std::vector<std::shared_ptr<Conn>> older;
+      for (const auto& other : host.idle) {
+        if (other->idle_since <= idle_since) older.push_back(other);
+      }
+      for (const auto& other : older) Forget(other);
+      Dispatch(host, std::move(ex), /*fresh=*/true);
       return;
     }
     Fail(c, TransportError::connect, ec == asio::error::eof
@@ -754,10 +798,21 @@ class Http1Client::Impl {
     return ex;
   }
 
-  // Closes the connection and forgets it. A waiting exchange gets the slot:
-  // one of the same origin first, else one of another origin that waits
-  // because of the total limit.
-  void Drop(const std::shared_ptr<Conn>& c) {
+  // A connection idle for a while may have been closed by the server, or
+  // have bytes on it nobody asked for (a 408 before the close): either way
+  // it must not carry a request. One peek, only for connections idle longer
+  // than idle_check_after (servers' keep-alive timeouts are seconds), so not
+  // per request at load.
+  static bool StillUsable(Conn& c) {
+    char byte = 0;
+    const ssize_t n = ::recv(c.lowest().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+    // Bytes on a TLS connection may be a late session ticket: only its end counts.
+    return n > 0 && c.tls != nullptr;
+  }
+
+  // Closes the connection and forgets it, leaving its slot unused.
+  void Forget(const std::shared_ptr<Conn>& c) {
     if (c->closed) return;
     Close(*c);
     Host& host = *c->host;
@@ -766,6 +821,15 @@ class Http1Client::Impl {
     }
     host.conns.erase(c);
     --open_total_;
+  }
+
+  // Closes the connection and forgets it. A waiting exchange gets the slot:
+  // one of the same origin first, else one of another origin that waits
+  // because of the total limit.
+  void Drop(const std::shared_ptr<Conn>& c) {
+    if (c->closed) return;
+    Forget(c);
+    Host& host = *c->host;
     Host* next = host.waiting.empty() ? WaitingForTotal() : &host;
     if (next != nullptr) Dispatch(*next, PopWaiting(*next));
   }

@@ -102,6 +102,10 @@ struct TransportOptions {
   // (servers drop theirs after 5-75 s; one the server closed only holds a
   // descriptor). curl keeps its own (118 s).
   std::chrono::milliseconds idle_timeout{30'000};
+  // HTTP/1.1 client: a connection idle longer than this is checked (one
+  // non-blocking peek) before it carries a request; one the server closed,
+  // or with bytes nobody asked for on it, is closed instead.
+  std::chrono::milliseconds idle_check_after{1'000};
 };
 
 // Counters owned by one Transport; relaxed, read by /metrics.
@@ -130,7 +134,8 @@ class Transport {
   Transport& operator=(const Transport&) = delete;
 
   // Starts the request; `done` runs exactly once on the io_context thread,
-  // never from inside Send itself.
+  // never from inside Send itself. A callback may call Send, but must not
+  // destroy the Transport.
   void Send(Request request, Callback done);
 
   std::size_t in_flight() const;

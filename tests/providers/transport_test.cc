@@ -274,6 +274,22 @@ class RawServer {
   int connections() const { return connections_; }
   int closed_by_us() const { return closed_by_us_; }
   int closed_by_client() const { return closed_by_client_; }
+  // Writes `bytes` nobody asked for on every open connection, then closes
+  // them; stray_written() counts the writes done.
+  void SendStrayAndClose(const std::string& bytes) {
+    auto data = std::make_shared<std::string>(bytes);
+    for (const auto& weak : live_) {
+      auto c = weak.lock();
+      if (!c || !c->socket.is_open()) continue;
+      asio::async_write(c->socket, asio::buffer(*data),
+                        [this, c, data](const boost::system::error_code&, std::size_t) {
+                          boost::system::error_code ignored;
+                          c->socket.close(ignored);
+                          ++stray_written_;
+                        });
+    }
+  }
+  int stray_written() const { return stray_written_; }
   const std::vector<std::string>& requests() const { return requests_; }
 
  private:
@@ -288,7 +304,9 @@ class RawServer {
     acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
       if (ec) return;
       ++connections_;
-      Serve(std::make_shared<Conn>(std::move(s)));
+      auto c = std::make_shared<Conn>(std::move(s));
+      live_.push_back(c);
+      Serve(c);
       Accept();
     });
   }
@@ -340,7 +358,9 @@ class RawServer {
   int connections_ = 0;
   int closed_by_us_ = 0;
   int closed_by_client_ = 0;
+  int stray_written_ = 0;
   std::vector<std::string> requests_;
+  std::vector<std::weak_ptr<Conn>> live_;
 };
 
 const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
@@ -575,6 +595,96 @@ TEST_F(TransportTestBase, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   ASSERT_TRUE(RunUntil([&] { return server.closed_by_client() == 1; }, 5s));
   EXPECT_EQ(get(), 200);
   EXPECT_EQ(server.connections(), 2);
+}
+
+// Two keep-alive connections the server closed while idle: the retry after
+// the first dead one takes a new connection, not the other dead one.
+TEST_P(TransportTest, RetryAfterAStaleConnectionTakesANewOne) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  Transport t(io_, Opts({.max_connections_per_host = 2, .max_total_connections = 2,
+                         .idle_check_after = 3600s}));  // no peek: the retry path alone
+  int ok = 0;
+  for (int i = 0; i < 2; ++i) {  // two at once: two connections
+    Request r;
+    r.method = Method::get;
+    r.url = server.url();
+    t.Send(std::move(r), [&](Response x) { ok += x.status == 200 ? 1 : 0; });
+  }
+  ASSERT_TRUE(RunUntil([&] { return ok == 2; }));
+  ASSERT_EQ(server.connections(), 2);
+  server.SendStrayAndClose("");
+  ASSERT_TRUE(RunUntil([&] { return server.stray_written() == 2; }));
+  std::optional<Response> resp;
+  Request r;
+  r.method = Method::get;
+  r.url = server.url();
+  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+  EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
+  EXPECT_EQ(resp->status, 200);
+  EXPECT_EQ(t.stats().transport_errors, 0u);
+}
+
+// Bytes a server put on an idle connection (a 408 before it closed) are not
+// taken as the answer to the next request: the connection is checked
+// before reuse and replaced.
+TEST_F(TransportTestBase, IdleConnectionWithUnaskedBytesIsNotReused) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  Transport t(io_, {.engine = HttpEngine::native, .idle_check_after = 0ms});
+  const auto get = [&] {
+    std::optional<Response> resp;
+    Request r;
+    r.method = Method::get;
+    r.url = server.url();
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    EXPECT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    return resp.value_or(Response{});
+  };
+  EXPECT_EQ(get().status, 200);
+  server.SendStrayAndClose("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n");
+  ASSERT_TRUE(RunUntil([&] { return server.stray_written() == 1; }));
+  const Response next = get();
+  EXPECT_EQ(next.status, 200) << next.error_message;
+  EXPECT_EQ(server.connections(), 2);
+}
+
+// A URL with a line break or space is refused, not written into the request
+// line (a template could otherwise smuggle headers or a second request).
+TEST_P(TransportTest, UrlWithControlCharactersIsRefused) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  Transport t(io_, Opts());
+  for (const std::string bad : {"/send?to=1\r\nX-Injected: 1", "/send?text=a b"}) {
+    std::optional<Response> resp;
+    Request r;
+    r.url = server.url(bad);
+    r.timeout = 2s;
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    EXPECT_NE(resp->error, TransportError::none) << bad;
+  }
+  EXPECT_TRUE(server.requests().empty());
+}
+
+// GET carries no body (curl's rule), so a stray body cannot desynchronise
+// the connection: the next request on it is answered normally.
+TEST_P(TransportTest, GetSendsNoBody) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  Transport t(io_, Opts());
+  for (int i = 0; i < 2; ++i) {
+    std::optional<Response> resp;
+    Request r;
+    r.method = Method::get;
+    r.url = server.url();
+    r.body = "not for a GET";
+    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
+    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    EXPECT_EQ(resp->status, 200) << resp->error_message;
+  }
+  ASSERT_EQ(server.requests().size(), 2u);
+  for (const auto& req : server.requests()) {
+    EXPECT_EQ(req.find("not for a GET"), std::string::npos) << req;
+    EXPECT_TRUE(req.ends_with("\r\n\r\n")) << req;
+  }
 }
 
 // Which engine carries what (HttpEngine::automatic).
