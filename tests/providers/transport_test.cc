@@ -158,6 +158,21 @@ TEST_P(TransportTest, RefusedConnectionIsAConnectError) {
   EXPECT_EQ(t.stats().transport_errors, 1u);
 }
 
+// A name that cannot resolve (RFC 6761 reserves .invalid) is a DNS error,
+// not a connect error or a timeout.
+TEST_P(TransportTest, UnresolvableHostIsADnsError) {
+  Transport t(io_, Opts());
+  Request r;
+  r.method = Method::get;
+  r.url = "http://omnigate-test.invalid/";
+  r.timeout = 30s;
+  std::optional<Response> got;
+  t.Send(std::move(r), [&](Response resp) { got = std::move(resp); });
+  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }, 40s));
+  EXPECT_EQ(got->error, TransportError::dns) << got->error_message;
+  EXPECT_EQ(got->status, 0);
+}
+
 TEST_P(TransportTest, ThrottleAndServerErrorsArriveAsStatusesWithHeaders) {
   auto throttling = Mock({.throttle_rate = 1.0});
   auto failing = Mock({.error_rate = 1.0});
