@@ -9,13 +9,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <cctype>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <unistd.h>
 #include <unordered_map>
 
+#include "common/text.h"
 #include "providers/http/curl_handles.h"
 #include "providers/http/http1_client.h"
 #include "providers/http/transport.h"
@@ -50,12 +50,7 @@ std::string_view ToString(TransportError e) {
 
 const std::string* Response::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k.size() != name.size()) continue;
-    bool eq = true;
-    for (std::size_t i = 0; i < k.size() && eq; ++i) {
-      eq = k[i] == static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
-    }
-    if (eq) return &v;
+    if (EqualsIgnoreAsciiCase(k, name)) return &v;
   }
   return nullptr;
 }
@@ -337,8 +332,7 @@ class Transport::Impl {
     }
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) return len;
-    std::string name(line.substr(0, colon));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string name = AsciiLowercase(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);

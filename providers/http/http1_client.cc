@@ -11,7 +11,6 @@
 // list before the callback runs.
 #include "providers/http/http1_client.h"
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -26,7 +25,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
-#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -36,6 +34,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include "common/text.h"
 
 namespace omnigate::http::detail {
 
@@ -124,26 +124,11 @@ std::optional<Url> ParseUrl(std::string_view url) {
   return u;
 }
 
-std::string Base64(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(in.data()),
-                                static_cast<int>(in.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
 bool HasHeader(const std::vector<std::string>& headers, std::string_view name) {
-  for (const auto& h : headers) {
-    if (h.size() <= name.size() || h[name.size()] != ':') continue;
-    bool eq = true;
-    for (std::size_t i = 0; i < name.size() && eq; ++i) {
-      eq = std::tolower(static_cast<unsigned char>(h[i])) ==
-           std::tolower(static_cast<unsigned char>(name[i]));
-    }
-    if (eq) return true;
-  }
-  return false;
+  return std::any_of(headers.begin(), headers.end(), [&](const std::string& h) {
+    return h.size() > name.size() && h[name.size()] == ':' &&
+           EqualsIgnoreAsciiCase(std::string_view(h).substr(0, name.size()), name);
+  });
 }
 
 // Whether the request's body goes on the wire (curl's rules: POST and PUT
@@ -185,10 +170,7 @@ class ResponseParser final : public beast::http::basic_parser<false> {
   }
   void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
                      error_code&) override {
-    std::string lower(name.size(), '\0');
-    std::transform(name.begin(), name.end(), lower.begin(),
-                   [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-    out_.headers.emplace_back(std::move(lower), std::string(value));
+    out_.headers.emplace_back(AsciiLowercase(name), std::string(value));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
@@ -377,7 +359,8 @@ class Http1Client::Impl {
     if (!r.basic_auth.empty()) {
       if (r.basic_auth != auth_plain_) {  // a provider's credentials rarely change
         auth_plain_ = r.basic_auth;
-        auth_encoded_ = Base64(r.basic_auth);
+        auth_encoded_.clear();
+        AppendBase64(r.basic_auth, auth_encoded_);
       }
       out.append("Authorization: Basic ").append(auth_encoded_).append("\r\n");
     }
@@ -398,8 +381,7 @@ class Http1Client::Impl {
   }
 
   Host& HostFor(const Url& url) {
-    std::string name(url.host);
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string name = AsciiLowercase(url.host);
     std::string key;
     key.reserve(name.size() + 16);
     key.append(url.tls ? "https://" : "http://").append(name).push_back(':');

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/json.h"
+#include "common/text.h"
 
 namespace omnigate::providers::webpush {
 namespace {
@@ -228,13 +229,6 @@ Result<std::string, std::string> Ecdh(EVP_PKEY* own, EVP_PKEY* peer) {
   return secret;
 }
 
-char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = AsciiLower(c);
-  return out;
-}
 
 }  // namespace
 
@@ -501,7 +495,7 @@ std::string VapidKey::AuthorizationHeader(std::string_view jwt) const {
 std::string AudienceOf(std::string_view endpoint_url) {
   const std::size_t scheme_end = endpoint_url.find("://");
   if (scheme_end == std::string_view::npos || scheme_end == 0) return {};
-  const std::string scheme = Lowercase(endpoint_url.substr(0, scheme_end));
+  const std::string scheme = AsciiLowercase(endpoint_url.substr(0, scheme_end));
   std::string_view authority = endpoint_url.substr(scheme_end + 3);
   authority = authority.substr(0, authority.find_first_of("/?#"));
   if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
@@ -518,7 +512,7 @@ std::string AudienceOf(std::string_view endpoint_url) {
   for (const char c : port) {
     if (c < '0' || c > '9') return {};
   }
-  std::string origin = scheme + "://" + Lowercase(host);
+  std::string origin = scheme + "://" + AsciiLowercase(host);
   const bool default_port =
       port.empty() || (scheme == "https" && port == "443") || (scheme == "http" && port == "80");
   if (!default_port) {

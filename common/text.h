@@ -1,0 +1,29 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace omnigate {
+
+// ASCII-only case mapping: protocol tokens (header names, schemes, host
+// names) are ASCII, and the C library's tolower depends on the locale.
+inline char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+inline std::string AsciiLowercase(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = AsciiLower(c);
+  return out;
+}
+
+inline bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
+
+// RFC 4648 §4 base64 (standard alphabet, '=' padding), appended to `out`.
+void AppendBase64(std::string_view in, std::string& out);
+
+}  // namespace omnigate
