@@ -549,8 +549,10 @@ Transport::Transport(asio::io_context& io, TransportOptions options)
 }
 Transport::~Transport() = default;
 
+// Whether the HTTP/1.1 client should carry it (HttpEngine); the client
+// itself turns down URLs it does not speak.
 bool Transport::Native(const Request& request) const {
-  if (!h1_ || request.smtp || !detail::Http1Client::Handles(request.url)) return false;
+  if (!h1_ || request.smtp) return false;
   if (options_.engine == HttpEngine::native) return true;
   if (proxied_) return false;
   return request.url.rfind("http://", 0) == 0 || !options_.http2;
@@ -560,10 +562,7 @@ bool Transport::Native(const Request& request) const {
 // the load so that each pool keeps its own connections busy, and stays within
 // its limits.
 void Transport::Send(Request request, Callback done) {
-  if (Native(request)) {
-    h1_->Send(std::move(request), std::move(done));
-    return;
-  }
+  if (Native(request) && h1_->TrySend(request, done)) return;
   Impl* best = pools_.front().get();
   for (const auto& p : pools_) {
     if (p->in_flight() < best->in_flight()) best = p.get();

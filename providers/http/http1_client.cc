@@ -217,16 +217,8 @@ class Http1Client::Impl {
     }
   }
 
-  void Send(Request request, Transport::Callback done) {
-    auto ex = std::make_unique<Exchange>();
-    ex->done = std::move(done);
-    ex->started = Clock::now();
-    // curl's conventions: no total timeout at 0, a 300 s connect timeout at 0.
-    ex->deadline = request.timeout.count() > 0 ? ex->started + request.timeout
-                                               : Clock::time_point::max();
-    ex->connect_timeout = request.connect_timeout.count() > 0 ? request.connect_timeout
-                                                              : std::chrono::seconds(300);
-    ++stats_.started;
+  // See Http1Client::TrySend.
+  bool TrySend(Request& request, Transport::Callback& done) {
     // Requests of a transport mostly go to one origin: the last one's Host
     // is found by comparing the URL's start, without parsing or hashing.
     const std::string_view url = request.url;
@@ -240,32 +232,36 @@ class Http1Client::Impl {
       target = WithoutFragment(url.substr(last_origin_.size()));
     } else {
       auto parsed = ParseUrl(url);
-      if (!parsed) {
-        ex->request = std::move(request);
-        FailLater(std::move(ex), TransportError::other,
-                  "URL using bad/illegal format or missing URL");
-        return;
-      }
+      if (!parsed) return false;
       host = &HostFor(*parsed);
       host->authority = std::string(parsed->authority);
       target = parsed->target;
       last_host_ = host;
       last_origin_.assign(url.substr(0, parsed->origin_length));
     }
+    auto ex = std::make_unique<Exchange>();
+    ex->done = std::move(done);
+    ex->started = Clock::now();
+    // curl's conventions: no total timeout at 0, a 300 s connect timeout at 0.
+    ex->deadline = request.timeout.count() > 0 ? ex->started + request.timeout
+                                               : Clock::time_point::max();
+    ex->connect_timeout = request.connect_timeout.count() > 0 ? request.connect_timeout
+                                                              : std::chrono::seconds(300);
+    ++stats_.started;
     if (host->tls && !TlsReady()) {
       FailLater(std::move(ex), TransportError::tls, tls_setup_error_);
-      return;
+      return true;
     }
     WriteHead(request, target, host->authority, ex->head);
     ex->with_body = CarriesBody(request);
     ex->request = std::move(request);
     ++in_flight_;
     Dispatch(*host, std::move(ex));
+    return true;
   }
 
   std::size_t in_flight() const { return in_flight_; }
   TransportStats stats() const { return stats_; }
-  std::size_t open_connections() const { return open_total_; }
 
  private:
   struct Exchange {
@@ -302,7 +298,6 @@ class Http1Client::Impl {
   };
 
   struct Host {
-    std::string key;
     bool tls = false;
     std::string name;  // lower case
     std::uint16_t port = 0;
@@ -314,6 +309,18 @@ class Http1Client::Impl {
     std::vector<std::shared_ptr<Conn>> idle;  // back = most recently used
     std::deque<std::unique_ptr<Exchange>> waiting;
   };
+
+  // A completion handler for connection `c`: runs `f` only while this client
+  // lives and the connection is open; a handler of a closed connection or of
+  // a destroyed client ends here.
+  template <typename F>
+  auto OnConn(const std::shared_ptr<Conn>& c, F f) {
+    return [c, f = std::move(f), alive = std::weak_ptr<bool>(alive_)](auto&&... args) {
+      const auto a = alive.lock();
+      if (!a || !*a || c->closed) return;
+      f(std::forward<decltype(args)>(args)...);
+    };
+  }
 
   // The TLS context, set up on the first https:// request: loading the
   // system's CA store takes tens of milliseconds, which transports that never
@@ -389,7 +396,6 @@ class Http1Client::Impl {
     auto it = hosts_.find(key);
     if (it != hosts_.end()) return *it->second;
     auto host = std::make_unique<Host>();
-    host->key = key;
     host->tls = url.tls;
     host->name = name;
     host->port = url.port;
@@ -452,10 +458,7 @@ class Http1Client::Impl {
     }
     resolver_.async_resolve(
         host.name, std::to_string(host.port),
-        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec,
-                                                        tcp::resolver::results_type results) {
-          auto a = alive.lock();
-          if (!a || !*a || c->closed) return;
+        OnConn(c, [this, c](const error_code& ec, const tcp::resolver::results_type& results) {
           if (ec || results.empty()) {
             Fail(c, TransportError::dns, "Could not resolve host: " + c->host->name);
             return;
@@ -464,15 +467,12 @@ class Http1Client::Impl {
           for (const auto& r : results) c->host->endpoints.push_back(r.endpoint());
           c->host->resolved_until = Clock::now() + kDnsCacheTtl;
           Connect(c);
-        });
+        }));
   }
 
   void Connect(const std::shared_ptr<Conn>& c) {
     asio::async_connect(
-        c->lowest(), c->host->endpoints,
-        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec, const tcp::endpoint&) {
-          auto a = alive.lock();
-          if (!a || !*a || c->closed) return;
+        c->lowest(), c->host->endpoints, OnConn(c, [this, c](const error_code& ec, const tcp::endpoint&) {
           if (ec) {
             Fail(c, TransportError::connect,
                  "Failed to connect to " + c->host->name + " port " +
@@ -488,7 +488,7 @@ class Http1Client::Impl {
             return;
           }
           Handshake(c);
-        });
+        }));
   }
 
   void Handshake(const std::shared_ptr<Conn>& c) {
@@ -502,10 +502,7 @@ class Http1Client::Impl {
       c->tls->set_verify_callback(asio::ssl::host_name_verification(c->host->name));
     }
     c->tls->async_handshake(
-        asio::ssl::stream_base::client,
-        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec) {
-          auto a = alive.lock();
-          if (!a || !*a || c->closed) return;
+        asio::ssl::stream_base::client, OnConn(c, [this, c](const error_code& ec) {
           if (ec) {
             Fail(c, TransportError::tls, "TLS handshake with " + c->host->name + " failed: " +
                                              TlsMessage(*c, ec));
@@ -513,7 +510,7 @@ class Http1Client::Impl {
           }
           c->tls_buffer.resize(16 * 1024);
           Connected(c);
-        });
+        }));
   }
 
   static std::string TlsMessage(Conn& c, const error_code& ec) {
@@ -540,14 +537,10 @@ class Http1Client::Impl {
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(c->ex->head), asio::buffer(c->ex->request.body.data(), body_size)};
     if (c->tls) {
-      asio::async_write(*c->tls, buffers,
-                        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec,
-                                                                        std::size_t) {
-                          auto a = alive.lock();
-                          if (!a || !*a || c->closed) return;
+      asio::async_write(*c->tls, buffers, OnConn(c, [this, c](const error_code& ec, std::size_t) {
                           if (ec) return Broken(c, ec);
                           ReadTls(c);
-                        });
+                        }));
       return;
     }
     // Non-blocking: a request that fits the send buffer is written here.
@@ -557,10 +550,7 @@ class Http1Client::Impl {
     if (ec && ec != asio::error::would_block) {
       // Handled from the io_context, not here: Start may run inside Send,
       // and a failure can end in the callback.
-      asio::post(io_, [this, c, ec, alive = std::weak_ptr<bool>(alive_)] {
-        auto a = alive.lock();
-        if (a && *a && !c->closed) Broken(c, ec);
-      });
+      asio::post(io_, OnConn(c, [this, c, ec] { Broken(c, ec); }));
       return;
     }
     if (n == total) return WaitReadable(c);
@@ -568,14 +558,10 @@ class Http1Client::Impl {
     const std::array<asio::const_buffer, 2> rest{
         asio::buffer(c->ex->head) + from_head,
         asio::buffer(c->ex->request.body.data(), body_size) + (n - from_head)};
-    asio::async_write(c->socket, rest,
-                      [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& wec,
-                                                                      std::size_t) {
-                        auto a = alive.lock();
-                        if (!a || !*a || c->closed) return;
+    asio::async_write(c->socket, rest, OnConn(c, [this, c](const error_code& wec, std::size_t) {
                         if (wec) return Broken(c, wec);
                         WaitReadable(c);
-                      });
+                      }));
   }
 
   // Plain TCP: wait for readability, then read what is there. (async_read_some
@@ -583,13 +569,10 @@ class Http1Client::Impl {
   // The reactor is edge-triggered: a read that filled the buffer is repeated
   // until the socket is drained, or no further edge would come.
   void WaitReadable(const std::shared_ptr<Conn>& c) {
-    c->socket.async_wait(tcp::socket::wait_read, [this, c, alive = std::weak_ptr<bool>(alive_)](
-                                                     const error_code& ec) {
-      auto a = alive.lock();
-      if (!a || !*a || c->closed) return;
-      if (ec) return Broken(c, ec);
-      ReadPlain(c);
-    });
+    c->socket.async_wait(tcp::socket::wait_read, OnConn(c, [this, c](const error_code& ec) {
+                           if (ec) return Broken(c, ec);
+                           ReadPlain(c);
+                         }));
   }
 
   void ReadPlain(const std::shared_ptr<Conn>& c) {
@@ -605,13 +588,10 @@ class Http1Client::Impl {
 
   void ReadTls(const std::shared_ptr<Conn>& c) {
     c->tls->async_read_some(
-        asio::buffer(c->tls_buffer),
-        [this, c, alive = std::weak_ptr<bool>(alive_)](const error_code& ec, std::size_t n) {
-          auto a = alive.lock();
-          if (!a || !*a || c->closed) return;
+        asio::buffer(c->tls_buffer), OnConn(c, [this, c](const error_code& ec, std::size_t n) {
           if (ec) return Broken(c, ec);
           if (Feed(c, std::string_view(c->tls_buffer.data(), n))) ReadTls(c);
-        });
+        }));
   }
 
   // Parses `data`; returns whether more of the answer is needed.
@@ -921,14 +901,11 @@ Http1Client::Http1Client(asio::io_context& io, const TransportOptions& options)
     : impl_(std::make_unique<Impl>(io, options)) {}
 Http1Client::~Http1Client() = default;
 
-bool Http1Client::Handles(std::string_view url) { return ParseUrl(url).has_value(); }
-
-void Http1Client::Send(Request request, Transport::Callback done) {
-  impl_->Send(std::move(request), std::move(done));
+bool Http1Client::TrySend(Request& request, Transport::Callback& done) {
+  return impl_->TrySend(request, done);
 }
 
 std::size_t Http1Client::in_flight() const { return impl_->in_flight(); }
 TransportStats Http1Client::stats() const { return impl_->stats(); }
-std::size_t Http1Client::open_connections() const { return impl_->open_connections(); }
 
 }  // namespace omnigate::http::detail

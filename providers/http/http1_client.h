@@ -1,7 +1,6 @@
 #pragma once
 
 #include <memory>
-#include <string_view>
 
 #include "providers/http/transport.h"
 
@@ -27,16 +26,14 @@ class Http1Client {
   Http1Client(const Http1Client&) = delete;
   Http1Client& operator=(const Http1Client&) = delete;
 
-  // Whether `url` is something this client speaks: http:// or https://, no
-  // user info in the authority.
-  static bool Handles(std::string_view url);
-
-  // Same contract as Transport::Send.
-  void Send(Request request, Transport::Callback done);
+  // Sends the request, with Transport::Send's contract, when its URL is one
+  // this client speaks (http:// or https://, no user info, no spaces or
+  // control characters) and returns true; otherwise returns false and leaves
+  // both arguments as they were (the Transport hands them to curl).
+  bool TrySend(Request& request, Transport::Callback& done);
 
   std::size_t in_flight() const;
   TransportStats stats() const;
-  std::size_t open_connections() const;
 
  private:
   class Impl;
