@@ -44,6 +44,16 @@ class TransportTestBase : public ::testing::Test {
     return r;
   }
 
+  // Sends `r` on `t` and runs the loop until its answer (nullopt if none
+  // came by the deadline).
+  std::optional<Response> SendAndWait(Transport& t, Request r,
+                                      std::chrono::milliseconds deadline = 10s) {
+    std::optional<Response> got;
+    t.Send(std::move(r), [&](Response x) { got = std::move(x); });
+    RunUntil([&] { return got.has_value(); }, deadline);
+    return got;
+  }
+
   asio::io_context io_;
 };
 
@@ -97,9 +107,8 @@ TEST_F(TransportCurlTest, ConnectionsAreSplitOverPoolsAndRequestsSpreadAcrossThe
 TEST_P(TransportTest, PostGetsStatusBodyAndHeaders) {
   auto mock = Mock();
   Transport t(io_, Opts());
-  std::optional<Response> got;
-  t.Send(TwilioPost(*mock), [&](Response r) { got = std::move(r); });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  const std::optional<Response> got = SendAndWait(t, TwilioPost(*mock));
+  ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->error, TransportError::none) << got->error_message;
   EXPECT_EQ(got->status, 201);
   EXPECT_NE(got->body.find("\"sid\":\"SM"), std::string::npos) << got->body;
@@ -132,10 +141,9 @@ TEST_P(TransportTest, PerRequestTimeoutFiresLongBeforeTheSlowAnswer) {
   Transport t(io_, Opts());
   Request r = TwilioPost(*mock);
   r.timeout = 100ms;
-  std::optional<Response> got;
   const auto start = std::chrono::steady_clock::now();
-  t.Send(std::move(r), [&](Response resp) { got = std::move(resp); });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  const std::optional<Response> got = SendAndWait(t, std::move(r));
+  ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->error, TransportError::timeout);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
 }
@@ -151,9 +159,8 @@ TEST_P(TransportTest, RefusedConnectionIsAConnectError) {
   Request r;
   r.method = Method::get;
   r.url = "http://127.0.0.1:" + std::to_string(port) + "/";
-  std::optional<Response> got;
-  t.Send(std::move(r), [&](Response resp) { got = std::move(resp); });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  const std::optional<Response> got = SendAndWait(t, std::move(r));
+  ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->error, TransportError::connect) << got->error_message;
   EXPECT_EQ(t.stats().transport_errors, 1u);
 }
@@ -166,9 +173,8 @@ TEST_P(TransportTest, UnresolvableHostIsADnsError) {
   r.method = Method::get;
   r.url = "http://omnigate-test.invalid/";
   r.timeout = 30s;
-  std::optional<Response> got;
-  t.Send(std::move(r), [&](Response resp) { got = std::move(resp); });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }, 40s));
+  const std::optional<Response> got = SendAndWait(t, std::move(r), 40s);
+  ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->error, TransportError::dns) << got->error_message;
   EXPECT_EQ(got->status, 0);
 }
@@ -193,18 +199,16 @@ TEST_P(TransportTest, ThrottleAndServerErrorsArriveAsStatusesWithHeaders) {
 TEST_P(TransportTest, BasicAuthReachesTheServer) {
   auto mock = Mock();
   Transport t(io_, Opts());
-  std::optional<Response> bad;
-  t.Send(TwilioPost(*mock, "ACmock:wrong"), [&](Response r) { bad = std::move(r); });
-  ASSERT_TRUE(RunUntil([&] { return bad.has_value(); }));
+  const std::optional<Response> bad = SendAndWait(t, TwilioPost(*mock, "ACmock:wrong"));
+  ASSERT_TRUE(bad.has_value());
   EXPECT_EQ(bad->status, 401);
 }
 
 TEST_P(TransportTest, OversizeResponseIsCutOff) {
   auto mock = Mock();
   Transport t(io_, Opts({.max_response_bytes = 16}));
-  std::optional<Response> got;
-  t.Send(TwilioPost(*mock), [&](Response r) { got = std::move(r); });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  const std::optional<Response> got = SendAndWait(t, TwilioPost(*mock));
+  ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->error, TransportError::too_large);
   EXPECT_LE(got->body.size(), 16u);
 }
@@ -258,9 +262,8 @@ TEST_P(TransportTest, TlsToAPlainTextPeerIsATlsError) {
   r.method = Method::get;
   r.url = "https://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/";
   r.timeout = 5s;
-  std::optional<Response> got;
-  t.Send(std::move(r), [&](Response resp) { got = std::move(resp); });
-  ASSERT_TRUE(RunUntil([&] { return got.has_value(); }));
+  const std::optional<Response> got = SendAndWait(t, std::move(r));
+  ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->error, TransportError::tls) << got->error_message;
 }
 
@@ -409,9 +412,8 @@ TEST_F(TransportTestBase, BothEnginesSendTheSameRequestBytes) {
     r.headers = {"X-Trace: abc", "Accept:"};
     r.body = "To=%2B40700000001&Body=hi";
     r.basic_auth = "AC1:token";
-    std::optional<Response> resp;
-    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    const std::optional<Response> resp = SendAndWait(t, std::move(r));
+    ASSERT_TRUE(resp.has_value());
     EXPECT_EQ(resp->status, 200) << resp->error_message;
     EXPECT_EQ(resp->body, "ok");
     got.push_back(server.requests().back());
@@ -462,9 +464,8 @@ TEST_P(TransportTest, LargeBodiesCrossTheWireWhole) {
   r.url = server.url();
   r.headers = {"Content-Type: application/octet-stream"};
   r.body.assign(5 * 1024 * 1024 + 3, 'x');
-  std::optional<Response> resp;
-  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }, 30s));
+  const std::optional<Response> resp = SendAndWait(t, std::move(r), 30s);
+  ASSERT_TRUE(resp.has_value());
   EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
   ASSERT_NE(resp->header("x-received"), nullptr);
   EXPECT_EQ(*resp->header("x-received"), std::to_string(5 * 1024 * 1024 + 3));
@@ -503,11 +504,10 @@ TEST_P(TransportTest, BodyDelimitedByTheEndOfTheConnectionIsComplete) {
     return RawServer::Reply{"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nqueued id=42", true};
   });
   Transport t(io_, Opts());
-  std::optional<Response> resp;
   Request r;
   r.url = server.url();
-  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+  const std::optional<Response> resp = SendAndWait(t, std::move(r));
+  ASSERT_TRUE(resp.has_value());
   EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
   EXPECT_EQ(resp->status, 200);
   EXPECT_EQ(resp->body, "queued id=42");
@@ -518,11 +518,10 @@ TEST_P(TransportTest, AnswerThatIsNotHttpIsATransportError) {
     return RawServer::Reply{"220 smtp.example.com ESMTP ready\r\n", true};
   });
   Transport t(io_, Opts());
-  std::optional<Response> resp;
   Request r;
   r.url = server.url();
-  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+  const std::optional<Response> resp = SendAndWait(t, std::move(r));
+  ASSERT_TRUE(resp.has_value());
   EXPECT_NE(resp->error, TransportError::none);
   EXPECT_EQ(t.stats().transport_errors, 1u);
 }
@@ -580,9 +579,8 @@ TEST_F(TransportTestBase, RequestsHeldByTheirPerHostLimitLeaveOtherOriginsConnec
     t.Send(TwilioPost(*slow), [&](Response x) { slow_ok += x.status == 201 ? 1 : 0; });
   }
   for (int i = 0; i < 2; ++i) {  // one after the other, while the slow origin has a queue
-    std::optional<Response> resp;
-    t.Send(TwilioPost(*other), [&](Response x) { resp = std::move(x); });
-    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    const std::optional<Response> resp = SendAndWait(t, TwilioPost(*other));
+    ASSERT_TRUE(resp.has_value());
     EXPECT_EQ(resp->status, 201) << resp->error_message;
   }
   EXPECT_EQ(other->connections(), 1u) << "the idle connection was reused, not closed";
@@ -596,12 +594,11 @@ TEST_F(TransportTestBase, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
   Transport t(io_, {.engine = HttpEngine::native, .idle_timeout = 200ms});
   const auto get = [&] {
-    std::optional<Response> resp;
     Request r;
     r.method = Method::get;
     r.url = server.url();
-    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-    EXPECT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    const std::optional<Response> resp = SendAndWait(t, std::move(r));
+    EXPECT_TRUE(resp.has_value());
     return resp.value_or(Response{}).status;
   };
   EXPECT_EQ(get(), 200);
@@ -629,12 +626,11 @@ TEST_P(TransportTest, RetryAfterAStaleConnectionTakesANewOne) {
   ASSERT_EQ(server.connections(), 2);
   server.SendStrayAndClose("");
   ASSERT_TRUE(RunUntil([&] { return server.stray_written() == 2; }));
-  std::optional<Response> resp;
   Request r;
   r.method = Method::get;
   r.url = server.url();
-  t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-  ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+  const std::optional<Response> resp = SendAndWait(t, std::move(r));
+  ASSERT_TRUE(resp.has_value());
   EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
   EXPECT_EQ(resp->status, 200);
   EXPECT_EQ(t.stats().transport_errors, 0u);
@@ -647,12 +643,11 @@ TEST_F(TransportTestBase, IdleConnectionWithUnaskedBytesIsNotReused) {
   RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
   Transport t(io_, {.engine = HttpEngine::native, .idle_check_after = 0ms});
   const auto get = [&] {
-    std::optional<Response> resp;
     Request r;
     r.method = Method::get;
     r.url = server.url();
-    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-    EXPECT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    const std::optional<Response> resp = SendAndWait(t, std::move(r));
+    EXPECT_TRUE(resp.has_value());
     return resp.value_or(Response{});
   };
   EXPECT_EQ(get().status, 200);
@@ -669,12 +664,11 @@ TEST_P(TransportTest, UrlWithControlCharactersIsRefused) {
   RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
   Transport t(io_, Opts());
   for (const std::string bad : {"/send?to=1\r\nX-Injected: 1", "/send?text=a b"}) {
-    std::optional<Response> resp;
     Request r;
     r.url = server.url(bad);
     r.timeout = 2s;
-    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    const std::optional<Response> resp = SendAndWait(t, std::move(r));
+    ASSERT_TRUE(resp.has_value());
     EXPECT_NE(resp->error, TransportError::none) << bad;
   }
   EXPECT_TRUE(server.requests().empty());
@@ -686,13 +680,12 @@ TEST_P(TransportTest, GetSendsNoBody) {
   RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
   Transport t(io_, Opts());
   for (int i = 0; i < 2; ++i) {
-    std::optional<Response> resp;
     Request r;
     r.method = Method::get;
     r.url = server.url();
     r.body = "not for a GET";
-    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-    ASSERT_TRUE(RunUntil([&] { return resp.has_value(); }));
+    const std::optional<Response> resp = SendAndWait(t, std::move(r));
+    ASSERT_TRUE(resp.has_value());
     EXPECT_EQ(resp->status, 200) << resp->error_message;
   }
   ASSERT_EQ(server.requests().size(), 2u);
@@ -757,15 +750,14 @@ class TransportTlsTest : public TransportTest {
     return port.empty() ? 0 : std::stoi(port);
   }
 
-  Response Get(Transport& t, const std::string& url) {
-    std::optional<Response> resp;
+  Response Post(Transport& t, const std::string& url) {
     Request r;
     r.url = url;
     r.headers = {"Content-Type: application/json"};
     r.body = R"({"to":"+40700000001"})";
     r.timeout = 10s;
-    t.Send(std::move(r), [&](Response x) { resp = std::move(x); });
-    EXPECT_TRUE(RunUntil([&] { return resp.has_value(); }, 15s));
+    const std::optional<Response> resp = SendAndWait(t, std::move(r), 15s);
+    EXPECT_TRUE(resp.has_value());
     return resp.value_or(Response{});
   }
 
@@ -781,14 +773,14 @@ TEST_P(TransportTlsTest, VerifiedConnectionCarriesRequestsAndIsKeptAlive) {
   const int port = Serve(Certificate("local", "IP:127.0.0.1,DNS:localhost"));
   Transport t(io_, Opts({.ca_file = dir_.File("local.pem"), .http2 = false}));
   for (const std::string host : {"127.0.0.1", "localhost"}) {
-    const Response first = Get(t, "https://" + host + ":" + std::to_string(port) + "/v1/send");
+    const Response first = Post(t, "https://" + host + ":" + std::to_string(port) + "/v1/send");
     ASSERT_EQ(first.error, TransportError::none) << host << ": " << first.error_message;
     EXPECT_EQ(first.status, 200);
     EXPECT_NE(first.body.find(R"("method":"POST")"), std::string::npos) << first.body;
     EXPECT_NE(first.body.find(R"("body":"{\"to\":\"+40700000001\"}")"), std::string::npos)
         << first.body;
   }
-  const Response again = Get(t, "https://localhost:" + std::to_string(port) + "/v1/send");
+  const Response again = Post(t, "https://localhost:" + std::to_string(port) + "/v1/send");
   EXPECT_EQ(again.status, 200);
   // Two origins (127.0.0.1 and localhost), one connection each, reused.
   EXPECT_NE(again.body.find(R"("connections":2)"), std::string::npos) << again.body;
@@ -798,17 +790,17 @@ TEST_P(TransportTlsTest, UntrustedCertificateIsATlsErrorUnlessVerificationIsOff)
   const int port = Serve(Certificate("local", "IP:127.0.0.1,DNS:localhost"));
   const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/";
   Transport strict(io_, Opts({.http2 = false}));  // system store: does not know our CA
-  const Response refused = Get(strict, url);
+  const Response refused = Post(strict, url);
   EXPECT_EQ(refused.error, TransportError::tls) << refused.error_message;
   EXPECT_EQ(refused.status, 0);
   Transport lax(io_, Opts({.tls_verify = false, .http2 = false}));
-  EXPECT_EQ(Get(lax, url).status, 200);
+  EXPECT_EQ(Post(lax, url).status, 200);
 }
 
 TEST_P(TransportTlsTest, CertificateForAnotherNameIsATlsError) {
   const int port = Serve(Certificate("elsewhere", "DNS:api.elsewhere.example"));
   Transport t(io_, Opts({.ca_file = dir_.File("elsewhere.pem"), .http2 = false}));
-  const Response r = Get(t, "https://127.0.0.1:" + std::to_string(port) + "/");
+  const Response r = Post(t, "https://127.0.0.1:" + std::to_string(port) + "/");
   EXPECT_EQ(r.error, TransportError::tls) << r.error_message;
 }
 
