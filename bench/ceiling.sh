@@ -111,12 +111,13 @@ client_curl="null"
 if [ -x "$transport_bench" ]; then
   count=200000
   [ "${BENCH_SHORT:-0}" = 1 ] && count=60000
-  client="$("$transport_bench" --url "http://127.0.0.1:$port/generic/send" --count "$count" \
-    --concurrency "$connections" --engine native 2>"$tmp/transport.err")" ||
-    die "omnigate-transport-bench failed: $(tail -5 "$tmp/transport.err")"
-  client_curl="$("$transport_bench" --url "http://127.0.0.1:$port/generic/send" --count "$count" \
-    --concurrency "$connections" --engine curl 2>"$tmp/transport.err")" ||
-    die "omnigate-transport-bench --engine curl failed: $(tail -5 "$tmp/transport.err")"
+  transport() {
+    "$transport_bench" --url "http://127.0.0.1:$port/generic/send" --count "$count" \
+      --concurrency "$connections" --engine "$1" 2>"$tmp/transport.err" ||
+      die "omnigate-transport-bench --engine $1 failed: $(tail -5 "$tmp/transport.err")"
+  }
+  client="$(transport native)"
+  client_curl="$(transport curl)"
 fi
 line="$(sed -n 's/^CEILING_RESULT //p' "$tmp/wrk.out")"
 [ -n "$line" ] || die "no result line from wrk: $(tail -5 "$tmp/wrk.out")"
