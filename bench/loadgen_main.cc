@@ -130,7 +130,9 @@ class Generator {
 
 class Counter final : public omnigate::queue::DeliveryListener {
  public:
-  void OnDelivery(bool ok, std::string_view) override { (ok ? ok_ : failed_).fetch_add(1); }
+  void OnDelivery(bool ok, std::string_view, omnigate::queue::ProduceError) override {
+    (ok ? ok_ : failed_).fetch_add(1);
+  }
   std::atomic<std::uint64_t> ok_{0};
   std::atomic<std::uint64_t> failed_{0};
 };

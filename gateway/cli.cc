@@ -71,13 +71,30 @@ void CheckFileLimit(const Config& config) {
     std::visit([&](const auto& s) { connections += static_cast<std::uint64_t>(s.http.max_in_flight); },
                pc.settings);
   }
-  constexpr std::uint64_t kReserve = 1024;  // Kafka, the HTTP listener, files, headroom
-  if (lim.rlim_cur != RLIM_INFINITY && connections + kReserve > lim.rlim_cur) {
+  constexpr std::uint64_t kReserve = 1024;  // Kafka, files, headroom
+  const auto http = static_cast<std::uint64_t>(config.http.max_connections);
+  if (lim.rlim_cur != RLIM_INFINITY && connections + http + kReserve > lim.rlim_cur) {
     spdlog::warn(
         "open file limit is {} but the providers' max_in_flight add up to {} connections (+{} "
-        "reserved): raise the limit (LimitNOFILE= in the systemd unit, ulimit -n) or lower "
-        "providers[].max_in_flight",
-        static_cast<std::uint64_t>(lim.rlim_cur), connections, kReserve);
+        "for http.max_connections, +{} reserved): raise the limit (LimitNOFILE= in the systemd "
+        "unit, ulimit -n) or lower providers[].max_in_flight",
+        static_cast<std::uint64_t>(lim.rlim_cur), connections, http, kReserve);
+  }
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+// An operator may open the listener (providers post receipts to it, probes and
+// Prometheus reach it); without a token that opens the admin routes too.
+void WarnAboutOpenListener(const HttpServerConfig& http) {
+  if (http.admin_token.empty() && !IsLoopbackListen(http.listen)) {
+    spdlog::warn("http.listen {} is reachable from the network and http.admin_token is not set: "
+                 "every route is open to anyone who can connect. Set http.admin_token "
+                 "(e.g. \"${{OMNIGATE_ADMIN_TOKEN}}\") or listen on 127.0.0.1",
+                 http.listen);
   }
 }
 
@@ -100,16 +117,22 @@ int Run(const std::string& path) {
     StopSignalWatcher(watcher);
     return 1;
   }
-  HttpServer http(config->http.listen, config->http.admin_token);
+  HttpServer http({.listen = config->http.listen,
+                   .admin_token = config->http.admin_token,
+                   .open_routes = config->http.open_routes,
+                   .max_connections = config->http.max_connections,
+                   .idle_timeout = config->http.idle_timeout});
   Pipeline* p = pipeline->get();
   http.Route("GET", "/healthz", [](const HttpRequest&) { return HttpResponse{200, "text/plain", "ok\n"}; });
   http.Route("GET", "/readyz", [p](const HttpRequest&) {
-    return p->ready() ? HttpResponse{200, "text/plain", "ready\n"}
-                      : HttpResponse{503, "text/plain", "waiting for kafka partition assignment\n"};
+    std::string why;
+    return p->Ready(why) ? HttpResponse{200, "text/plain", "ready\n"}
+                         : HttpResponse{503, "text/plain", why + "\n"};
   });
   http.Route("GET", "/metrics", [&metrics](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics.RenderPrometheus()};
   });
+  WarnAboutOpenListener(config->http);
   auto port = http.Start();
   if (!port) {
     spdlog::critical("cannot start: {}", port.error());

@@ -43,6 +43,11 @@ struct KafkaConfig {
   std::string group_id = "omnigate";
   TopicsConfig topics;
   milliseconds commit_interval{1000};
+  // Done offsets above the committed one travel in the commit's metadata
+  // (queue/offset_tracker.h), so that a restart or rebalance skips them.
+  // Brokers refuse more than offset.metadata.max.bytes (4,096 by default);
+  // 0 turns it off.
+  int commit_metadata_max_bytes = 3500;
   // Extra librdkafka properties, passed through verbatim (e.g.
   // "security.protocol", "sasl.mechanisms"). Values support ${ENV}.
   std::map<std::string, std::string> consumer_properties;
@@ -58,19 +63,35 @@ struct PipelineConfig {
   // On rebalance or shutdown, how long in-flight requests of revoked
   // partitions may take to finish before they are abandoned (not committed).
   milliseconds drain_timeout{10'000};
+  // A scheduled request waits in memory and holds its partition's committed
+  // offset until sent (durable timers come with the state store): send_at
+  // further ahead than this is rejected (rule `horizon`).
+  milliseconds max_schedule_ahead{3'600'000};
 };
 
+// The defaults wait about two minutes in all (2+4+8+16+32+60 s, ±20%)
+// before a channel fails: longer than a provider's restart or a failover.
 struct RetryConfig {
-  int max_attempts = 4;  // total sends per channel, first included
-  milliseconds initial_backoff{1000};
-  milliseconds max_backoff{60'000};
+  int max_attempts = 7;  // total sends per channel, first included
+  milliseconds initial_backoff{2000};
+  milliseconds max_backoff{60'000};  // also caps a provider's Retry-After
   double multiplier = 2.0;
 };
 
 struct HttpServerConfig {
-  std::string listen = "0.0.0.0:8080";  // "host:port"; port 0 picks one
-  std::string port_file;                 // when set, the bound port is written here
-  std::string admin_token;               // bearer token for admin routes; empty = open
+  // "host:port"; port 0 picks one. Loopback by default: an operator opens it
+  // (receipts, probes, scraping) on purpose, with admin_token set.
+  std::string listen = "127.0.0.1:8080";
+  std::string port_file;    // when set, the bound port is written here
+  std::string admin_token;  // bearer token for every route not in open_routes; empty = open
+  // Routes answered without the token. Only these three may be listed:
+  // admin routes (messages, suppressions, stats, dashboard) never are.
+  std::vector<std::string> open_routes = {"/healthz", "/readyz"};
+  // Connections served at once; further ones wait in the kernel's accept
+  // queue (no descriptor used) until one closes. Keeps the listener from
+  // taking the descriptors providers and Kafka need.
+  int max_connections = 256;
+  milliseconds idle_timeout{15'000};  // a connection with no complete request is closed
 };
 
 struct LogConfig {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "common/duration.h"
 #include "gateway/config.h"
+#include "queue/kafka_properties.h"
 #include "providers/generic/generic_provider.h"
 #include "providers/mailbox.h"
 #include "providers/webpush/webpush_crypto.h"
@@ -41,6 +43,7 @@ std::string Join(const std::vector<std::string>& v) {
 class Walker {
  public:
   explicit Walker(std::vector<ConfigError>& errors) : errors_(errors) {}
+  std::size_t error_count() const { return errors_.size(); }
 
   void Error(const std::string& path, std::string message) {
     errors_.push_back({path, std::move(message)});
@@ -211,7 +214,11 @@ class Walker {
     for (const auto& kv : n) {
       const std::string key = kv.first.as<std::string>("");
       std::string value;
+      const std::size_t errors_before = errors_.size();
       Str(kv.second, Sub(path, key), value);
+      if (errors_.size() == errors_before) {
+        if (auto problem = queue::CheckKafkaProperty(key, value)) Error(Sub(path, key), *problem);
+      }
       out[key] = value;
     }
   }
@@ -225,7 +232,7 @@ constexpr milliseconds kDay{86'400'000};
 
 void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
   if (!w.Map(n, "kafka", {"brokers", "embedded", "group_id", "topics", "commit_interval",
-                          "consumer", "producer"})) {
+                          "commit_metadata_max_bytes", "consumer", "producer"})) {
     return;
   }
   w.Str(n["brokers"], "kafka.brokers", k.brokers);
@@ -248,6 +255,8 @@ void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
   }
   w.Duration(n["commit_interval"], "kafka.commit_interval", k.commit_interval, milliseconds(1),
              milliseconds(60'000));
+  w.Int(n["commit_metadata_max_bytes"], "kafka.commit_metadata_max_bytes",
+        k.commit_metadata_max_bytes, 0, 1'000'000);
   w.Properties(n["consumer"], "kafka.consumer", k.consumer_properties);
   w.Properties(n["producer"], "kafka.producer", k.producer_properties);
 }
@@ -255,7 +264,14 @@ void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
 // A secret given inline (`key`, usually "${ENV}") or as a file (`key_file`).
 void Secret(Walker& w, const YAML::Node& n, const std::string& path, const std::string& key,
             std::string& out) {
+  const std::size_t errors_before = w.error_count();
   w.Str(n[key], path + "." + key, out);
+  if (n[key] && n[key].IsScalar() && out.empty() && !n[key + "_file"] &&
+      w.error_count() == errors_before) {
+    // "${TOKEN:-}" with TOKEN unset, or "": the provider would fail every
+    // send with an authentication error instead of failing here.
+    w.Error(path + "." + key, "is empty (an unset variable in ${VAR:-} expands to nothing)");
+  }
   const std::string file_key = key + "_file";
   if (!n[file_key]) return;
   std::string file;
@@ -274,6 +290,7 @@ void Secret(Walker& w, const YAML::Node& n, const std::string& path, const std::
   }
   out = ss.str();
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  if (out.empty()) w.Error(path + "." + file_key, "'" + file + "' is empty");
 }
 
 // Reports a required setting that is missing. A key that is present but
@@ -645,7 +662,8 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
     }
     ParseKafka(w, root["kafka"], c.kafka);
     if (w.Map(root["pipeline"], "pipeline",
-              {"workers", "max_in_flight", "max_in_flight_per_partition", "drain_timeout"})) {
+              {"workers", "max_in_flight", "max_in_flight_per_partition", "drain_timeout",
+               "max_schedule_ahead"})) {
       const auto& p = root["pipeline"];
       w.Int(p["workers"], "pipeline.workers", c.pipeline.workers, 1, 256);
       w.Int(p["max_in_flight"], "pipeline.max_in_flight", c.pipeline.max_in_flight, 1, 10'000'000);
@@ -653,6 +671,8 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
             c.pipeline.max_in_flight_per_partition, 1, 10'000'000);
       w.Duration(p["drain_timeout"], "pipeline.drain_timeout", c.pipeline.drain_timeout,
                  milliseconds(0), milliseconds(600'000));
+      w.Duration(p["max_schedule_ahead"], "pipeline.max_schedule_ahead",
+                 c.pipeline.max_schedule_ahead, milliseconds(0), 366 * kDay);
     }
     if (w.Map(root["retry"], "retry",
               {"max_attempts", "initial_backoff", "max_backoff", "multiplier"})) {
@@ -666,11 +686,39 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
         w.Error("retry.max_backoff", "must not be below retry.initial_backoff");
       }
     }
-    if (w.Map(root["http"], "http", {"listen", "port_file", "admin_token"})) {
+    if (w.Map(root["http"], "http",
+              {"listen", "port_file", "admin_token", "open_routes", "max_connections",
+               "idle_timeout"})) {
       const auto& h = root["http"];
       w.Str(h["listen"], "http.listen", c.http.listen);
       w.Str(h["port_file"], "http.port_file", c.http.port_file);
       w.Str(h["admin_token"], "http.admin_token", c.http.admin_token);
+      if (h["admin_token"] && c.http.admin_token.empty()) {
+        w.Error("http.admin_token",
+                "is empty; remove the key to leave admin routes open, or set the variable");
+      }
+      if (const auto& routes = h["open_routes"]) {
+        if (!routes.IsSequence()) {
+          w.Error("http.open_routes", "expected a list such as [/healthz, /readyz, /metrics]");
+        } else {
+          c.http.open_routes.clear();
+          static const std::vector<std::string> kOpenable = {"/healthz", "/readyz", "/metrics"};
+          for (std::size_t i = 0; i < routes.size(); ++i) {
+            const std::string item_path = "http.open_routes[" + std::to_string(i) + "]";
+            std::string route;
+            w.Str(routes[i], item_path, route);
+            if (std::find(kOpenable.begin(), kOpenable.end(), route) == kOpenable.end()) {
+              w.Error(item_path, "'" + route + "' cannot be opened; accepted: " + Join(kOpenable) +
+                                     " (admin routes always need the token)");
+            } else {
+              c.http.open_routes.push_back(route);
+            }
+          }
+        }
+      }
+      w.Int(h["max_connections"], "http.max_connections", c.http.max_connections, 1, 100'000);
+      w.Duration(h["idle_timeout"], "http.idle_timeout", c.http.idle_timeout, milliseconds(100),
+                 milliseconds(3'600'000));
       const auto colon = c.http.listen.rfind(':');
       int port = -1;
       if (colon != std::string::npos) {
@@ -703,11 +751,23 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
 }
 
 Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return MakeUnexpected(
+        std::vector<ConfigError>{{"", "'" + path + "' is a directory, not a config file"}});
+  }
   std::ifstream in(path);
   if (!in) return MakeUnexpected(std::vector<ConfigError>{{"", "cannot open '" + path + "'"}});
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseConfig(ss.str());
+  const std::string text = ss.str();
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    // Every key has a default, so an empty file would run a gateway nobody
+    // configured (usually a failed template render or a wrong path).
+    return MakeUnexpected(std::vector<ConfigError>{
+        {"", "'" + path + "' is empty; a config needs at least kafka and providers"}});
+  }
+  return ParseConfig(text);
 }
 
 }  // namespace omnigate::gateway

@@ -28,7 +28,7 @@ struct RouteEntry {
   std::string method;
   std::string path;
   bool prefix = false;
-  bool admin = false;
+  bool needs_token = true;
   HttpHandler handler;
 };
 
@@ -47,7 +47,8 @@ constexpr std::size_t kMaxBodyBytes = 1 << 20;
 
 class HttpServer::Impl {
  public:
-  Impl(std::string listen, std::string token) : listen_(std::move(listen)), token_(std::move(token)) {}
+  explicit Impl(HttpServerOptions options)
+      : options_(std::move(options)), listen_(options_.listen), token_(options_.admin_token) {}
 
   HttpResponse Dispatch(const HttpRequest& req) const {
     bool path_matched = false;
@@ -56,7 +57,7 @@ class HttpServer::Impl {
       if (!match) continue;
       path_matched = true;
       if (r.method != req.method) continue;
-      if (r.admin && !token_.empty()) {
+      if (r.needs_token && !token_.empty()) {
         const std::string* auth = req.header("authorization");
         if (auth == nullptr || auth->rfind("Bearer ", 0) != 0 ||
             !ConstantTimeEquals(std::string_view(*auth).substr(7), token_)) {
@@ -69,15 +70,41 @@ class HttpServer::Impl {
     return {404, "application/json", R"({"error":"not found"})"};
   }
 
+  // One accept at a time, and none while at the connection cap: waiting
+  // connections stay in the kernel's queue, holding no descriptor of ours.
   void Accept() {
+    if (accepting_ || !acceptor_ || !acceptor_->is_open()) return;
+    if (connections_.load(std::memory_order_relaxed) >= options_.max_connections) {
+      if (!at_cap_logged_) {
+        spdlog::warn("http: {} connections open (http.max_connections); new ones wait until "
+                     "one closes",
+                     options_.max_connections);
+        at_cap_logged_ = true;
+      }
+      return;
+    }
+    accepting_ = true;
     acceptor_->async_accept([this](beast::error_code ec, tcp::socket socket) {
+      accepting_ = false;
       if (ec) {
         if (ec != asio::error::operation_aborted) AcceptLater(ec);
         return;
       }
+      connections_.fetch_add(1, std::memory_order_relaxed);
       std::make_shared<Session>(this, std::move(socket))->Read();
       Accept();
     });
+  }
+
+  // Session destructor, on the server's thread.
+  void Closed() {
+    connections_.fetch_sub(1, std::memory_order_relaxed);
+    // Sessions still queued in io_ die with it, after the acceptor.
+    if (stopped_) return;
+    if (connections_.load(std::memory_order_relaxed) < options_.max_connections) {
+      at_cap_logged_ = false;
+    }
+    Accept();
   }
 
   // Accept failures (EMFILE when every descriptor is in use, ENOBUFS) persist
@@ -103,11 +130,13 @@ class HttpServer::Impl {
   // One keep-alive connection; lives while its async operations hold it.
   struct Session : std::enable_shared_from_this<Session> {
     Session(Impl* server, tcp::socket s) : impl(server), stream(std::move(s)) {}
+    ~Session() { impl->Closed(); }
 
     void Read() {
       parser.emplace();
       parser->body_limit(kMaxBodyBytes);
-      stream.expires_after(std::chrono::seconds(60));
+      // Covers a slow client as much as an idle keep-alive one.
+      stream.expires_after(impl->options_.idle_timeout);
       bhttp::async_read(stream, buffer, *parser,
                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           self->OnRead(ec);
@@ -169,9 +198,14 @@ class HttpServer::Impl {
     std::optional<bhttp::request_parser<bhttp::string_body>> parser;
   };
 
+  HttpServerOptions options_;
   std::string listen_;
   std::string token_;
   std::vector<RouteEntry> routes_;
+  std::atomic<int> connections_{0};
+  bool accepting_ = false;  // server thread only
+  bool at_cap_logged_ = false;
+  bool stopped_ = false;  // set once the server thread has ended
   asio::io_context io_{1};
   std::optional<tcp::acceptor> acceptor_;
   asio::steady_timer accept_retry_{io_};
@@ -180,18 +214,25 @@ class HttpServer::Impl {
   std::thread thread_;
 };
 
-HttpServer::HttpServer(std::string listen, std::string admin_token)
-    : impl_(std::make_unique<Impl>(std::move(listen), std::move(admin_token))) {}
+HttpServer::HttpServer(HttpServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::Route(std::string method, std::string path, HttpHandler handler, bool admin) {
-  RouteEntry e{std::move(method), std::move(path), false, admin, std::move(handler)};
+void HttpServer::Route(std::string method, std::string path, HttpHandler handler, Access access) {
+  const auto& open = impl_->options_.open_routes;
+  const bool listed_open = std::find(open.begin(), open.end(), path) != open.end();
+  RouteEntry e{std::move(method), std::move(path), false,
+               access == Access::admin && !listed_open, std::move(handler)};
   if (!e.path.empty() && e.path.back() == '*') {
     e.prefix = true;
     e.path.pop_back();
   }
   impl_->routes_.push_back(std::move(e));
+}
+
+int HttpServer::connections() const {
+  return impl_->connections_.load(std::memory_order_relaxed);
 }
 
 Result<std::uint16_t, std::string> HttpServer::Start() {
@@ -233,6 +274,7 @@ void HttpServer::Stop() {
   });
   impl_->io_.stop();
   impl_->thread_.join();
+  impl_->stopped_ = true;
 }
 
 }  // namespace omnigate::gateway

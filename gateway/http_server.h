@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,20 +32,42 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+struct HttpServerOptions {
+  std::string listen;  // "host:port"
+  // Every route demands "Authorization: Bearer <token>" when this is set,
+  // except those in `open_routes` and those registered as Access::open.
+  std::string admin_token;
+  std::vector<std::string> open_routes;  // exact paths, e.g. "/healthz"
+  int max_connections = 256;
+  std::chrono::milliseconds idle_timeout{15'000};
+};
+
+// Who may call a route.
+enum class Access : std::uint8_t {
+  admin,  // the bearer token, when one is configured (unless listed in open_routes)
+  open,   // anyone: the route authenticates its callers itself (signed receipts)
+};
+
 // The gateway's one HTTP listener (DESIGN.md §6). Owns an io_context and the
 // thread that runs it; handlers run on that thread and must be quick (they
 // read counters or hand work to other threads). Routes are fixed before
-// Start(). Admin routes demand "Authorization: Bearer <token>" when a token
-// is configured.
+// Start(). At most `max_connections` connections are served at once; while at
+// the cap it stops accepting (the kernel queues further connections without
+// using a descriptor), and a connection that sends no complete request for
+// `idle_timeout` is closed.
 class HttpServer {
  public:
-  HttpServer(std::string listen, std::string admin_token);
+  explicit HttpServer(HttpServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   // `path` is exact, or a prefix when it ends with '*'.
-  void Route(std::string method, std::string path, HttpHandler handler, bool admin = false);
+  void Route(std::string method, std::string path, HttpHandler handler,
+             Access access = Access::admin);
+
+  // Connections being served now (approximate from other threads).
+  int connections() const;
 
   // Binds and starts serving. Returns the bound port, or an error naming the
   // address ("address already in use").

@@ -85,6 +85,25 @@ std::string GatewayMetrics::RenderPrometheus() const {
   counter("omnigate_abandoned_total",
           "Requests given up because their partition was revoked (redelivered elsewhere).", "",
           abandoned.Get());
+  counter("omnigate_dlq_truncated_total",
+          "DLQ copies cut to fit kafka message.max.bytes (original size and SHA-256 in headers).",
+          "", dlq_truncated.Get());
+  counter("omnigate_kafka_records_dropped_total",
+          "Records Kafka refuses for good (too large even when cut); logged at error.", "",
+          records_dropped.Get());
+  counter("omnigate_redelivered_done_total",
+          "Redelivered requests skipped because their handling ended before a restart or "
+          "rebalance (offset commit metadata).",
+          "", redelivered_done.Get());
+  counter("omnigate_schedule_rejected_total",
+          "Requests rejected because send_at is beyond pipeline.max_schedule_ahead.", "",
+          schedule_too_far.Get());
+  gauge("omnigate_parked", "Requests waiting on a timer (send_at or retry back-off).",
+        parked.Get());
+  gauge("omnigate_oldest_parked_seconds",
+        "How long the longest-waiting parked request has waited; it holds its partition's "
+        "committed offset.",
+        oldest_parked_seconds.Get());
   gauge("omnigate_in_flight", "Requests consumed and not yet committed.", in_flight.Get());
   gauge("omnigate_partitions_assigned", "Request partitions owned by this instance.",
         partitions_assigned.Get());

@@ -70,6 +70,12 @@ struct GatewayMetrics {
   Counter commits;
   Counter commit_failures;
   Counter abandoned;  // requests given up on a revoked partition
+  Counter dlq_truncated;      // DLQ copies cut to fit message.max.bytes
+  Counter records_dropped;    // records Kafka refuses for good (too large even when cut)
+  Counter redelivered_done;   // redelivered requests skipped: done before a restart/rebalance
+  Counter schedule_too_far;   // send_at beyond pipeline.max_schedule_ahead (rejected)
+  Gauge oldest_parked_seconds;  // age of the longest-parked request (scheduled or backing off)
+  Gauge parked;                 // requests parked on a timer (send_at or retry back-off)
   Gauge in_flight;    // consumed and not yet committed
   Gauge partitions_assigned;
   Gauge partitions_paused;

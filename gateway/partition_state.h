@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "gateway/request.h"
 #include "queue/kafka_message.h"
@@ -37,8 +39,14 @@ struct PartitionState {
   // partition was paused (kafka consumer queued.max.messages.kbytes).
   std::deque<queue::KafkaMessage> backlog;
 
+  // Immutable after creation: [first, last+1) offset ranges whose handling
+  // ended before this assignment (offset commit metadata). Redelivered, they
+  // are marked done without being processed again.
+  std::vector<std::pair<std::int64_t, std::int64_t>> done_before;
+
   // Worker thread only.
   queue::PartitionOffsetTracker tracker;
+  std::size_t done_before_pos = 0;  // first range of done_before not yet passed
   std::unordered_set<RequestContext*> waiting;  // requests parked on a timer
 
   // Written by the worker, read by the consumer thread during a revoke.

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+#include <map>
 #include <thread>
 
 #include "gateway/worker.h"
@@ -95,10 +97,70 @@ int Pipeline::Run(const std::atomic<bool>& stop) {
     HandOver(batch);
     UpdateFlowControl();
   }
-  spdlog::info("shutting down: draining in-flight requests (up to {} ms)",
-               config_->pipeline.drain_timeout.count());
-  consumer_->Close();  // revokes: drains and commits through OnRevoked
+  Drain();
+  consumer_->Close();  // revokes: final commits through OnRevoked
   return 0;
+}
+
+std::int64_t Pipeline::Busy() const {
+  std::int64_t n = 0;
+  for (const auto& [key, p] : partitions_) n += p->busy.load(std::memory_order_acquire);
+  return n;
+}
+
+// A rolling deploy must not repeat sends: nothing new starts, what is on the
+// wire gets until pipeline.drain_timeout, and what ended is committed (with
+// the done offsets above the first unfinished one, so that the abandoned
+// requests do not drag the finished ones behind them into a repeat).
+void Pipeline::Drain() {
+  stopping_.store(true);
+  drain_deadline_ = std::chrono::steady_clock::now() + config_->pipeline.drain_timeout;
+  std::vector<queue::TopicPartition> all;
+  for (auto& [key, p] : partitions_) {
+    p->backlog.clear();  // never handed over, never sent
+    p->paused = true;
+    all.push_back({p->topic, p->partition});
+  }
+  if (!all.empty()) consumer_->Pause(all);
+  for (auto& w : workers_) w->StartDraining();
+  spdlog::info("shutting down: {} request(s) in progress get up to {} ms to finish; nothing new "
+               "starts",
+               Busy(), config_->pipeline.drain_timeout.count());
+  std::vector<queue::KafkaMessage> discard;
+  while (Busy() > 0 && std::chrono::steady_clock::now() < drain_deadline_) {
+    discard.clear();
+    // Commit acknowledgements and rebalances arrive through Poll; records
+    // (prefetched before the pause) are dropped unread: never tracked.
+    consumer_->Poll(discard, 4096, milliseconds(20));
+    UpdateFlowControl();
+  }
+  if (const auto left = Busy(); left > 0) {
+    spdlog::warn("shutting down: {} provider request(s) still unanswered after "
+                 "pipeline.drain_timeout; they are not committed and will be sent again by the "
+                 "next owner of their partition",
+                 left);
+  }
+}
+
+bool Pipeline::Ready(std::string& why) {
+  if (!ready()) {
+    why = "waiting for kafka partition assignment";
+    return false;
+  }
+  if (stopping_.load(std::memory_order_relaxed)) {
+    why = "shutting down";
+    return false;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  if (now - probed_at_ >= std::chrono::seconds(2)) {
+    broker_reachable_ = consumer_->BrokerReachable(milliseconds(1000));
+    probed_at_ = now;
+  }
+  if (!broker_reachable_) {
+    why = "kafka brokers unreachable: no answer to a metadata request within 1 s";
+    return false;
+  }
+  return true;
 }
 
 std::int64_t Pipeline::LaneLimit(Lane lane) const {
@@ -175,6 +237,21 @@ void Pipeline::UpdateFlowControl() {
   }
   metrics_.in_flight.Set(total);
   metrics_.held_back.Set(held);
+  std::int64_t parked = 0;
+  std::int64_t oldest_ns = 0;
+  for (const auto& w : workers_) {
+    parked += w->parked();
+    const std::int64_t since = w->oldest_parked_since_ns();
+    if (since != 0 && (oldest_ns == 0 || since < oldest_ns)) oldest_ns = since;
+  }
+  metrics_.parked.Set(parked);
+  metrics_.oldest_parked_seconds.Set(
+      oldest_ns == 0 ? 0
+                     : std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::steady_clock::now().time_since_epoch() -
+                           std::chrono::nanoseconds(oldest_ns))
+                           .count());
+  if (stopping_.load(std::memory_order_relaxed)) return;
   // Partitions keep flowing into their backlogs while the in-flight limits
   // hold records back, and pause only when the backlogs are large: a paused
   // partition takes about half a second to deliver again after its resume
@@ -212,6 +289,14 @@ void Pipeline::OnAssigned(const std::vector<queue::TopicPartition>& parts) {
     state->topic = tp.topic;
     state->partition = tp.partition;
     state->lane = tp.topic == config_->kafka.topics.requests_bulk ? Lane::bulk : Lane::transactional;
+    state->done_before = queue::DecodeDoneRanges(tp.metadata, tp.offset);
+    if (!state->done_before.empty()) {
+      std::int64_t n = 0;
+      for (const auto& [first, last] : state->done_before) n += last - first;
+      spdlog::info("{}[{}]: {} request(s) above committed offset {} ended before the "
+                   "rebalance/restart; they will be skipped",
+                   tp.topic, tp.partition, n, tp.offset);
+    }
     // Spread partitions over workers round-robin; one partition is always
     // processed by one worker, so its tracker needs no lock.
     state->worker_index = next_worker_++ % workers_.size();
@@ -237,8 +322,11 @@ std::vector<queue::TopicPartition> Pipeline::OnRevoked(
     partitions_.erase(it);
   }
   // Let requests already on the wire finish (their final events make them
-  // committable); give up on the rest at the deadline.
-  const auto deadline = std::chrono::steady_clock::now() + config_->pipeline.drain_timeout;
+  // committable); give up on the rest at the deadline. On shutdown Drain()
+  // has waited already, against its own deadline.
+  const auto deadline = stopping_.load()
+                            ? drain_deadline_
+                            : std::chrono::steady_clock::now() + config_->pipeline.drain_timeout;
   auto busy = [&] {
     std::int64_t n = 0;
     for (const auto& p : revoked) n += p->busy.load(std::memory_order_acquire);
@@ -247,15 +335,26 @@ std::vector<queue::TopicPartition> Pipeline::OnRevoked(
   while (busy() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(2));
   }
-  if (const auto left = busy(); left > 0) {
+  if (const auto left = busy(); left > 0 && !stopping_.load()) {
     spdlog::warn("rebalance: {} request(s) still in progress after pipeline.drain_timeout; "
                  "they will be redelivered to the partitions' next owner",
                  left);
   }
+  // The commit with done ranges comes from each partition's worker.
+  std::map<Worker*, std::vector<std::shared_ptr<PartitionState>>> by_worker;
+  for (const auto& p : revoked) by_worker[p->worker].push_back(p);
   std::vector<queue::TopicPartition> safe;
-  for (const auto& p : revoked) {
-    const std::int64_t o = p->committable.load(std::memory_order_acquire);
-    if (o >= 0 && o > p->committed) safe.push_back({p->topic, p->partition, o});
+  for (auto& [worker, owned] : by_worker) {
+    auto future = worker->FinalCommits(owned);
+    if (future.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+      for (auto& tp : future.get()) safe.push_back(std::move(tp));
+      continue;
+    }
+    // A worker that does not answer in 5 s: the contiguous prefix is still safe.
+    for (const auto& p : owned) {
+      const std::int64_t o = p->committable.load(std::memory_order_acquire);
+      if (o >= 0 && o > p->committed) safe.push_back({p->topic, p->partition, o});
+    }
   }
   metrics_.partitions_assigned.Set(static_cast<std::int64_t>(partitions_.size()));
   return safe;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,10 @@ class Pipeline final : public queue::ConsumerListener {
 
   // Kafka partitions assigned at least once and the producer up.
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  // ready(), not shutting down, and a broker answered a metadata request in
+  // the last seconds; else `why` says what is missing. For /readyz; called
+  // from one thread at a time (it may wait up to a second for a broker).
+  bool Ready(std::string& why);
   // The bootstrap address in use (the embedded broker's, when embedded).
   const std::string& bootstrap() const { return bootstrap_; }
 
@@ -58,6 +63,9 @@ class Pipeline final : public queue::ConsumerListener {
   // In-flight records (all partitions) above which a lane's records are held.
   std::int64_t LaneLimit(Lane lane) const;
   PartitionState* Find(std::string_view topic, std::int32_t partition);
+  // SIGTERM: no new work, requests on the wire get until the deadline.
+  void Drain();
+  std::int64_t Busy() const;
 
   std::shared_ptr<const Config> config_;
   GatewayMetrics& metrics_;
@@ -67,6 +75,12 @@ class Pipeline final : public queue::ConsumerListener {
   std::unique_ptr<queue::KafkaConsumer> consumer_;
   std::string bootstrap_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> stopping_{false};
+  // Run() thread, read by OnRevoked: requests on the wire may finish until then.
+  std::chrono::steady_clock::time_point drain_deadline_{};
+  // Ready()'s broker probe, cached (its caller's thread only).
+  std::chrono::steady_clock::time_point probed_at_{};
+  bool broker_reachable_ = true;
 
   // Run() thread only.
   std::map<std::pair<std::string, std::int32_t>, std::shared_ptr<PartitionState>> partitions_;

@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/duration.h"
 #include "gateway/event.h"
@@ -446,8 +447,14 @@ bool ParseDigits(std::string_view s, std::size_t pos, std::size_t count, int& ou
 // RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm). 'T' and
 // 'Z' may be lowercase (§5.6). A leap second (:60) is accepted and lands on
 // the next second, as a POSIX clock would show it. Digits past nanoseconds
-// are truncated.
-std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s) {
+// are truncated. system_clock counts nanoseconds in 64 bits (1677-09-21 to
+// 2262-04-11); a year outside kMinYear..kMaxYear sets `out_of_range` instead
+// of wrapping around.
+constexpr int kMinYear = 1970;
+constexpr int kMaxYear = 2261;
+
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s,
+                                                                  bool& out_of_range) {
   using namespace std::chrono;
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
   if (s.size() < 20 || !ParseDigits(s, 0, 4, y) || s[4] != '-' || !ParseDigits(s, 5, 2, mo) ||
@@ -459,6 +466,12 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
                            day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  // The offset moves the instant by under a day, which the margins of the
+  // range absorb.
+  if (y < kMinYear || y > kMaxYear) {
+    out_of_range = true;
+    return std::nullopt;
+  }
   std::size_t pos = 19;
   nanoseconds fraction{0};
   if (s[pos] == '.') {
@@ -499,7 +512,12 @@ Check OptionalTimestamp(dom::object object, std::string_view key,
   const Path path(key);
   if (auto e = OptionalString(object, Path(), key, text, &given)) return e;
   if (!given) return std::nullopt;
-  out = ParseRfc3339(text);
+  bool out_of_range = false;
+  out = ParseRfc3339(text, out_of_range);
+  if (out_of_range) {
+    return Fail(path, "range",
+                fmt::format("must be between {}-01-01 and {}-12-31", kMinYear, kMaxYear));
+  }
   if (!out) {
     return Fail(path, "timestamp",
                 "must be an RFC 3339 date-time with Z or an offset, e.g. 2026-11-22T10:00:00Z");
@@ -1053,6 +1071,7 @@ class RequestDecoder::Impl {
     if (root_value.get(root) != simdjson::SUCCESS) {
       return MakeUnexpected(TypeError(Path(), "object", root_value));
     }
+    if (auto e = DuplicateKeys(root_value, Path(), 0)) return MakeUnexpected(std::move(*e));
     SendRequest req;
     req.lane = default_lane;
     if (auto e = DecodeAll(root, req)) return MakeUnexpected(std::move(*e));
@@ -1060,6 +1079,58 @@ class RequestDecoder::Impl {
   }
 
  private:
+  // RFC 8259 leaves repeated keys to the parser: simdjson finds the first,
+  // most validators upstream keep the last, so one request would mean two
+  // things. Refused anywhere in the document. Small objects are compared
+  // pairwise; large ones sorted, so that a crafted object of 40,000 keys costs
+  // n log n, not n².
+  Check DuplicateKeys(dom::element value, const Path& path, int depth) {
+    constexpr int kMaxDepth = 64;  // deeper nesting only ever holds ignored fields
+    if (depth > kMaxDepth) return std::nullopt;
+    dom::array array;
+    if (value.get(array) == simdjson::SUCCESS) {
+      std::size_t i = 0;
+      for (dom::element item : array) {
+        if (auto e = DuplicateKeys(item, path.At(i++), depth + 1)) return e;
+      }
+      return std::nullopt;
+    }
+    dom::object object;
+    if (value.get(object) != simdjson::SUCCESS) return std::nullopt;
+    const std::size_t n = object.size();
+    if (n > 1 && n <= 16) {
+      std::array<std::string_view, 16> keys;
+      std::size_t k = 0;
+      for (const auto member : object) {
+        for (std::size_t j = 0; j < k; ++j) {
+          if (keys[j] == member.key) return RepeatedKey(path, member.key);
+        }
+        keys[k++] = member.key;
+      }
+    } else if (n > 16) {
+      std::vector<std::string_view>& keys = key_scratch_;
+      keys.clear();
+      for (const auto member : object) keys.push_back(member.key);
+      std::sort(keys.begin(), keys.end());
+      const auto dup = std::adjacent_find(keys.begin(), keys.end());
+      if (dup != keys.end()) {
+        const std::string_view key = *dup;
+        return RepeatedKey(path, key);
+      }
+    }
+    for (const auto member : object) {
+      if (auto e = DuplicateKeys(member.value, path.Child(member.key), depth + 1)) return e;
+    }
+    return std::nullopt;
+  }
+
+  static ValidationError RepeatedKey(const Path& path, std::string_view key) {
+    const std::string where = path.ToString();
+    return Fail(path.Child(key), "duplicate_key",
+                fmt::format("key \"{}\" appears more than once in {}", key,
+                            where.empty() ? "the request" : where));
+  }
+
   simdjson::simdjson_result<dom::element> Parse(std::string_view bytes) {
     const std::size_t needed = bytes.size() + simdjson::SIMDJSON_PADDING;
     if (needed > capacity_) {
@@ -1090,6 +1161,7 @@ class RequestDecoder::Impl {
   simdjson::dom::parser parser_;
   std::unique_ptr<char[]> buffer_;
   std::size_t capacity_ = 0;
+  std::vector<std::string_view> key_scratch_;  // DuplicateKeys, large objects
   std::string payload_scratch_;  // the web-push plaintext, serialized to measure it
 };
 

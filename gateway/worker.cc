@@ -1,6 +1,7 @@
 #include "gateway/worker.h"
 
 #include <simdjson.h>
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -48,6 +49,7 @@ struct RequestContext {
   std::size_t route_pos = 0;
   int attempt = 0;  // sends on the current channel
   std::optional<asio::steady_timer> timer;
+  std::chrono::steady_clock::time_point parked_since{};  // while in partition->waiting
   // The worker's list of live requests (for Stop), intrusive: no allocation
   // or hashing per request.
   RequestContext* live_prev = nullptr;
@@ -66,9 +68,12 @@ struct PendingRecord final : queue::DeliveryListener {
   std::vector<std::pair<std::string, std::string>> headers;
   bool final = false;
   bool dlq = false;
+  bool reference_only = false;  // a DLQ copy cut to headers only
+  queue::ProduceError failure = queue::ProduceError::none;  // of the last attempt
 
-  void OnDelivery(bool ok, std::string_view error) override {
-    if (!ok) spdlog::warn("kafka: record for topic {} not acknowledged: {}", *topic, error);
+  void OnDelivery(bool ok, std::string_view error, queue::ProduceError kind) override {
+    if (!ok) Worker::LogRecordFailure(*topic, error);
+    failure = kind;  // read by the worker after QueueDelivery's lock hand-over
     worker->QueueDelivery(this, ok);
   }
 };
@@ -194,6 +199,53 @@ void Worker::RevokePartition(std::shared_ptr<PartitionState> partition) {
   });
 }
 
+void Worker::StartDraining() {
+  asio::post(loop_->io, [this] {
+    draining_ = true;
+    // Never tracked, so never committed past: the next owner reads them.
+    transactional_in_.clear();
+    bulk_in_.clear();
+    // Cancelling wakes each parked request; its handler sees draining_ and
+    // abandons it.
+    for (const auto& p : partitions_) {
+      for (RequestContext* ctx : p->waiting) {
+        if (ctx->timer) ctx->timer->cancel();
+      }
+    }
+    // Queued for a connection slot, not yet written: they come back as
+    // not_sent and are abandoned (OnSendResult).
+    std::size_t queued = 0;
+    for (const auto& provider : providers_.providers) queued += provider->AbandonQueued();
+    if (queued > 0) {
+      spdlog::info("shutting down: worker {} took {} request(s) off provider queues before they "
+                   "were sent",
+                   index_, queued);
+    }
+  });
+}
+
+std::future<std::vector<queue::TopicPartition>> Worker::FinalCommits(
+    std::vector<std::shared_ptr<PartitionState>> partitions) {
+  auto promise = std::make_shared<std::promise<std::vector<queue::TopicPartition>>>();
+  auto future = promise->get_future();
+  asio::post(loop_->io, [this, promise, parts = std::move(partitions)] {
+    std::vector<queue::TopicPartition> out;
+    for (const auto& p : parts) {
+      auto c = p->tracker.TakeCommitWithDone(config_->kafka.commit_metadata_max_bytes, true);
+      if (c) out.push_back({p->topic, p->partition, c->offset, std::move(c->metadata)});
+    }
+    promise->set_value(std::move(out));
+  });
+  return future;
+}
+
+bool Worker::DoneBefore(PartitionState& part, std::int64_t offset) {
+  auto& ranges = part.done_before;
+  auto& pos = part.done_before_pos;
+  while (pos < ranges.size() && ranges[pos].second <= offset) ++pos;
+  return pos < ranges.size() && ranges[pos].first <= offset;
+}
+
 void Worker::Process(Incoming& in) {
   auto& part = in.partition;
   // Records of a revoked partition are left for its next owner.
@@ -202,6 +254,14 @@ void Worker::Process(Incoming& in) {
   if (!part->tracker.Track(offset)) {
     spdlog::warn("{}[{}]: offset {} read twice in one assignment; ignored", part->topic,
                  part->partition, offset);
+    return;
+  }
+  if (!part->done_before.empty() && DoneBefore(*part, offset)) {
+    // Its final event was acknowledged before the restart or rebalance; only
+    // the commit had not caught up.
+    metrics_.redelivered_done.Inc();
+    part->tracker.MarkDone(offset);
+    part->committable.store(part->tracker.committable(), std::memory_order_release);
     return;
   }
   part->busy.fetch_add(1, std::memory_order_relaxed);
@@ -221,6 +281,20 @@ void Worker::Process(Incoming& in) {
     return;
   }
   ctx->request = std::move(decoded).value();
+  const auto& pc = config_->pipeline;
+  if (ctx->request.send_at &&
+      *ctx->request.send_at > std::chrono::system_clock::now() + pc.max_schedule_ahead) {
+    // A scheduled request waits in memory and holds its partition's committed
+    // offset until it is sent; far-future schedules would pin partitions for
+    // days (docs/architecture.md, "Known limits").
+    metrics_.schedule_too_far.Inc();
+    Reject(ctx, {"send_at", "horizon",
+                 fmt::format("is more than pipeline.max_schedule_ahead ({} s) ahead",
+                             std::chrono::duration_cast<std::chrono::seconds>(
+                                 pc.max_schedule_ahead)
+                                 .count())});
+    return;
+  }
   ctx->event_id = ctx->request.id;
   Emit(ctx, EventStatus::accepted, false);
   Begin(ctx);
@@ -252,6 +326,7 @@ void Worker::Reject(RequestContext* ctx, const ValidationError& error) {
   std::string ts;
   AppendTimestamp(std::chrono::system_clock::now(), ts);
   rec->headers.emplace_back("omnigate.ts", std::move(ts));
+  FitDlqRecord(rec);
   ++ctx->outstanding_records;
   ProduceRecord(rec);
   metrics_.rejected.Inc();
@@ -272,6 +347,10 @@ void Worker::Begin(RequestContext* ctx) {
 }
 
 void Worker::TrySend(RequestContext* ctx) {
+  if (draining_) {
+    Abandon(ctx);
+    return;
+  }
   const auto& req = ctx->request;
   if (req.expires_at && *req.expires_at <= std::chrono::system_clock::now()) {
     metrics_.expired.Inc();
@@ -302,8 +381,15 @@ void Worker::TrySend(RequestContext* ctx) {
       break;
     case Channel::viber: {
       const auto& v = *req.viber;
-      msg.viber = {req.to.viber, v.text, v.image_url, v.button ? v.button->caption : "",
-                   v.button ? v.button->url : ""};
+      // Views into the request, never into a temporary: `cond ? str : ""`
+      // would make a std::string temporary that dies at the semicolon.
+      std::string_view caption;
+      std::string_view url;
+      if (v.button) {
+        caption = v.button->caption;
+        url = v.button->url;
+      }
+      msg.viber = {req.to.viber, v.text, v.image_url, caption, url};
       break;
     }
     case Channel::webpush: {
@@ -326,6 +412,20 @@ void Worker::TrySend(RequestContext* ctx) {
 
 void Worker::OnSendResult(RequestContext* ctx, const Route& route, providers::SendResult result) {
   using providers::SendStatus;
+  if (result.not_sent) {
+    // Taken out of the adapter's queue at shutdown before it reached the
+    // wire: the next owner sends it, once.
+    Abandon(ctx);
+    return;
+  }
+  if (result.status == SendStatus::permanent || result.status == SendStatus::invalid_address) {
+    auto it = failure_tally_.find(route.provider->name());
+    if (it == failure_tally_.end()) {
+      it = failure_tally_.emplace(std::string(route.provider->name()), FailureTally{}).first;
+    }
+    ++(result.status == SendStatus::permanent ? it->second.permanent : it->second.invalid_address);
+    it->second.last_reason = result.reason;
+  }
   if (route.metrics != nullptr) {
     route.metrics->latency.Observe(result.latency);
     switch (result.status) {
@@ -368,7 +468,11 @@ void Worker::OnSendResult(RequestContext* ctx, const Route& route, providers::Se
   }
   ctx->route_pos = 0;
   metrics_.retries.Inc();
-  const milliseconds delay = std::max(Backoff(ctx->attempt), result.retry_after);
+  // A provider's Retry-After is honoured up to retry.max_backoff: a parked
+  // request holds its partition's committed offset, and "come back
+  // tomorrow" would hold it for a day.
+  const milliseconds delay =
+      std::max(Backoff(ctx->attempt), std::min(result.retry_after, config_->retry.max_backoff));
   Emit(ctx, EventStatus::retrying, false, route.provider->name(), {}, result.reason);
   Park(ctx, delay);
 }
@@ -388,19 +492,57 @@ void Worker::ChannelFailed(RequestContext* ctx, const std::string& reason) {
 }
 
 void Worker::Park(RequestContext* ctx, milliseconds delay) {
+  if (draining_) {
+    Abandon(ctx);
+    return;
+  }
   ctx->partition->waiting.insert(ctx);
+  ctx->parked_since = std::chrono::steady_clock::now();
   if (!ctx->timer) ctx->timer.emplace(loop_->io);
   ctx->timer->expires_after(delay);
   ctx->timer->async_wait([this, ctx](const boost::system::error_code&) {
     ctx->partition->waiting.erase(ctx);
     if (ctx->partition->revoked.load(std::memory_order_relaxed)) {
       // The next owner of the partition starts this request over.
-      metrics_.abandoned.Inc();
-      Release(ctx, false);
+      Abandon(ctx);
       return;
     }
     TrySend(ctx);
   });
+}
+
+void Worker::ReportFailures() {
+  constexpr auto kInterval = std::chrono::seconds(10);
+  const auto now = std::chrono::steady_clock::now();
+  if (failure_tally_.empty() || now - failure_logged_at_ < kInterval) return;
+  failure_logged_at_ = now;
+  for (const auto& [provider, t] : failure_tally_) {
+    spdlog::warn("provider {}: {} permanent failure(s) and {} invalid address(es) on worker {} "
+                 "since the last report (last reason: {}); per-reason counts are in the events, "
+                 "totals in omnigate_provider_responses_total",
+                 provider, t.permanent, t.invalid_address, index_, t.last_reason);
+  }
+  failure_tally_.clear();
+}
+
+void Worker::Abandon(RequestContext* ctx) {
+  metrics_.abandoned.Inc();
+  Release(ctx, false);
+}
+
+void Worker::UpdateParkedStats() {
+  std::int64_t count = 0;
+  auto oldest = std::chrono::steady_clock::time_point::max();
+  for (const auto& p : partitions_) {
+    count += static_cast<std::int64_t>(p->waiting.size());
+    for (const RequestContext* ctx : p->waiting) oldest = std::min(oldest, ctx->parked_since);
+  }
+  parked_count_.store(count, std::memory_order_relaxed);
+  oldest_parked_since_.store(
+      count == 0 ? 0
+                 : std::chrono::duration_cast<std::chrono::nanoseconds>(oldest.time_since_epoch())
+                       .count(),
+      std::memory_order_relaxed);
 }
 
 milliseconds Worker::Backoff(int attempt) {
@@ -447,15 +589,112 @@ void Worker::Emit(RequestContext* ctx, EventStatus status, bool final, std::stri
   ProduceRecord(rec);
 }
 
+namespace {
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (unsigned int i = 0; i < size; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+std::size_t HeadersSize(const PendingRecord& rec) {
+  std::size_t n = 0;
+  for (const auto& [k, v] : rec.headers) n += k.size() + v.size() + 8;
+  return n;
+}
+
+}  // namespace
+
+// A request can be larger than what the producer may write (a publisher's
+// compressed 5 MB request passes the broker, its uncompressed copy does not
+// pass message.max.bytes). Its DLQ copy keeps as much as fits, with the
+// original size and SHA-256 in headers so the whole request can be found at
+// its topic/partition/offset; the request ends either way.
+void Worker::FitDlqRecord(PendingRecord* rec) {
+  constexpr std::size_t kOverhead = 1024;  // record and batch framing, headers we add below
+  const std::size_t limit = producer_.max_message_bytes();
+  const std::size_t fixed = rec->key.size() + HeadersSize(*rec) + kOverhead + 256;
+  const std::size_t budget = limit > fixed ? limit - fixed : 0;
+  if (rec->value.size() <= budget) return;
+  ShrinkDlqRecord(rec, budget);
+}
+
+void Worker::ShrinkDlqRecord(PendingRecord* rec, std::size_t keep) {
+  const bool first_cut = std::none_of(rec->headers.begin(), rec->headers.end(),
+                                      [](const auto& h) { return h.first == "omnigate.truncated"; });
+  if (first_cut) {
+    rec->headers.emplace_back("omnigate.original_size", std::to_string(rec->value.size()));
+    rec->headers.emplace_back("omnigate.sha256", Sha256Hex(rec->value));
+    rec->headers.emplace_back("omnigate.truncated", keep == 0 ? "reference" : "true");
+    metrics_.dlq_truncated.Inc();
+  } else {
+    for (auto& [k, v] : rec->headers) {
+      if (k == "omnigate.truncated") v = keep == 0 ? "reference" : "true";
+    }
+  }
+  rec->reference_only = keep == 0;
+  rec->value.resize(std::min(rec->value.size(), keep));
+  spdlog::warn("dlq: the copy of {}[{}]@{} is cut to {} bytes to fit kafka message.max.bytes "
+               "({}); the original is at that offset",
+               rec->ctx->partition->topic, rec->ctx->partition->partition, rec->ctx->offset,
+               rec->value.size(), producer_.max_message_bytes());
+}
+
+// A record Kafka will never take as it is. A DLQ copy shrinks to a reference
+// (headers only); anything else (or a reference still refused) is dropped
+// with an error, so that its request ends instead of pinning its partition.
+bool Worker::HandleTooLarge(PendingRecord* rec) {
+  if (rec->dlq && !rec->reference_only) {
+    ShrinkDlqRecord(rec, 0);
+    ProduceRecord(rec);
+    return true;
+  }
+  metrics_.records_dropped.Inc();
+  spdlog::error("kafka: a record for {} ({} bytes) is refused as too large even after cutting; "
+                "dropped so that request {} can end. Check the topic's max.message.bytes",
+                *rec->topic, rec->value.size() + rec->key.size(), rec->ctx->event_id);
+  return false;
+}
+
+void Worker::LogRecordFailure(std::string_view topic, std::string_view error) {
+  // One line per second at most per worker thread: a broker outage fails
+  // thousands of records in seconds, and the count says as much as the lines.
+  thread_local std::chrono::steady_clock::time_point last{};
+  thread_local std::uint64_t suppressed = 0;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::seconds(1)) {
+    ++suppressed;
+    return;
+  }
+  spdlog::warn("kafka: record for topic {} not acknowledged: {} (+{} more since the last report; "
+               "they are re-produced)",
+               topic, error, suppressed);
+  suppressed = 0;
+  last = now;
+}
+
 void Worker::ProduceRecord(PendingRecord* rec) {
-  std::array<queue::RecordHeader, 8> hdrs;
+  std::array<queue::RecordHeader, 12> hdrs;
   std::size_t n = 0;
   for (const auto& [k, v] : rec->headers) {
     if (n < hdrs.size()) hdrs[n++] = {k, v};
   }
   std::string error;
+  queue::ProduceError kind = queue::ProduceError::none;
   if (!producer_.Produce(*rec->topic, rec->key, rec->value, std::span(hdrs.data(), n), rec,
-                         &error)) {
+                         &error, &kind)) {
+    if (kind == queue::ProduceError::too_large) {
+      if (!HandleTooLarge(rec)) Acknowledge(rec);
+      return;
+    }
     spdlog::warn("kafka: cannot enqueue a record for {}: {}; retrying", *rec->topic, error);
     produce_backlog_.push_back(rec);
   }
@@ -484,10 +723,18 @@ void Worker::DrainDeliveries() {
 void Worker::OnRecordDelivered(PendingRecord* rec, bool ok) {
   if (!ok) {
     metrics_.event_delivery_failures.Inc();
+    if (rec->failure == queue::ProduceError::too_large) {
+      if (!HandleTooLarge(rec)) Acknowledge(rec);
+      return;
+    }
     produce_backlog_.push_back(rec);  // re-produced on the next tick
     return;
   }
   (rec->dlq ? metrics_.dlq_records : metrics_.events_produced).Inc();
+  Acknowledge(rec);
+}
+
+void Worker::Acknowledge(PendingRecord* rec) {
   RequestContext* ctx = rec->ctx;
   if (rec->final) ctx->final_acked = true;
   --ctx->outstanding_records;
@@ -521,11 +768,13 @@ void Worker::CommitTick() {
     std::vector<queue::TopicPartition> offsets;
     for (const auto& p : partitions_) {
       if (p->revoked.load(std::memory_order_relaxed)) continue;
-      const std::int64_t o = p->tracker.TakeCommit();
-      if (o >= 0) offsets.push_back({p->topic, p->partition, o});
+      auto c = p->tracker.TakeCommitWithDone(config_->kafka.commit_metadata_max_bytes);
+      if (c) offsets.push_back({p->topic, p->partition, c->offset, std::move(c->metadata)});
     }
     if (!offsets.empty()) consumer_->CommitAsync(offsets);
   }
+  UpdateParkedStats();
+  ReportFailures();
   if (!produce_backlog_.empty()) {
     auto backlog = std::move(produce_backlog_);
     produce_backlog_.clear();

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <array>
-#include <deque>
 #include <chrono>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +21,7 @@
 #include "gateway/provider_factory.h"
 #include "gateway/request.h"
 #include "providers/provider.h"
+#include "queue/kafka_consumer.h"
 #include "queue/kafka_message.h"
 
 namespace boost::asio {
@@ -25,7 +29,6 @@ class io_context;
 }
 
 namespace omnigate::queue {
-class KafkaConsumer;
 class KafkaProducer;
 }  // namespace omnigate::queue
 
@@ -65,8 +68,27 @@ class Worker {
   // timers (they will be redelivered to the next owner), forget it.
   void RevokePartition(std::shared_ptr<PartitionState> partition);
 
+  // Shutdown, step 1 (thread-safe): no new provider call starts from now on.
+  // Records not yet processed are dropped (never tracked: redelivered),
+  // requests parked on a timer and requests about to make a provider call
+  // (a retry, a failover, the next channel) are abandoned. Provider calls
+  // already made run on and end normally until Stop().
+  void StartDraining();
+
+  // Thread-safe: what to commit for `partitions` now (offset and done-ranges
+  // metadata, see PartitionOffsetTracker::TakeCommitWithDone), computed on
+  // the worker's thread. For a revoke or shutdown: the partitions are revoked.
+  std::future<std::vector<queue::TopicPartition>> FinalCommits(
+      std::vector<std::shared_ptr<PartitionState>> partitions);
+
   // Live requests on this worker (approximate when read from another thread).
   std::size_t live() const { return live_count_.load(std::memory_order_relaxed); }
+  // Requests parked on a timer, and since when (steady clock, ns) the oldest
+  // of them waits; 0 when none. Refreshed every commit tick.
+  std::int64_t parked() const { return parked_count_.load(std::memory_order_relaxed); }
+  std::int64_t oldest_parked_since_ns() const {
+    return oldest_parked_since_.load(std::memory_order_relaxed);
+  }
 
  private:
   friend struct PendingRecord;
@@ -89,12 +111,25 @@ class Worker {
             std::string_view provider_message_id = {}, std::string_view reason = {},
             int segments = 0);
   void ProduceRecord(PendingRecord* rec);
+  void FitDlqRecord(PendingRecord* rec);
+  void ShrinkDlqRecord(PendingRecord* rec, std::size_t keep);
+  bool HandleTooLarge(PendingRecord* rec);
+  // The record is done with (acknowledged, or dropped for good).
+  void Acknowledge(PendingRecord* rec);
+  static void LogRecordFailure(std::string_view topic, std::string_view error);
   // Producer thread: queues a delivery report for DrainDeliveries.
   void QueueDelivery(PendingRecord* rec, bool ok);
   void DrainDeliveries();
   void OnRecordDelivered(PendingRecord* rec, bool ok);
   void MaybeComplete(RequestContext* ctx);
   void Release(RequestContext* ctx, bool durable);
+  // Gives a request up without committing it (its partition's next owner, or
+  // this process after a restart, starts it over).
+  void Abandon(RequestContext* ctx);
+  // True (and the request marked done) when its offset ended before this
+  // assignment, per the committed metadata.
+  bool DoneBefore(PartitionState& part, std::int64_t offset);
+  void UpdateParkedStats();
   void CommitTick();
   std::chrono::milliseconds Backoff(int attempt);
 
@@ -121,7 +156,21 @@ class Worker {
   bool drain_posted_ = false;
   std::minstd_rand rng_;
   std::string scratch_;
+  bool draining_ = false;
+  // Provider refusals since the last report: logged once per provider per
+  // interval with counts (a bad template fails thousands of sends a minute;
+  // one line each would drown the log, none at all hides it).
+  struct FailureTally {
+    std::uint64_t permanent = 0;
+    std::uint64_t invalid_address = 0;
+    std::string last_reason;
+  };
+  std::map<std::string, FailureTally, std::less<>> failure_tally_;
+  std::chrono::steady_clock::time_point failure_logged_at_{};
+  void ReportFailures();
   std::atomic<std::size_t> live_count_{0};
+  std::atomic<std::int64_t> parked_count_{0};
+  std::atomic<std::int64_t> oldest_parked_since_{0};
 };
 
 }  // namespace omnigate::gateway

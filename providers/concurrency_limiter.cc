@@ -4,13 +4,13 @@
 
 namespace omnigate::providers {
 
-void ConcurrencyLimiter::Run(bool bulk, std::function<void()> start) {
+void ConcurrencyLimiter::Run(bool bulk, Task task) {
   if (active_ < limit_) {
     ++active_;
-    start();
+    task(true);
     return;
   }
-  (bulk ? bulk_ : transactional_).push_back(std::move(start));
+  (bulk ? bulk_ : transactional_).push_back(std::move(task));
 }
 
 void ConcurrencyLimiter::Release() {
@@ -20,8 +20,20 @@ void ConcurrencyLimiter::Release() {
     auto next = std::move(q.front());
     q.pop_front();
     ++active_;
-    next();
+    next(true);
   }
+}
+
+std::size_t ConcurrencyLimiter::AbandonQueued() {
+  // Moved out first: a task's callback may queue again (it must not, but a
+  // re-entrant push must not invalidate this walk).
+  auto transactional = std::move(transactional_);
+  auto bulk = std::move(bulk_);
+  transactional_.clear();
+  bulk_.clear();
+  for (auto& t : transactional) t(false);
+  for (auto& t : bulk) t(false);
+  return transactional.size() + bulk.size();
 }
 
 }  // namespace omnigate::providers

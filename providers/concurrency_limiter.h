@@ -13,10 +13,16 @@ class ConcurrencyLimiter {
  public:
   explicit ConcurrencyLimiter(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
 
-  // Runs `start` now when a slot is free, else queues it. Whoever `start`
-  // begins must call Release() exactly once when it is finished.
-  void Run(bool bulk, std::function<void()> start);
+  // Runs `task(true)` now when a slot is free, else queues it. Whoever the
+  // task begins must call Release() exactly once when it is finished. A
+  // queued task that is abandoned runs as `task(false)` instead (and takes
+  // no slot).
+  using Task = std::function<void(bool run)>;
+  void Run(bool bulk, Task task);
   void Release();
+  // Calls every queued task with false (shutdown: nothing new goes on the
+  // wire). Returns how many there were.
+  std::size_t AbandonQueued();
 
   std::size_t active() const { return active_; }
   std::size_t queued() const { return transactional_.size() + bulk_.size(); }
@@ -25,8 +31,8 @@ class ConcurrencyLimiter {
  private:
   std::size_t limit_;
   std::size_t active_ = 0;
-  std::deque<std::function<void()>> transactional_;
-  std::deque<std::function<void()>> bulk_;
+  std::deque<Task> transactional_;
+  std::deque<Task> bulk_;
 };
 
 }  // namespace omnigate::providers

@@ -79,7 +79,15 @@ HttpDispatcher::HttpDispatcher(std::string provider_name, std::string api,
 
 void HttpDispatcher::Dispatch(bool bulk, http::Request request, Mapper map, SendCallback done) {
   limiter_.Run(bulk, [this, request = std::move(request), map = std::move(map),
-                      done = std::move(done)]() mutable {
+                      done = std::move(done)](bool run) mutable {
+    if (!run) {
+      SendResult abandoned;
+      abandoned.status = SendStatus::retry;
+      abandoned.reason = "shutdown";
+      abandoned.not_sent = true;
+      done(std::move(abandoned));
+      return;
+    }
     // Kept for the TLS failure message; one shared copy per origin rather
     // than a string per request (most providers have one origin).
     const std::string_view url_origin = UrlOrigin(request.url);

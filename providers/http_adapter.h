@@ -47,6 +47,7 @@ class HttpDispatcher {
 
   void Dispatch(bool bulk, http::Request request, Mapper map, SendCallback done);
   std::size_t in_flight() const { return limiter_.active() + limiter_.queued(); }
+  std::size_t AbandonQueued() { return limiter_.AbandonQueued(); }
   const std::string& provider_name() const { return provider_name_; }
 
  private:

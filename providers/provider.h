@@ -42,6 +42,9 @@ struct SendResult {
   // Billing units the provider will charge (SMS segments); 0 when unknown.
   int segments = 0;
   std::chrono::microseconds latency{0};
+  // Never reached the wire (abandoned in the adapter's queue at shutdown):
+  // sending it again later cannot duplicate anything.
+  bool not_sent = false;
 };
 
 // Channel content as the adapters see it. Views stay valid until the
@@ -120,6 +123,10 @@ class Provider {
   virtual void Send(const OutboundMessage& message, SendCallback done) = 0;
   // Messages currently inside the adapter (queued for a connection or on the wire).
   virtual std::size_t in_flight() const = 0;
+  // Shutdown: every message still queued for a connection slot completes at
+  // once with `not_sent` (status retry, reason "shutdown"); those on the wire
+  // continue. Returns how many were queued.
+  virtual std::size_t AbandonQueued() = 0;
 };
 
 }  // namespace omnigate::providers

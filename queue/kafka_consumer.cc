@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "queue/rdkafka_handles.h"
@@ -18,7 +19,11 @@ std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list
   out.reserve(static_cast<std::size_t>(list->cnt));
   for (int i = 0; i < list->cnt; ++i) {
     const auto& e = list->elems[i];
-    out.push_back({e.topic, e.partition, e.offset});
+    TopicPartition tp{e.topic, e.partition, e.offset};
+    if (e.metadata != nullptr && e.metadata_size > 0) {
+      tp.metadata.assign(static_cast<const char*>(e.metadata), e.metadata_size);
+    }
+    out.push_back(std::move(tp));
   }
   return out;
 }
@@ -26,9 +31,35 @@ std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list
 PartitionListPtr ToList(const std::vector<TopicPartition>& parts) {
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(parts.size())));
   for (const auto& p : parts) {
-    rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition)->offset = p.offset;
+    auto* e = rd_kafka_topic_partition_list_add(list.get(), p.topic.c_str(), p.partition);
+    e->offset = p.offset;
+    if (!p.metadata.empty()) {
+      // Freed by librdkafka with the list (rd_free, i.e. free).
+      e->metadata = std::malloc(p.metadata.size());
+      if (e->metadata != nullptr) {
+        std::memcpy(e->metadata, p.metadata.data(), p.metadata.size());
+        e->metadata_size = p.metadata.size();
+      }
+    }
   }
   return list;
+}
+
+// The committed offsets (and their metadata) of `parts`, asked of the group
+// coordinator. On failure the offsets stay -1001 and nothing is skipped.
+std::vector<TopicPartition> FetchCommitted(rd_kafka_t* rk,
+                                           const rd_kafka_topic_partition_list_t* parts) {
+  PartitionListPtr copy(rd_kafka_topic_partition_list_copy(parts));
+  const auto err = rd_kafka_committed(rk, copy.get(), 10'000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("kafka: cannot read committed offsets on assignment ({}); requests done before "
+                 "the rebalance may be repeated",
+                 rd_kafka_err2str(err));
+    auto out = ToVector(parts);
+    for (auto& tp : out) tp.metadata.clear();
+    return out;
+  }
+  return ToVector(copy.get());
 }
 
 }  // namespace
@@ -41,7 +72,7 @@ struct ConsumerCallbacks {
     self->rebalanced_ = true;
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      auto assigned = ToVector(parts);
+      auto assigned = FetchCommitted(rk, parts);
       spdlog::info("kafka: assigned {} partition(s)", assigned.size());
       self->listener_->OnAssigned(assigned);
       if (cooperative) {
@@ -52,6 +83,12 @@ struct ConsumerCallbacks {
       } else {
         rd_kafka_assign(rk, parts);
       }
+      // librdkafka keeps a partition's pause flag on its client-side state,
+      // which outlives a revoke: a partition paused for backpressure, revoked
+      // and assigned back to this member stays paused, while the listener
+      // starts it fresh (unpaused) and never resumes it. Every assignment
+      // starts unpaused.
+      rd_kafka_resume_partitions(rk, parts);
       return;
     }
     // Revocation (or an error: treat as revocation so nothing is processed
@@ -120,6 +157,19 @@ std::string_view KafkaMessage::key() const {
              ? std::string_view{}
              : std::string_view(static_cast<const char*>(msg_->key), msg_->key_len);
 }
+std::optional<std::string_view> KafkaMessage::header(std::string_view name) const {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(msg_, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  const std::string key(name);
+  const void* value = nullptr;
+  std::size_t size = 0;
+  if (rd_kafka_header_get_last(hdrs, key.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::nullopt;
+  }
+  return value == nullptr ? std::string_view{}
+                          : std::string_view(static_cast<const char*>(value), size);
+}
+
 std::string_view KafkaMessage::topic() const { return rd_kafka_topic_name(msg_->rkt); }
 std::int32_t KafkaMessage::partition() const { return msg_->partition; }
 std::int64_t KafkaMessage::offset() const { return msg_->offset; }
@@ -213,6 +263,14 @@ void KafkaConsumer::CommitAsync(const std::vector<TopicPartition>& offsets) {
   if (offsets.empty()) return;
   auto list = ToList(offsets);
   rd_kafka_commit(rk_, list.get(), 1);
+}
+
+bool KafkaConsumer::BrokerReachable(std::chrono::milliseconds timeout) {
+  const rd_kafka_metadata_t* md = nullptr;
+  // all_topics=0 with no topic: a metadata request for the brokers only.
+  const auto err = rd_kafka_metadata(rk_, 0, nullptr, &md, static_cast<int>(timeout.count()));
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 void KafkaConsumer::Close() {

@@ -18,6 +18,9 @@ struct TopicPartition {
   std::string topic;
   std::int32_t partition = 0;
   std::int64_t offset = -1001;  // RD_KAFKA_OFFSET_INVALID: "use the committed offset"
+  // Committed with the offset, and read back with it on assignment
+  // (OffsetCommit/OffsetFetch metadata).
+  std::string metadata;
   bool operator==(const TopicPartition&) const = default;
 };
 
@@ -25,7 +28,9 @@ struct TopicPartition {
 // that calls KafkaConsumer::Poll, from inside Poll.
 class ConsumerListener {
  public:
-  // The partitions now owned. The consumer starts fetching them when this returns.
+  // The partitions now owned, each with its committed offset and metadata
+  // when the group coordinator answered in time (offset -1001 otherwise).
+  // The consumer starts fetching them, unpaused, when this returns.
   virtual void OnAssigned(const std::vector<TopicPartition>& partitions) = 0;
   // The partitions about to be taken away. Return the offsets that are safe to
   // commit for them (after finishing or abandoning in-flight work); they are
@@ -78,6 +83,11 @@ class KafkaConsumer {
   // Leaves the group: revokes (ConsumerListener::OnRevoked, synchronous
   // commit) and closes. Idempotent.
   void Close();
+
+  // Asks a broker for the request topics' metadata, waiting at most
+  // `timeout`: false when no broker answered (down, frozen, unreachable).
+  // Thread-safe.
+  bool BrokerReachable(std::chrono::milliseconds timeout);
 
   // The Kafka error of the last fatal condition, empty if none.
   const std::string& fatal_error() const { return fatal_error_; }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -24,6 +25,8 @@ class KafkaMessage {
   std::string_view payload() const;
   std::string_view key() const;
   std::string_view topic() const;
+  // The value of the last header called `name`, or nullopt.
+  std::optional<std::string_view> header(std::string_view name) const;
   std::int32_t partition() const;
   std::int64_t offset() const;
 

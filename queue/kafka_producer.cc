@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <vector>
 
 #include "queue/rdkafka_handles.h"
@@ -9,12 +10,25 @@
 namespace omnigate::queue {
 namespace {
 
+ProduceError Classify(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_NO_ERROR:
+      return ProduceError::none;
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+      return ProduceError::too_large;
+    default:
+      return ProduceError::retriable;
+  }
+}
+
 void OnDeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
   auto* stats = static_cast<ProducerStats*>(opaque);
   const bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
   (ok ? stats->delivered : stats->failed).fetch_add(1, std::memory_order_relaxed);
   if (auto* listener = static_cast<DeliveryListener*>(msg->_private)) {
-    listener->OnDelivery(ok, ok ? std::string_view{} : rd_kafka_err2str(msg->err));
+    listener->OnDelivery(ok, ok ? std::string_view{} : rd_kafka_err2str(msg->err),
+                         Classify(msg->err));
   }
 }
 
@@ -43,6 +57,12 @@ Result<std::unique_ptr<KafkaProducer>, std::string> KafkaProducer::Create(
   std::unique_ptr<KafkaProducer> self(new KafkaProducer());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), OnDeliveryReport);
   rd_kafka_conf_set_opaque(conf->get(), &self->stats_);
+  char value[64];
+  std::size_t value_size = sizeof value;
+  if (rd_kafka_conf_get(conf->get(), "message.max.bytes", value, &value_size) ==
+      RD_KAFKA_CONF_OK) {
+    self->max_message_bytes_ = static_cast<std::size_t>(std::strtoull(value, nullptr, 10));
+  }
   char err[512];
   self->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
   if (self->rk_ == nullptr) return MakeUnexpected(std::string("kafka producer: ") + err);
@@ -69,7 +89,7 @@ void KafkaProducer::DeliveryLoop() {
 
 bool KafkaProducer::Produce(std::string_view topic, std::string_view key, std::string_view value,
                             std::span<const RecordHeader> headers, DeliveryListener* listener,
-                            std::string* error) {
+                            std::string* error, ProduceError* kind) {
   std::string topic_name(topic);
   rd_kafka_headers_t* hdrs = nullptr;
   if (!headers.empty()) {
@@ -99,6 +119,7 @@ bool KafkaProducer::Produce(std::string_view topic, std::string_view key, std::s
   }
   rd_kafka_error_t* e = rd_kafka_produceva(rk_, vus, n);
   if (e != nullptr) {
+    if (kind != nullptr) *kind = Classify(rd_kafka_error_code(e));
     if (error != nullptr) {
       *error = rd_kafka_error_string(e);
       if (rd_kafka_error_code(e) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -29,12 +29,17 @@ struct RecordHeader {
   std::string_view value;
 };
 
+// Why a record was not taken. `too_large` never goes away by retrying the
+// same bytes (the record is over message.max.bytes, ours or the broker's).
+enum class ProduceError : std::uint8_t { none, retriable, too_large };
+
 // Told once per produced record whether Kafka acknowledged it. Runs on the
 // producer's delivery thread: implementations hand the result to their own
 // thread and return quickly.
 class DeliveryListener {
  public:
-  virtual void OnDelivery(bool ok, std::string_view error) = 0;
+  // `kind` is none when ok, else why it failed.
+  virtual void OnDelivery(bool ok, std::string_view error, ProduceError kind) = 0;
 
   virtual ~DeliveryListener() = default;
 };
@@ -60,7 +65,11 @@ class KafkaProducer {
   // and `error` says why (e.g. the local queue is full).
   bool Produce(std::string_view topic, std::string_view key, std::string_view value,
                std::span<const RecordHeader> headers, DeliveryListener* listener,
-               std::string* error = nullptr);
+               std::string* error = nullptr, ProduceError* kind = nullptr);
+
+  // The producer's message.max.bytes: a record whose key, value and headers
+  // come near it is refused (ProduceError::too_large).
+  std::size_t max_message_bytes() const { return max_message_bytes_; }
 
   // Waits up to `timeout` for every enqueued record to be acknowledged.
   // Returns the number still outstanding.
@@ -78,6 +87,7 @@ class KafkaProducer {
   void DeliveryLoop();
 
   rd_kafka_s* rk_ = nullptr;
+  std::size_t max_message_bytes_ = 1'000'000;
   std::atomic<bool> stop_{false};
   std::thread delivery_thread_;
   ProducerStats stats_;

@@ -1,3 +1,5 @@
+#include "queue/kafka_properties.h"
+
 #include <spdlog/spdlog.h>
 
 #include "queue/rdkafka_handles.h"
@@ -44,3 +46,26 @@ Result<ConfPtr, std::string> MakeConf(const std::map<std::string, std::string>& 
 void InstallLogger(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, LogCallback); }
 
 }  // namespace omnigate::queue::detail
+
+namespace omnigate::queue {
+
+std::optional<std::string> CheckKafkaProperty(const std::string& name, const std::string& value) {
+  detail::ConfPtr conf(rd_kafka_conf_new());
+  char err[512];
+  switch (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof err)) {
+    case RD_KAFKA_CONF_OK:
+      return std::nullopt;
+    case RD_KAFKA_CONF_UNKNOWN:
+      return "unknown librdkafka property '" + name +
+             "' (see librdkafka's CONFIGURATION.md for the accepted names)";
+    case RD_KAFKA_CONF_INVALID:
+      break;
+  }
+  // librdkafka's message quotes the value; secrets must not reach a terminal.
+  for (const char* secret : {"password", "secret", "key", "token", "jaas"}) {
+    if (name.find(secret) != std::string::npos) return "invalid value for '" + name + "'";
+  }
+  return std::string(err);
+}
+
+}  // namespace omnigate::queue

@@ -3,6 +3,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace omnigate::queue {
 
@@ -34,6 +39,17 @@ class PartitionOffsetTracker {
   // Returns the committable offset if it advanced since the last call, else -1.
   std::int64_t TakeCommit();
 
+  // What to commit: the first offset not yet done, and in `metadata` the done
+  // offsets above it (EncodeDoneRanges), so that a restart or the partition's
+  // next owner skips requests whose handling already ended instead of
+  // repeating them. nullopt when nothing changed since the last call (unless
+  // `force`).
+  struct Commit {
+    std::int64_t offset = -1;
+    std::string metadata;
+  };
+  std::optional<Commit> TakeCommitWithDone(std::size_t max_metadata_bytes, bool force = false);
+
  private:
   struct Entry {
     std::int64_t offset;
@@ -44,6 +60,22 @@ class PartitionOffsetTracker {
   std::int64_t committable_ = -1;
   std::int64_t last_taken_ = -1;
   std::size_t pending_ = 0;
+  bool changed_ = false;  // an offset became done since the last TakeCommitWithDone
 };
+
+// Done offsets above a committed offset, carried in the offset commit's
+// metadata string (Kafka stores it with the offset; brokers take up to
+// offset.metadata.max.bytes, 4,096 by default). Text, so that
+// kafka-consumer-groups and kcat show it: "og1:<base>:<gap>+<len>,..."
+// where each range starts <gap> offsets after the end of the previous one
+// (the first after <base>) and covers <len> offsets. Ranges that do not fit
+// in `max_bytes` are left out: they are repeated, never skipped wrongly.
+std::string EncodeDoneRanges(std::int64_t base,
+                             const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges,
+                             std::size_t max_bytes);
+// The absolute [first, last+1) ranges in `metadata`, if it is ours and was
+// committed with `committed_offset`; empty otherwise.
+std::vector<std::pair<std::int64_t, std::int64_t>> DecodeDoneRanges(std::string_view metadata,
+                                                                    std::int64_t committed_offset);
 
 }  // namespace omnigate::queue

@@ -36,6 +36,7 @@ class GenericHttpProvider final : public Provider {
   Channel channel() const override { return compiled_->config.channel; }
   void Send(const OutboundMessage& message, SendCallback done) override;
   std::size_t in_flight() const override { return dispatcher_.in_flight(); }
+  std::size_t AbandonQueued() override { return dispatcher_.AbandonQueued(); }
 
   static http::Request BuildRequest(const CompiledGenericHttp& compiled,
                                     const OutboundMessage& message);

@@ -19,6 +19,7 @@ class SendGridProvider final : public Provider {
   Channel channel() const override { return Channel::email; }
   void Send(const OutboundMessage& message, SendCallback done) override;
   std::size_t in_flight() const override { return dispatcher_.in_flight(); }
+  std::size_t AbandonQueued() override { return dispatcher_.AbandonQueued(); }
 
   // The JSON body of POST /v3/mail/send. Fails only when no usable From
   // exists. `request_id` travels as custom_args.omnigate_id, which SendGrid

@@ -24,6 +24,7 @@ class SmtpProvider final : public Provider {
   // as permanent "invalid_message" before Send returns.
   void Send(const OutboundMessage& message, SendCallback done) override;
   std::size_t in_flight() const override { return dispatcher_.in_flight(); }
+  std::size_t AbandonQueued() override { return dispatcher_.AbandonQueued(); }
 
   // The one place SMTP outcomes become SendStatus values. provider_message_id
   // is left for the caller, which knows the Message-ID it generated.

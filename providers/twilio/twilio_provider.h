@@ -23,6 +23,7 @@ class TwilioProvider final : public Provider {
   Channel channel() const override { return Channel::sms; }
   void Send(const OutboundMessage& message, SendCallback done) override;
   std::size_t in_flight() const override { return dispatcher_.in_flight(); }
+  std::size_t AbandonQueued() override { return dispatcher_.AbandonQueued(); }
 
   // The form body Twilio expects (application/x-www-form-urlencoded).
   static std::string BuildForm(const TwilioConfig& config, const SmsMessage& sms);

@@ -18,6 +18,7 @@ class ViberProvider final : public Provider {
   Channel channel() const override { return Channel::viber; }
   void Send(const OutboundMessage& message, SendCallback done) override;
   std::size_t in_flight() const override { return dispatcher_.in_flight(); }
+  std::size_t AbandonQueued() override { return dispatcher_.AbandonQueued(); }
 
   // The JSON body of send_message: a text message, or a picture message (text
   // as its caption) when image_url is set, with a one-button keyboard opening

@@ -23,6 +23,7 @@ class WebPushProvider final : public Provider {
   // limit, completes as permanent before Send returns.
   void Send(const OutboundMessage& message, SendCallback done) override;
   std::size_t in_flight() const override { return dispatcher_.in_flight(); }
+  std::size_t AbandonQueued() override { return dispatcher_.AbandonQueued(); }
 
   // The one place push-service answers become SendStatus values.
   static SendResult MapResponse(const http::Response& response);

@@ -59,9 +59,10 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
       << "  workers: 2\n"
       << "  max_in_flight: " << options_.max_in_flight << "\n"
       << "  max_in_flight_per_partition: " << options_.max_in_flight_per_partition << "\n"
-      << "  drain_timeout: 5s\n"
+      << "  drain_timeout: " << options_.drain_timeout << "\n"
       << "retry: {max_attempts: 3, initial_backoff: 50ms, max_backoff: 200ms}\n"
-      << "http: {listen: \"127.0.0.1:0\", port_file: \"" << dir_.File("http.port") << "\"}\n"
+      << "http: {listen: \"127.0.0.1:0\", port_file: \"" << dir_.File("http.port") << "\""
+      << (options_.http_yaml.empty() ? "" : ", " + options_.http_yaml) << "}\n"
       << "log: {level: info}\n"
       << "providers:\n"
       << "  - name: sms-main\n"
@@ -71,7 +72,7 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
       << "    auth_token: \"${E2E_TWILIO_TOKEN}\"\n"
       << "    from: \"+15005550006\"\n"
       << "    timeout: 5s\n"
-      << "    max_in_flight: 256\n"
+      << "    max_in_flight: " << options_.provider_max_in_flight << "\n"
       << options_.extra_gateway_yaml;
 }
 
@@ -98,6 +99,26 @@ void E2eFixture::StartGateway() {
 void E2eFixture::KillGateway() {
   ASSERT_NE(gateway_, nullptr);
   gateway_->Stop(SIGKILL);
+}
+
+double E2eFixture::TerminateGateway(std::chrono::seconds timeout) {
+  if (gateway_ == nullptr) return -1;
+  const auto start = std::chrono::steady_clock::now();
+  ::kill(gateway_->pid(), SIGTERM);
+  const int rc = gateway_->Wait(static_cast<int>(timeout.count() * 1000));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (gateway_->running()) {
+    gateway_->Stop(SIGKILL);
+    return -1;
+  }
+  EXPECT_EQ(rc, 0) << "exit code after SIGTERM";
+  return took;
+}
+
+void E2eFixture::FreezeKafka(bool frozen) {
+  ASSERT_NE(kafka_, nullptr);
+  ::kill(kafka_->pid(), frozen ? SIGSTOP : SIGCONT);
 }
 
 void E2eFixture::Publish(const std::string& topic,

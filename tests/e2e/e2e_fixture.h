@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,7 +31,11 @@ class E2eFixture {
     int max_in_flight = 2000;
     int max_in_flight_per_partition = 1000;
     int mock_latency_ms = 0;
+    int provider_max_in_flight = 256;
+    std::string drain_timeout = "5s";
     std::string extra_gateway_yaml;
+    // Added to the `http:` mapping (e.g. "admin_token: x").
+    std::string http_yaml;
     // Prepended to the `omnigate run` command line (e.g. prlimit and its flags).
     std::vector<std::string> gateway_prefix;
   };
@@ -40,6 +45,12 @@ class E2eFixture {
 
   void StartGateway();
   void KillGateway();  // SIGKILL
+  // SIGTERM, then waits up to `timeout` for the gateway to exit. Returns the
+  // seconds it took, or -1 when it was still running (it is then killed).
+  double TerminateGateway(std::chrono::seconds timeout);
+  // SIGSTOP / SIGCONT the embedded Kafka: a frozen broker, as after a long GC
+  // pause or a hung host.
+  void FreezeKafka(bool frozen);
 
   // Publishes one record per line of `records` ("key\tvalue") with kcat.
   void Publish(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records);

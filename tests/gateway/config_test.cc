@@ -49,8 +49,14 @@ TEST(Config, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(c->kafka.topics.requests_bulk, "omnigate.requests.bulk");
   EXPECT_EQ(c->kafka.topics.events, "omnigate.events");
   EXPECT_EQ(c->kafka.topics.dlq, "omnigate.dlq");
-  EXPECT_EQ(c->http.listen, "0.0.0.0:8080");
-  EXPECT_EQ(c->retry.max_attempts, 4);
+  // Loopback until an operator opens it (hardening #8).
+  EXPECT_EQ(c->http.listen, "127.0.0.1:8080");
+  EXPECT_EQ(c->http.open_routes, (std::vector<std::string>{"/healthz", "/readyz"}));
+  EXPECT_EQ(c->http.max_connections, 256);
+  // The retry budget outlasts a provider restart (hardening #11): 2+4+8+16+32+60 s.
+  EXPECT_EQ(c->retry.max_attempts, 7);
+  EXPECT_EQ(c->retry.initial_backoff, std::chrono::seconds(2));
+  EXPECT_EQ(c->pipeline.max_schedule_ahead, std::chrono::hours(1));
   EXPECT_TRUE(c->providers.empty());
 }
 
@@ -272,6 +278,62 @@ TEST(Config, LoadConfigFileReportsMissingFile) {
   auto r = LoadConfigFile("/nonexistent/omnigate.yaml");
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error()[0].ToString(), HasSubstr("cannot open '/nonexistent/omnigate.yaml'"));
+}
+
+// Hardening #11: check-config accepted each of these and `run` then failed or
+// ran a gateway nobody configured.
+TEST(Config, LoadConfigFileRefusesADirectoryAndAnEmptyFile) {
+  testing::TempDir dir;
+  auto r = LoadConfigFile(dir.path());
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error()[0].ToString(), HasSubstr("is a directory"));
+  {
+    std::ofstream(dir.File("empty.yaml")) << "\n  \n";
+  }
+  r = LoadConfigFile(dir.File("empty.yaml"));
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error()[0].ToString(), HasSubstr("is empty"));
+}
+
+TEST(Config, EmptySecretIsAnError) {
+  ::unsetenv("OG_TEST_UNSET");
+  EXPECT_THAT(OnlyError("providers:\n  - {name: s, type: twilio, account_sid: AC1, "
+                        "auth_token: \"${OG_TEST_UNSET:-}\", from: x}\n"),
+              HasSubstr("providers[0].auth_token: is empty"));
+  EXPECT_THAT(OnlyError("http: {admin_token: \"${OG_TEST_UNSET:-}\"}\n"),
+              HasSubstr("http.admin_token: is empty"));
+  testing::TempDir dir;
+  {
+    std::ofstream(dir.File("token")) << "\n";
+  }
+  EXPECT_THAT(OnlyError("providers:\n  - {name: s, type: twilio, account_sid: AC1, "
+                        "auth_token_file: " + dir.File("token") + ", from: x}\n"),
+              HasSubstr("providers[0].auth_token_file: '" + dir.File("token") + "' is empty"));
+}
+
+TEST(Config, UnknownOrInvalidLibrdkafkaPropertiesAreReportedWithTheirPath) {
+  EXPECT_THAT(OnlyError("kafka: {consumer: {session.timeout.msec: \"6000\"}}\n"),
+              HasSubstr("kafka.consumer.session.timeout.msec: unknown librdkafka property"));
+  EXPECT_THAT(OnlyError("kafka: {producer: {acks: sometimes}}\n"),
+              HasSubstr("kafka.producer.acks: "));
+  EXPECT_THAT(OnlyError("kafka: {consumer: {enable.partition.eof: maybe}}\n"),
+              HasSubstr("kafka.consumer.enable.partition.eof: "));
+  EXPECT_TRUE(ParseConfig("kafka: {consumer: {session.timeout.ms: \"6000\"}, producer: "
+                          "{linger.ms: \"5\", message.max.bytes: \"2000000\"}}\n"));
+}
+
+TEST(Config, OpenRoutesAcceptOnlyProbesAndMetrics) {
+  auto c = ParseConfig("http: {open_routes: [/healthz, /metrics], max_connections: 64, "
+                       "idle_timeout: 5s}\n");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_EQ(c->http.open_routes, (std::vector<std::string>{"/healthz", "/metrics"}));
+  EXPECT_EQ(c->http.max_connections, 64);
+  EXPECT_EQ(c->http.idle_timeout, std::chrono::seconds(5));
+  EXPECT_THAT(OnlyError("http: {open_routes: [/v1/messages]}\n"),
+              HasSubstr("http.open_routes[0]: '/v1/messages' cannot be opened"));
+  EXPECT_THAT(OnlyError("http: {max_connections: 0}\n"), HasSubstr("http.max_connections"));
+  EXPECT_THAT(OnlyError("pipeline: {max_schedule_ahead: 400d}\n"),
+              HasSubstr("pipeline.max_schedule_ahead"));
 }
 
 constexpr const char* kAllChannels = R"(

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "tests/support/process.h"
+#include "tests/support/wait.h"
 
 namespace omnigate::gateway {
 namespace {
@@ -25,7 +27,8 @@ using omnigate::testing::RunCommand;
 class HttpServerTest : public ::testing::Test {
  protected:
   void StartWithToken(const std::string& token) {
-    server_ = std::make_unique<HttpServer>("127.0.0.1:0", token);
+    server_ = std::make_unique<HttpServer>(HttpServerOptions{
+        .listen = "127.0.0.1:0", .admin_token = token, .open_routes = {"/healthz"}});
     server_->Route("GET", "/healthz", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain", "ok\n"};
     });
@@ -33,10 +36,10 @@ class HttpServerTest : public ::testing::Test {
       const std::string* ct = r.header("content-type");
       return HttpResponse{200, "text/plain",
                           r.target + "|" + r.query + "|" + r.body + "|" + (ct ? *ct : "")};
-    });
+    }, Access::open);
     server_->Route("GET", "/admin", [](const HttpRequest&) {
       return HttpResponse{200, "text/plain", "secret stuff"};
-    }, /*admin=*/true);
+    });
     auto port = server_->Start();
     ASSERT_TRUE(port) << port.error();
     port_ = *port;
@@ -94,17 +97,17 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 }
 
 TEST(HttpServer, BadListenAddressIsReported) {
-  HttpServer s("no-port-here", "");
+  HttpServer s({.listen = "no-port-here"});
   auto r = s.Start();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("http.listen"), std::string::npos);
 }
 
 TEST(HttpServer, PortInUseIsReported) {
-  HttpServer a("127.0.0.1:0", "");
+  HttpServer a({.listen = "127.0.0.1:0"});
   auto port = a.Start();
   ASSERT_TRUE(port);
-  HttpServer b("127.0.0.1:" + std::to_string(*port), "");
+  HttpServer b({.listen = "127.0.0.1:" + std::to_string(*port)});
   auto r = b.Start();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().find("in use"), std::string::npos) << r.error();
@@ -181,6 +184,60 @@ TEST_F(HttpServerTest, OutOfDescriptorsBacksOffAndServesTheQueuedConnectionLater
   ::close(client);
   EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
   EXPECT_LE(logs.Count("accept failed"), 1);
+}
+
+int ConnectLoopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  const timeval rcv_timeout{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv_timeout, sizeof rcv_timeout);
+  return fd;
+}
+
+// Hardening #8: 22,000 idle connections to the listener took every
+// descriptor and provider sends failed to connect. Connections over the cap
+// wait in the kernel's queue; idle ones are closed after idle_timeout.
+TEST(HttpServer, CapsConnectionsAndClosesIdleOnes) {
+  HttpServer server({.listen = "127.0.0.1:0",
+                     .max_connections = 2,
+                     .idle_timeout = std::chrono::milliseconds(500)});
+  server.Route("GET", "/healthz", [](const HttpRequest&) {
+    return HttpResponse{200, "text/plain", "ok\n"};
+  });
+  auto port = server.Start();
+  ASSERT_TRUE(port) << port.error();
+  const int idle1 = ConnectLoopback(*port);
+  const int idle2 = ConnectLoopback(*port);
+  ASSERT_GE(idle1, 0);
+  ASSERT_GE(idle2, 0);
+  ASSERT_TRUE(testing::WaitFor([&] { return server.connections() == 2; }));
+  // The third connects (the kernel queues it) but is not taken while two are open.
+  const int third = ConnectLoopback(*port);
+  ASSERT_GE(third, 0);
+  const std::string request = "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(third, request.data(), request.size(), 0),
+            static_cast<ssize_t>(request.size()));
+  // Not answered while both slots are held (an uncapped server answers in
+  // well under the 200 ms looked at here; the idle timeout is 500 ms).
+  pollfd waiting{third, POLLIN, 0};
+  EXPECT_EQ(::poll(&waiting, 1, 200), 0) << "served over the connection cap";
+  EXPECT_EQ(server.connections(), 2);
+  // The idle ones are closed by the server (EOF), then the third is served.
+  char buf[512];
+  EXPECT_EQ(::recv(idle1, buf, sizeof buf, 0), 0);
+  EXPECT_EQ(::recv(idle2, buf, sizeof buf, 0), 0);
+  std::string response;
+  for (ssize_t n; (n = ::recv(third, buf, sizeof buf, 0)) > 0;) response.append(buf, n);
+  EXPECT_EQ(response.rfind("HTTP/1.1 200", 0), 0u) << response;
+  EXPECT_LE(server.connections(), 2);
+  for (int fd : {idle1, idle2, third}) ::close(fd);
 }
 
 }  // namespace

@@ -40,9 +40,22 @@ class NullListener final : public queue::ConsumerListener {
   void OnCommitted(const std::vector<queue::TopicPartition>&, bool) override {}
 };
 
+// Counts assignments; keeps nothing, commits nothing.
+class CountingListener final : public queue::ConsumerListener {
+ public:
+  void OnAssigned(const std::vector<queue::TopicPartition>& parts) override {
+    assigned_ += static_cast<int>(parts.size());
+  }
+  std::vector<queue::TopicPartition> OnRevoked(const std::vector<queue::TopicPartition>&) override {
+    return {};
+  }
+  void OnCommitted(const std::vector<queue::TopicPartition>&, bool) override {}
+  std::atomic<int> assigned_{0};
+};
+
 class CountingDelivery final : public queue::DeliveryListener {
  public:
-  void OnDelivery(bool ok, std::string_view) override { ok ? ++ok_ : ++failed_; }
+  void OnDelivery(bool ok, std::string_view, queue::ProduceError) override { ok ? ++ok_ : ++failed_; }
   std::atomic<int> ok_{0};
   std::atomic<int> failed_{0};
 };
@@ -137,6 +150,26 @@ class PipelineHarness {
     return events_;
   }
 
+  // Reads the DLQ until `n` records arrived (or the deadline passed).
+  std::vector<queue::KafkaMessage> ReadDlq(std::size_t n, std::chrono::seconds deadline = 30s) {
+    if (!dlq_consumer_) {
+      auto c = queue::KafkaConsumer::Create({.brokers = pipeline_->bootstrap(),
+                                             .group_id = "test-dlq-reader",
+                                             .topics = {config_->kafka.topics.dlq}},
+                                            &null_listener_);
+      EXPECT_TRUE(c);
+      dlq_consumer_ = std::move(c).value();
+    }
+    std::vector<queue::KafkaMessage> out;
+    WaitFor([&] {
+      std::vector<queue::KafkaMessage> batch;
+      dlq_consumer_->Poll(batch, 100, 20ms);
+      for (auto& m : batch) out.push_back(std::move(m));
+      return out.size() >= n;
+    }, deadline, 1ms);
+    return out;
+  }
+
   static Ev Final(const std::vector<Ev>& events, const std::string& id) {
     for (const auto& e : events) {
       if (e.id == id && e.final) return e;
@@ -152,6 +185,7 @@ class PipelineHarness {
   }
 
   GatewayMetrics& metrics() { return metrics_; }
+  const std::string& bootstrap() const { return pipeline_->bootstrap(); }
   const Config& config() const { return *config_; }
 
  private:
@@ -165,6 +199,7 @@ class PipelineHarness {
   CountingDelivery delivery_;
   NullListener null_listener_;
   std::unique_ptr<queue::KafkaConsumer> events_consumer_;
+  std::unique_ptr<queue::KafkaConsumer> dlq_consumer_;
   simdjson::dom::parser parser_;
   std::vector<Ev> events_;
   std::set<std::string> finals_;
@@ -322,6 +357,70 @@ TEST(Pipeline, EveryChannelReachesItsProviderApiAndFailsOverAcrossProviderTypes)
                                  {"generic", 1}, {"push", 1}, {"sendgrid", 1}, {"twilio", 1}}));
 }
 
+// Hardening #1: the button's caption and URL reached the Viber API as bytes
+// of a destroyed temporary (a `?:` between a std::string and "" made a copy
+// that the message's string_views pointed into).
+TEST(Pipeline, ViberPictureAndButtonReachTheApiIntact) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  ViberConfig vb;
+  vb.base_url = "http://127.0.0.1:" + std::to_string(mock->port());
+  vb.auth_token = "viber-mock";
+  vb.sender_name = "Shop";
+  c.providers = {{"viber-a", Channel::viber, vb}};
+  PipelineHarness h(c);
+  const std::string image = "https://cdn.shop.example/images/autumn-sale-banner-1200x800.png";
+  const std::string url = "https://shop.example/orders/7781/tracking?utm_source=viber&step=1";
+  const std::string caption = "Track your parcel";  // past the small-string buffer
+  h.Publish("omnigate.requests", "k",
+            R"({"id":"vb-btn","to":{"viber":"vb-42"},"channels":["viber"],"content":{"viber":)"
+            R"({"text":"Your order is on its way","image_url":")" + image +
+                R"(","button":{"caption":")" + caption + R"(","url":")" + url + R"("}}}})");
+  auto events = h.WaitForFinals(1);
+  EXPECT_EQ(PipelineHarness::Final(events, "vb-btn").status, "sent")
+      << PipelineHarness::Final(events, "vb-btn").reason;
+  const auto received = mock->Received();
+  ASSERT_EQ(received.size(), 1u);
+  const std::string& body = received[0].body;
+  EXPECT_NE(body.find("\"ActionBody\":\"" + url + "\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"Text\":\"" + caption + "\""), std::string::npos) << body;
+  EXPECT_NE(body.find("\"media\":\"" + image + "\""), std::string::npos) << body;
+}
+
+// Hardening #2: a request larger than the producer's message.max.bytes got a
+// DLQ copy that could never be written: re-produced every tick forever, the
+// request never ended and its partition stopped at the in-flight limit.
+TEST(Pipeline, OversizedRequestEndsWithACutDlqCopyAndItsPartitionFlows) {
+  auto mock = StartMock({});
+  Config c;
+  c.pipeline.max_in_flight_per_partition = 4;
+  c.kafka.producer_properties["message.max.bytes"] = "40000";
+  c.providers = {Twilio("sms-a", mock->port())};
+  PipelineHarness h(c);
+  const std::string huge = "{\"id\":\"huge-1\",\"junk\":\"" + std::string(300'000, 'x') + "\"}";
+  h.Publish("omnigate.requests", "k", huge);
+  // Behind it on the same partition: more than the per-partition limit.
+  for (int i = 0; i < 10; ++i) h.Publish("omnigate.requests", "k", Sms("after-" + std::to_string(i)));
+  auto events = h.WaitForFinals(11);
+  EXPECT_EQ(PipelineHarness::Final(events, "huge-1").status, "rejected");
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(PipelineHarness::Final(events, "after-" + std::to_string(i)).status, "sent") << i;
+  }
+  auto dlq = h.ReadDlq(1);
+  ASSERT_EQ(dlq.size(), 1u);
+  const auto& rec = dlq[0];
+  EXPECT_LT(rec.payload().size(), 40'000u);
+  EXPECT_GT(rec.payload().size(), 10'000u) << "as much as fits is kept";
+  EXPECT_EQ(rec.payload(), std::string_view(huge).substr(0, rec.payload().size()));
+  EXPECT_EQ(rec.header("omnigate.truncated"), std::optional<std::string_view>("true"));
+  EXPECT_EQ(rec.header("omnigate.original_size"),
+            std::optional<std::string_view>(std::to_string(huge.size())));
+  ASSERT_TRUE(rec.header("omnigate.sha256"));
+  EXPECT_EQ(rec.header("omnigate.sha256")->size(), 64u);
+  EXPECT_TRUE(rec.header("omnigate.reason"));
+  EXPECT_EQ(h.metrics().dlq_truncated.Get(), 1u);
+}
+
 // DESIGN.md §3: a transactional request is not queued behind a bulk backlog.
 // The bulk lane may fill 90% of max_in_flight; held-back records are handed
 // over transactional first.
@@ -385,6 +484,47 @@ TEST(Pipeline, SlowProviderPausesPartitionsInsteadOfGrowingQueues) {
   EXPECT_EQ(h.metrics().sent.Get(), 400u);
   EXPECT_TRUE(saw_pause);
   EXPECT_LE(max_in_flight, 40) << "in-flight must stay within pipeline.max_in_flight";
+}
+
+// Hardening #3: librdkafka keeps a partition paused across a revoke, so a
+// partition paused for backpressure and assigned back to the same member
+// never delivered again (a second instance joining under load left a third
+// of the requests unprocessed, with omnigate_partitions_paused at 0).
+TEST(Pipeline, PartitionsPausedDuringARebalanceFlowAgainAfterIt) {
+  auto slow = StartMock({.latency_ms = 100});
+  Config c;
+  c.pipeline.max_in_flight = 40;
+  c.pipeline.max_in_flight_per_partition = 10;
+  c.providers = {Twilio("sms-a", slow->port())};
+  PipelineHarness h(c);
+  constexpr int kRequests = 600;
+  for (int i = 0; i < kRequests; ++i) {
+    h.Publish("omnigate.requests", "k" + std::to_string(i), Sms("rb-" + std::to_string(i)));
+  }
+  ASSERT_TRUE(WaitFor([&] { return h.metrics().partitions_paused.Get() > 0; }, 30s));
+  {
+    // A second member joins the group (partitions are revoked and split),
+    // then leaves (they come back to the pipeline).
+    CountingListener listener;
+    auto other = queue::KafkaConsumer::Create(
+        {.brokers = h.bootstrap(),
+         .group_id = h.config().kafka.group_id,
+         .topics = {h.config().kafka.topics.requests, h.config().kafka.topics.requests_bulk},
+         .properties = {{"session.timeout.ms", "6000"}}},
+        &listener);
+    ASSERT_TRUE(other);
+    std::vector<queue::KafkaMessage> dropped;
+    ASSERT_TRUE(WaitFor([&] {
+      dropped.clear();
+      (*other)->Poll(dropped, 100, 20ms);  // read, never committed: redelivered
+      return listener.assigned_.load() > 0;
+    }, 60s));
+    (*other)->Close();
+  }
+  EXPECT_TRUE(WaitFor([&] { return h.metrics().sent.Get() >= static_cast<std::uint64_t>(kRequests); },
+                      90s))
+      << "sent " << h.metrics().sent.Get() << " of " << kRequests << "; partitions paused "
+      << h.metrics().partitions_paused.Get();
 }
 
 }  // namespace

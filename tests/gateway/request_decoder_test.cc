@@ -303,6 +303,8 @@ std::vector<std::string> ValidRequests() {
               R"("send_at":"2026-11-22T10:00:00.5+02:00","expires_at":"2026-11-22t08:00:00.6z")"}
           .Json(),
       Req{.extra = R"("send_at":"2028-02-29T23:59:60Z")"}.Json(),
+      Req{.extra = R"("send_at":"2261-12-31T23:59:59Z")"}.Json(),
+      Req{.extra = R"("expires_at":"1970-01-01T00:00:00+05:00")"}.Json(),
       Req{.extra = R"("campaign":"")"}.Json(),
       Req{.extra = R"("campaign":")" + Repeat("c", 128) + R"(")"}.Json(),
       Req{.extra = R"("tags":[])"}.Json(),
@@ -684,6 +686,30 @@ std::vector<RejectCase> RejectCases() {
        "send_at", "timestamp"},
       {"expires_at_malformed", Req{.extra = R"("expires_at":"tomorrow")"}.Json(), "expires_at",
        "timestamp"},
+      // Hardening #11: repeated keys meant one thing here (first wins) and
+      // another to upstream validators (last wins).
+      {"duplicate_key_root",
+       R"({"id":"a","id":"b","to":{"phone":"+40700000001"},"channels":["sms"],"content":{"sms":{"text":"x"}}})",
+       "id", "duplicate_key"},
+      {"duplicate_key_nested",
+       R"({"id":"a","to":{"phone":"+40700000001","phone":"+40700000002"},"channels":["sms"],"content":{"sms":{"text":"x"}}})",
+       "to.phone", "duplicate_key"},
+      {"duplicate_key_escaped",
+       R"({"id":"a","to":{"phone":"+40700000001"},"channels":["sms"],"content":{"sms":{"text":"x","t\u0065xt":"y"}}})",
+       "content.sms.text", "duplicate_key"},
+      {"duplicate_key_in_ignored_field",
+       Req{.extra = R"("meta":{"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k3":0})"}.Json(),
+       "meta.k3", "duplicate_key"},
+      // Hardening #6: outside 1678-2262 the nanosecond clock wrapped (2300
+      // expired at once, 9999 was sent at once, 1600 parked for 158 years).
+      {"expires_at_year_2300", Req{.extra = R"("expires_at":"2300-01-01T00:00:00Z")"}.Json(),
+       "expires_at", "range"},
+      {"send_at_year_9999", Req{.extra = R"("send_at":"9999-12-31T23:59:59Z")"}.Json(), "send_at",
+       "range"},
+      {"send_at_year_1600", Req{.extra = R"("send_at":"1600-01-01T00:00:00Z")"}.Json(), "send_at",
+       "range"},
+      {"send_at_year_2262", Req{.extra = R"("send_at":"2262-04-12T00:00:00Z")"}.Json(), "send_at",
+       "range"},
       {"expires_at_before_send_at",
        Req{.extra = R"("send_at":"2026-11-22T10:00:00Z","expires_at":"2026-11-22T09:59:59Z")"}
            .Json(),

@@ -23,7 +23,7 @@ using omnigate::testing::WaitFor;
 
 class CountingListener : public DeliveryListener {
  public:
-  void OnDelivery(bool ok, std::string_view /*error*/) override {
+  void OnDelivery(bool ok, std::string_view /*error*/, ProduceError /*kind*/) override {
     (ok ? ok_ : failed_).fetch_add(1);
   }
   std::atomic<int> ok_{0};

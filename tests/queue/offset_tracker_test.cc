@@ -103,5 +103,52 @@ TEST(PartitionOffsetTracker, RandomCompletionOrderNeverCommitsPastPending) {
   }
 }
 
+// The done offsets above the first unfinished one travel in the commit's
+// metadata, so that a restart skips them instead of repeating them.
+TEST(PartitionOffsetTracker, CommitCarriesTheDoneOffsetsAboveTheFirstUnfinished) {
+  PartitionOffsetTracker t;
+  for (int o = 100; o < 110; ++o) ASSERT_TRUE(t.Track(o));
+  EXPECT_FALSE(t.TakeCommitWithDone(4000)) << "nothing done yet";
+  for (int o : {100, 101, 103, 104, 105, 108}) ASSERT_TRUE(t.MarkDone(o));
+  auto c = t.TakeCommitWithDone(4000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->offset, 102);
+  EXPECT_EQ(c->metadata, "og1:102:1+3,2+1");
+  EXPECT_EQ(DecodeDoneRanges(c->metadata, 102),
+            (std::vector<std::pair<std::int64_t, std::int64_t>>{{103, 106}, {108, 109}}));
+  EXPECT_FALSE(t.TakeCommitWithDone(4000)) << "unchanged since the last commit";
+  ASSERT_TRUE(t.TakeCommitWithDone(4000, /*force=*/true));
+  for (int o : {102, 106, 107, 109}) ASSERT_TRUE(t.MarkDone(o));
+  c = t.TakeCommitWithDone(4000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->offset, 110);
+  EXPECT_EQ(c->metadata, "");
+}
+
+TEST(PartitionOffsetTracker, DoneRangesThatDoNotFitAreLeftOutNotGuessed) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (std::int64_t o = 1; o < 2000; o += 2) ranges.emplace_back(o, o + 1);
+  const std::string m = EncodeDoneRanges(0, ranges, 100);
+  EXPECT_LE(m.size(), 100u);
+  const auto decoded = DecodeDoneRanges(m, 0);
+  ASSERT_FALSE(decoded.empty());
+  EXPECT_LT(decoded.size(), ranges.size());
+  // What is kept is exact: a prefix of the real ranges.
+  EXPECT_TRUE(std::equal(decoded.begin(), decoded.end(), ranges.begin()));
+}
+
+TEST(PartitionOffsetTracker, ForeignOrStaleMetadataSkipsNothing) {
+  EXPECT_TRUE(DecodeDoneRanges("", 5).empty());
+  EXPECT_TRUE(DecodeDoneRanges("some other consumer's metadata", 5).empty());
+  // Committed with another offset: it describes another position.
+  EXPECT_TRUE(DecodeDoneRanges("og1:4:1+2", 5).empty());
+  EXPECT_TRUE(DecodeDoneRanges("og1:5:1+", 5).empty());
+  EXPECT_TRUE(DecodeDoneRanges("og1:5:1+0", 5).empty());
+  EXPECT_TRUE(DecodeDoneRanges("og1:5:-1+2", 5).empty());
+  EXPECT_TRUE(DecodeDoneRanges("og1:5:99999999999999999999+1", 5).empty());
+  EXPECT_EQ(DecodeDoneRanges("og1:5:0+2", 5),
+            (std::vector<std::pair<std::int64_t, std::int64_t>>{{5, 7}}));
+}
+
 }  // namespace
 }  // namespace omnigate::queue
