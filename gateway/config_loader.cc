@@ -450,6 +450,13 @@ void ParseGenericHttp(Walker& w, const YAML::Node& n, const std::string& path,
   // their errors, not the first send.
   if (auto compiled = providers::CompiledGenericHttp::Compile(c); !compiled) {
     for (const auto& e : compiled.error()) w.Error(path + "." + e.substr(0, e.find(':')), e.substr(e.find(':') + 2));
+  } else {
+    for (const auto& field : (*compiled)->url.raw_fields()) {
+      w.Warn(path + ".url", "{{" + field + "|raw}} puts the request's " + field +
+                                " into the URL unencoded: a publisher can change the path, "
+                                "query or host with it. Hint: use {{" + field +
+                                "}} unless the provider needs the raw text");
+    }
   }
 }
 

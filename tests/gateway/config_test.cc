@@ -386,6 +386,24 @@ TEST(Config, DestinationAllowlistIsParsedAndBadNetworksNameTheirKey) {
               HasSubstr("providers[0].destination_allowlist: expected a list of networks"));
 }
 
+// A raw field in a generic provider's URL is allowed only when asked for,
+// and check-config then warns about it.
+TEST(Config, RawFieldInAGenericUrlIsAWarning) {
+  auto c = ParseConfig("providers:\n  - {name: g, type: http, channel: sms, "
+                       "url: 'https://a/{{id|raw}}?to={{to}}'}\n");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  ASSERT_THAT(c->warnings, SizeIs(1));
+  EXPECT_THAT(c->warnings[0].ToString(),
+              HasSubstr("providers[0].url: {{id|raw}} puts the request's id into the URL unencoded"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, "
+                        "url: 'https://a/?to={{to|json}}'}\n"),
+              HasSubstr("providers[0].url: {{to|json}} does not encode for a URL"));
+  auto clean = ParseConfig("providers:\n  - {name: g, type: http, channel: sms, "
+                           "url: 'https://a/{{id}}'}\n");
+  ASSERT_TRUE(clean);
+  EXPECT_TRUE(clean->warnings.empty());
+}
+
 TEST(Config, GenericHttpProviderErrorsNameTheirKey) {
   EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, url: 'https://a/'}\n"),
               HasSubstr("providers[0].channel: required for type http"));

@@ -548,5 +548,34 @@ TEST_F(GenericHttpSendTest, RendersTheConfiguredRequest) {
   EXPECT_EQ(body.Str("/text"), "two\r\nX-Injected: yes");
 }
 
+// Request fields are percent-encoded where the URL template puts them, on
+// either engine: an id cannot walk up the provider's path or start a query
+// and fragment of its own, and a NUL in the text does not cut the URL.
+TEST_F(GenericHttpSendTest, RequestFieldsInTheUrlCannotRewriteIt) {
+  CaptureServer server(io_, {.status = bhttp::status::ok, .body = "{}", .location = false});
+  for (const http::HttpEngine engine : {http::HttpEngine::curl, http::HttpEngine::native}) {
+    http::Transport transport(io_, {.engine = engine});
+    GenericHttpConfig cfg;
+    cfg.channel = Channel::sms;
+    cfg.url = server.origin() + "/v1/messages/{{id}}/send?text={{text}}";
+    auto compiled = CompiledGenericHttp::Compile(cfg);
+    ASSERT_TRUE(compiled.has_value());
+    GenericHttpProvider provider("sms-agg", *compiled, transport, 4);
+    OutboundMessage m;
+    m.request_id = "../../admin/purge?all=1#";
+    m.channel = Channel::sms;
+    using namespace std::string_view_literals;
+    m.sms = {.to = "+40700000001", .text = "before\0after"sv};
+    const auto result = SendAndWait(provider, m);
+    ASSERT_TRUE(result.has_value());
+    EXPECT_EQ(result->status, SendStatus::accepted) << result->reason;
+  }
+  ASSERT_EQ(server.requests().size(), 2u);
+  for (const auto& req : server.requests()) {
+    EXPECT_EQ(req.target(),
+              "/v1/messages/..%2F..%2Fadmin%2Fpurge%3Fall%3D1%23/send?text=before%00after");
+  }
+}
+
 }  // namespace
 }  // namespace omnigate::providers
