@@ -51,6 +51,7 @@ std::optional<Config> Load(const std::string& path) {
     for (const auto& e : cfg.error()) std::fprintf(stderr, "  %s\n", e.ToString().c_str());
     return std::nullopt;
   }
+  for (const auto& w : cfg->warnings) std::fprintf(stderr, "warning: %s\n", w.ToString().c_str());
   return std::move(cfg).value();
 }
 

@@ -119,6 +119,14 @@ struct ProviderConfig {
   ProviderSettings settings;
 };
 
+// One problem found in a config file. `path` is the YAML key path
+// ("providers[0].timeout", "kafka.topics.events").
+struct ConfigError {
+  std::string path;
+  std::string message;
+  std::string ToString() const;  // "providers[0].timeout: expected a duration like 10s"
+};
+
 struct Config {
   KafkaConfig kafka;
   PipelineConfig pipeline;
@@ -129,14 +137,9 @@ struct Config {
   // Failover order of provider names per channel. Defaults to the declaration
   // order of the providers of that channel.
   std::map<Channel, std::vector<std::string>> routes;
-};
-
-// One problem found in a config file. `path` is the YAML key path
-// ("providers[0].timeout", "kafka.topics.events").
-struct ConfigError {
-  std::string path;
-  std::string message;
-  std::string ToString() const;  // "providers[0].timeout: expected a duration like 10s"
+  // Problems that do not stop the gateway; `check-config` and `run` print
+  // them as warnings.
+  std::vector<ConfigError> warnings;
 };
 
 // Parses YAML text. Every problem is reported, not only the first: unknown

@@ -42,11 +42,16 @@ std::string Join(const std::vector<std::string>& v) {
 
 class Walker {
  public:
-  explicit Walker(std::vector<ConfigError>& errors) : errors_(errors) {}
+  Walker(std::vector<ConfigError>& errors, std::vector<ConfigError>& warnings)
+      : errors_(errors), warnings_(warnings) {}
   std::size_t error_count() const { return errors_.size(); }
 
   void Error(const std::string& path, std::string message) {
     errors_.push_back({path, std::move(message)});
+  }
+  // Valid, but worth an operator's second look (check-config prints it).
+  void Warn(const std::string& path, std::string message) {
+    warnings_.push_back({path, std::move(message)});
   }
 
   static std::string Sub(const std::string& path, const std::string& key) {
@@ -225,6 +230,7 @@ class Walker {
 
  private:
   std::vector<ConfigError>& errors_;
+  std::vector<ConfigError>& warnings_;
 };
 
 using std::chrono::milliseconds;
@@ -461,6 +467,13 @@ void ParseGenericHttp(Walker& w, const YAML::Node& n, const std::string& path,
   // their errors, not the first send.
   if (auto compiled = providers::CompiledGenericHttp::Compile(c); !compiled) {
     for (const auto& e : compiled.error()) w.Error(path + "." + e.substr(0, e.find(':')), e.substr(e.find(':') + 2));
+  } else {
+    for (const auto& field : (*compiled)->url.raw_fields()) {
+      w.Warn(path + ".url", "{{" + field + "|raw}} puts the request's " + field +
+                                " into the URL unencoded: a publisher can change the path, "
+                                "query or host with it. Hint: use {{" + field +
+                                "}} unless the provider needs the raw text");
+    }
   }
 }
 
@@ -482,6 +495,24 @@ void ParseHttpCommon(Walker& w, const YAML::Node& n, const std::string& path,
     h.http_client = http::HttpEngine::native;
   } else if (!client.empty()) {
     w.Error(path + ".http_client", "unknown client '" + client + "'; accepted: auto, curl, native");
+  }
+  if (const YAML::Node& list = n["destination_allowlist"]; list && !list.IsNull()) {
+    const std::string key = path + ".destination_allowlist";
+    if (!list.IsSequence()) {
+      w.Error(key, "expected a list of networks like [\"127.0.0.0/8\", \"::1/128\"]");
+      return;
+    }
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string item = key + "[" + std::to_string(i) + "]";
+      std::string text;
+      w.Str(list[i], item, text);
+      std::string error;
+      if (auto cidr = http::Cidr::Parse(text, &error)) {
+        h.destination_allowlist.push_back(*cidr);
+      } else {
+        w.Error(item, error);
+      }
+    }
   }
 }
 
@@ -534,7 +565,7 @@ void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
   }
   static const std::vector<std::string> kCommon = {
       "name", "type", "channel", "timeout", "connect_timeout", "max_in_flight", "tls_verify",
-      "ca_file", "http_client"};
+      "ca_file", "http_client", "destination_allowlist"};
   std::set<std::string> names;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const std::string path = "providers[" + std::to_string(i) + "]";
@@ -655,7 +686,7 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
     return MakeUnexpected(std::move(errors));
   }
   Config c;
-  Walker w(errors);
+  Walker w(errors, c.warnings);
   try {
     if (root && !root.IsNull()) {
       w.Map(root, "", {"kafka", "pipeline", "retry", "http", "log", "providers", "routes"});

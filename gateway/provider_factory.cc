@@ -22,6 +22,7 @@ http::TransportOptions TransportFor(const providers::HttpProviderCommon& http, i
   o.tls_verify = http.tls_verify;
   o.ca_file = http.ca_file;
   o.engine = http.http_client;
+  o.destination_allowlist = http.destination_allowlist;
   // Enough connections for the worker's share; HTTP/2 servers multiplex.
   o.max_connections_per_host = std::max(1, per_worker);
   o.max_total_connections = std::max(1, per_worker);

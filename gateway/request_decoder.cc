@@ -357,6 +357,12 @@ Check OptionalHttpsUrl(dom::object object, const Path& parent, std::string_view 
 // List-Unsubscribe (RFC 2369) accepts https and mailto URIs.
 Check UnsubscribeUrl(const Path& path, std::string_view url) {
   constexpr std::string_view kMailto = "mailto:";
+  // The header lists URLs as <a>, <b>: these would let one URL end its
+  // brackets and add a target of the publisher's choosing.
+  if (url.find_first_of("<>,") != std::string_view::npos) {
+    return Fail(path, "url",
+                "must not contain '<', '>' or ','; percent-encode them (%3C, %3E, %2C)");
+  }
   if (!StartsWithNoCase(url, kMailto)) return HttpsUrl(path, url);
   if (auto e = MaxLength(path, url, kMaxUrlLength)) return e;
   if (HasSpaceOrControl(url)) {

@@ -28,7 +28,11 @@ std::optional<SendResult> MapTransportFailure(const http::Response& r) {
   out.latency = r.elapsed;
   // A TLS failure is a configuration problem (CA, proxy, host name), not bad
   // luck: retrying would only repeat it.
-  out.status = r.error == http::TransportError::tls ? SendStatus::permanent : SendStatus::retry;
+  // Neither is a refused destination: the address will not become allowed.
+  out.status = r.error == http::TransportError::tls ||
+                       r.error == http::TransportError::destination_not_allowed
+                   ? SendStatus::permanent
+                   : SendStatus::retry;
   out.reason = std::string(http::ToString(r.error));
   return out;
 }

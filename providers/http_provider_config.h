@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "providers/http/transport.h"
 
@@ -16,6 +17,10 @@ struct HttpProviderCommon {
   std::string ca_file;
   // `http_client`: which client carries the requests (http::HttpEngine).
   http::HttpEngine http_client = http::HttpEngine::automatic;
+  // `destination_allowlist`: networks besides the public internet that
+  // requests with a destination taken from the request (web push endpoints,
+  // generic URLs with a field in the host) may connect to.
+  std::vector<http::Cidr> destination_allowlist;
 };
 
 }  // namespace omnigate::providers

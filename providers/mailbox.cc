@@ -46,4 +46,20 @@ std::optional<Mailbox> ParseMailbox(std::string_view text) {
   return m;
 }
 
+void AppendListUnsubscribeTarget(std::string_view url, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out.push_back('<');
+  for (const char ch : url) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7F || c == '<' || c == '>' || c == ',' || c == '"') {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('>');
+}
+
 }  // namespace omnigate::providers

@@ -17,4 +17,10 @@ struct Mailbox {
 // text holds CR/LF (header injection).
 std::optional<Mailbox> ParseMailbox(std::string_view text);
 
+// Appends `<url>` for a List-Unsubscribe field (RFC 2369), which lists URLs
+// in angle brackets separated by commas: '<', '>', ',', '"', space, controls
+// and non-ASCII bytes inside the URL are percent-encoded, so that one URL can
+// never close its brackets and add a target of its own.
+void AppendListUnsubscribeTarget(std::string_view url, std::string& out);
+
 }  // namespace omnigate::providers

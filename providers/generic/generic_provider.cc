@@ -57,6 +57,36 @@ void AppendPercentEncoded(std::string_view value, std::string& out) {
 }  // namespace
 
 Result<MessageTemplate, std::string> MessageTemplate::Compile(std::string_view text) {
+  return CompileAs(text, false);
+}
+
+Result<MessageTemplate, std::string> MessageTemplate::CompileUrl(std::string_view text) {
+  auto t = CompileAs(text, true);
+  if (!t) return t;
+  // The literal text up to the first field: if it does not close the
+  // authority, a field can still choose the host (or the scheme).
+  std::string_view head;
+  if (!t->parts_.empty() && !t->parts_.front().is_field) head = t->parts_.front().literal;
+  const bool has_field = std::any_of(t->parts_.begin(), t->parts_.end(),
+                                     [](const Part& p) { return p.is_field; });
+  const auto scheme = head.find("://");
+  t->field_in_authority_ =
+      has_field && (scheme == std::string_view::npos ||
+                    head.find_first_of("/?#", scheme + 3) == std::string_view::npos);
+  return t;
+}
+
+std::vector<std::string> MessageTemplate::raw_fields() const {
+  std::vector<std::string> out;
+  for (const Part& p : parts_) {
+    if (p.is_field && p.filter == Filter::none) {
+      out.emplace_back(kFieldNames[static_cast<std::size_t>(p.field)]);
+    }
+  }
+  return out;
+}
+
+Result<MessageTemplate, std::string> MessageTemplate::CompileAs(std::string_view text, bool url) {
   MessageTemplate t;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -86,7 +116,15 @@ Result<MessageTemplate, std::string> MessageTemplate::Compile(std::string_view t
                             known);
     }
     part.field = static_cast<Field>(it - kFieldNames.begin());
-    if (filter_name.empty() || filter_name == "none") {
+    if (url && (filter_name == "none" || filter_name == "json")) {
+      return MakeUnexpected("{{" + std::string(inner) + "|" + std::string(filter_name) +
+                            "}} does not encode for a URL; write {{" + std::string(inner) +
+                            "}} (percent-encoded) or, if the value must go in unencoded, {{" +
+                            std::string(inner) + "|raw}}");
+    }
+    if (url && (filter_name.empty() || filter_name == "url")) {
+      part.filter = Filter::url;
+    } else if (filter_name.empty() || filter_name == "none" || filter_name == "raw") {
       part.filter = Filter::none;
     } else if (filter_name == "json") {
       part.filter = Filter::json;
@@ -96,7 +134,7 @@ Result<MessageTemplate, std::string> MessageTemplate::Compile(std::string_view t
       part.filter = Filter::form;
     } else {
       return MakeUnexpected("unknown filter '" + std::string(filter_name) +
-                            "'; known: json, url, form, none");
+                            "'; known: json, url, form, none, raw");
     }
     t.parts_.push_back(std::move(part));
     i = close + 2;
@@ -170,7 +208,11 @@ CompiledGenericHttp::Compile(GenericHttpConfig config) {
       errors.push_back(key + ": invalid regular expression: " + e.what());
     }
   };
-  compile_template("url", config.url, c->url);
+  if (auto t = MessageTemplate::CompileUrl(config.url); !t) {
+    errors.push_back("url: " + t.error());
+  } else {
+    c->url = *std::move(t);
+  }
   for (const auto& [name, value] : config.headers) {
     MessageTemplate t;
     compile_template("headers." + name, value, t);
@@ -243,12 +285,16 @@ http::Request GenericHttpProvider::BuildRequest(const CompiledGenericHttp& c,
   const std::string& m = c.config.method;
   req.method = m == "GET" ? http::Method::get : m == "PUT" ? http::Method::put : http::Method::post;
   c.url.Render(message, req.url);
+  req.untrusted_destination = c.url.field_in_authority();
   req.headers.reserve(c.headers.size());
   for (const auto& [name, value] : c.headers) {
     std::string line = name + ": ";
     value.Render(message, line);
-    // A CR or LF from message content would start a header of its own.
-    std::replace_if(line.begin(), line.end(), [](char ch) { return ch == '\r' || ch == '\n'; }, ' ');
+    // A CR or LF from message content would start a header of its own; a NUL
+    // would cut the line short in curl and is not allowed in a field anyway.
+    std::replace_if(
+        line.begin(), line.end(),
+        [](char ch) { return ch == '\r' || ch == '\n' || ch == '\0'; }, ' ');
     req.headers.push_back(std::move(line));
   }
   if (req.method != http::Method::get) c.body.Render(message, req.body);

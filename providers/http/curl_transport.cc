@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 #include <unordered_map>
 
@@ -43,6 +45,7 @@ std::string_view ToString(TransportError e) {
     case TransportError::dns: return "dns";
     case TransportError::tls: return "tls";
     case TransportError::too_large: return "too_large";
+    case TransportError::destination_not_allowed: return "destination_not_allowed";
     case TransportError::other: return "other";
   }
   return "other";
@@ -94,11 +97,15 @@ class Transport::Impl {
     EasyPtr easy;
     SlistPtr headers;
     SlistPtr rcpt;                  // SMTP only
-    std::size_t upload_offset = 0;  // SMTP only: bytes of request.body handed to curl
+    std::size_t upload_offset = 0;  // bytes of request.body handed to curl (OnRead)
     Request request;
     Response response;
     Callback done;
     bool too_large = false;
+    // An untrusted_destination request was kept from an address (see
+    // OnOpenSocket, OnPrereq): whatever curl reports then, this is why.
+    bool destination_refused = false;
+    bool replay_refused = false;  // OnSeek kept curl from sending the body twice
     // SMTP only: strings curl keeps pointers to, and reply assembly state.
     std::string from_angle;
     std::string smtp_user;
@@ -154,6 +161,11 @@ class Transport::Impl {
     t->impl = this;
     t->request = std::move(request);
     t->done = std::move(done);
+    if (t->request.url.find('\0') != std::string::npos) {
+      // curl takes the URL as a C string: it would send to what comes before.
+      Fail(std::move(t), TransportError::other, "URL contains a NUL byte");
+      return;
+    }
     t->easy = TakeEasy();
     if (!t->easy) {
       Fail(std::move(t), TransportError::other, "curl_easy_init failed");
@@ -200,12 +212,24 @@ class Transport::Impl {
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Impl::OnBody);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Impl::OnOpenSocket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &t);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &Impl::OnCloseSocket);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     if (r.smtp) {
       ConfigureSmtp(t);
       return;
+    }
+    // Only what the providers speak: a URL built from request data must not
+    // reach file://, gopher:// or dict:// through curl. Redirects are not
+    // followed (curl's default, kept explicit): a push service has no reason
+    // to send one, and following it would skip the destination check.
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    if (r.untrusted_destination) {
+      // OnOpenSocket checks every address curl dials; this checks the
+      // connection a request actually gets, which may be a reused one.
+      curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &Impl::OnPrereq);
+      curl_easy_setopt(e, CURLOPT_PREREQDATA, &t);
     }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      options_.http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
@@ -236,8 +260,18 @@ class Transport::Impl {
         if (r.method == Method::put) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
         if (r.method == Method::del) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
         if (r.method != Method::del || !r.body.empty()) {
+          // Through a read callback rather than POSTFIELDS: curl re-sends a
+          // request whose reused connection died before any answer byte
+          // ("Connection died, retrying a fresh connect"), after its body
+          // was written too, and it must rewind the body to do so. OnSeek
+          // refuses that once any of the body was handed over, which turns
+          // the silent second copy into a failure the caller sees.
+          curl_easy_setopt(e, CURLOPT_POST, 1L);
           curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
-          curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+          curl_easy_setopt(e, CURLOPT_READFUNCTION, &Impl::OnRead);
+          curl_easy_setopt(e, CURLOPT_READDATA, &t);
+          curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &Impl::OnSeek);
+          curl_easy_setopt(e, CURLOPT_SEEKDATA, &t);
         }
         break;
     }
@@ -280,6 +314,15 @@ class Transport::Impl {
     std::copy_n(body.data() + t->upload_offset, len, buffer);
     t->upload_offset += len;
     return len;
+  }
+
+  // curl rewinds the body only to send the request again: allowed while none
+  // of it has left our hands, refused after (see Configure).
+  static int OnSeek(void* userp, curl_off_t offset, int origin) {
+    auto* t = static_cast<Transfer*>(userp);
+    if (origin == SEEK_SET && offset == 0 && t->upload_offset == 0) return CURL_SEEKFUNC_OK;
+    t->replay_refused = true;
+    return CURL_SEEKFUNC_FAIL;
   }
 
   // Multi-line replies ("250-...", then "250 ...") are kept whole; the next
@@ -340,10 +383,36 @@ class Transport::Impl {
     return len;
   }
 
+  static std::optional<boost::asio::ip::address> AddressOf(const curl_sockaddr& addr) {
+    if (addr.family == AF_INET && addr.addrlen >= sizeof(sockaddr_in)) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&addr.addr);  // NOLINT: sockaddr API
+      return boost::asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
+    }
+    if (addr.family == AF_INET6 && addr.addrlen >= sizeof(sockaddr_in6)) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr.addr);  // NOLINT: sockaddr API
+      boost::asio::ip::address_v6::bytes_type bytes{};
+      std::copy_n(in6->sin6_addr.s6_addr, bytes.size(), bytes.begin());
+      return boost::asio::ip::address_v6(bytes);
+    }
+    return std::nullopt;
+  }
+
+  // Called with each address curl is about to dial, after its own
+  // resolution: refusing here means no connection is attempted, so a refused
+  // destination looks the same whether anything listens there or not. curl
+  // goes on to the name's next address, if any.
   static curl_socket_t OnOpenSocket(void* clientp, curlsocktype purpose, curl_sockaddr* addr) {
-    auto* self = static_cast<Impl*>(clientp);
+    auto* t = static_cast<Transfer*>(clientp);
+    Impl* self = t->impl;
     if (purpose != CURLSOCKTYPE_IPCXN || (addr->family != AF_INET && addr->family != AF_INET6)) {
       return CURL_SOCKET_BAD;
+    }
+    if (t->request.untrusted_destination) {
+      const auto address = AddressOf(*addr);
+      if (!address || !DestinationAllowed(*address, self->options_.destination_allowlist)) {
+        t->destination_refused = true;
+        return CURL_SOCKET_BAD;
+      }
     }
     auto state = std::make_shared<SocketState>(self->io_);
     boost::system::error_code ec;
@@ -352,6 +421,19 @@ class Transport::Impl {
     const curl_socket_t fd = state->socket.native_handle();
     self->sockets_[fd] = std::move(state);
     return fd;
+  }
+
+  // Right before the request goes out on its connection, new or reused.
+  static int OnPrereq(void* clientp, char* primary_ip, char* /*local_ip*/, int /*primary_port*/,
+                      int /*local_port*/) {
+    auto* t = static_cast<Transfer*>(clientp);
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(primary_ip, ec);
+    if (ec || !DestinationAllowed(address, t->impl->options_.destination_allowlist)) {
+      t->destination_refused = true;
+      return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
   }
 
   static int OnCloseSocket(void* clientp, curl_socket_t fd) {
@@ -480,7 +562,17 @@ class Transport::Impl {
       curl_off_t total_us = 0;
       curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total_us);
       r.elapsed = std::chrono::microseconds(total_us);
-      if (code != CURLE_OK) {
+      if (code != CURLE_OK && t->destination_refused) {
+        r.error = TransportError::destination_not_allowed;
+        r.error_message = "Destination address not allowed";
+        ++stats_.transport_errors;
+      } else if (code != CURLE_OK && t->replay_refused) {
+        r.error = TransportError::connect;
+        r.error_message =
+            "Connection closed after the request was sent, before any answer; not re-sent: the "
+            "server may have acted on it";
+        ++stats_.transport_errors;
+      } else if (code != CURLE_OK) {
         r.error = t->too_large ? TransportError::too_large : MapCurlCode(code);
         r.error_message = curl_easy_strerror(code);
         // An SMTP server ends the session by refusing a command (AUTH, MAIL,

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "common/text.h"
+#include "providers/http/address_policy.h"
 
 namespace omnigate::http::detail {
 
@@ -294,7 +295,11 @@ class Http1Client::Impl {
     bool connected = false;
     bool closed = false;
     bool reused = false;       // served an earlier exchange
+    bool wrote = false;        // a byte of the current exchange's request left
     bool got_bytes = false;    // of the current exchange's answer
+    // The peer is a public address or allow-listed: the connection may carry
+    // untrusted_destination requests.
+    bool peer_allowed = false;
   };
 
   struct Host {
@@ -411,8 +416,11 @@ class Http1Client::Impl {
   // `fresh`: not on an idle connection (a retry after a stale one).
   void Dispatch(Host& host, std::unique_ptr<Exchange> ex, bool fresh = false) {
     while (!fresh && !host.idle.empty()) {
-      std::shared_ptr<Conn> c = std::move(host.idle.back());
-      host.idle.pop_back();
+      const auto usable = std::find_if(host.idle.rbegin(), host.idle.rend(),
+                                       [&](const auto& c) { return MayCarry(*c, *ex); });
+      if (usable == host.idle.rend()) break;
+      std::shared_ptr<Conn> c = std::move(*usable);
+      host.idle.erase(std::next(usable).base());
       if (Clock::now() - c->idle_since >= options_.idle_check_after && !StillUsable(*c)) {
         Forget(c);
         continue;
@@ -429,6 +437,10 @@ class Http1Client::Impl {
     ArmTimer(ex->deadline);
     host.waiting.push_back(std::move(ex));
     ++waiting_total_;
+  }
+
+  static bool MayCarry(const Conn& c, const Exchange& ex) {
+    return c.peer_allowed || !ex.request.untrusted_destination;
   }
 
   // At the total limit, a connection idling for another origin makes room.
@@ -471,14 +483,35 @@ class Http1Client::Impl {
   }
 
   void Connect(const std::shared_ptr<Conn>& c) {
+    std::vector<tcp::endpoint> endpoints;
+    if (c->ex->request.untrusted_destination) {
+      // Checked here, after resolution, on the addresses about to be dialled:
+      // the URL may spell an internal address any way getaddrinfo accepts,
+      // or name a host that resolves to one.
+      for (const auto& e : c->host->endpoints) {
+        if (DestinationAllowed(e.address(), options_.destination_allowlist)) endpoints.push_back(e);
+      }
+      if (endpoints.empty()) {
+        // Posted: for an IP literal, Connect runs inside Send. The message
+        // names no address or port: the answer must not tell what listens where.
+        asio::post(io_, OnConn(c, [this, c] {
+                     Fail(c, TransportError::destination_not_allowed,
+                          "Destination address not allowed");
+                   }));
+        return;
+      }
+    } else {
+      endpoints = c->host->endpoints;
+    }
     asio::async_connect(
-        c->lowest(), c->host->endpoints, OnConn(c, [this, c](const error_code& ec, const tcp::endpoint&) {
+        c->lowest(), endpoints, OnConn(c, [this, c](const error_code& ec, const tcp::endpoint& peer) {
           if (ec) {
             Fail(c, TransportError::connect,
                  "Failed to connect to " + c->host->name + " port " +
                      std::to_string(c->host->port) + ": " + ec.message());
             return;
           }
+          c->peer_allowed = DestinationAllowed(peer.address(), options_.destination_allowlist);
           error_code ignored;
           c->lowest().set_option(tcp::no_delay(true), ignored);
           c->lowest().set_option(asio::socket_base::keep_alive(true), ignored);
@@ -530,6 +563,7 @@ class Http1Client::Impl {
     c->deadline = c->ex->deadline;
     ArmTimer(c->deadline);
     c->got_bytes = false;
+    c->wrote = false;
     c->parser.emplace(c->ex->response, options_.max_response_bytes);
     // A body goes out only with a method that carries one (as curl's GET
     // sends none); the head says how long it is.
@@ -537,7 +571,8 @@ class Http1Client::Impl {
     const std::array<asio::const_buffer, 2> buffers{
         asio::buffer(c->ex->head), asio::buffer(c->ex->request.body.data(), body_size)};
     if (c->tls) {
-      asio::async_write(*c->tls, buffers, OnConn(c, [this, c](const error_code& ec, std::size_t) {
+      asio::async_write(*c->tls, buffers, OnConn(c, [this, c](const error_code& ec, std::size_t n) {
+                          c->wrote = c->wrote || n > 0;
                           if (ec) return Broken(c, ec);
                           ReadTls(c);
                         }));
@@ -547,6 +582,7 @@ class Http1Client::Impl {
     error_code ec;
     const std::size_t total = c->ex->head.size() + body_size;
     const std::size_t n = c->socket.write_some(buffers, ec);
+    c->wrote = n > 0;
     if (ec && ec != asio::error::would_block) {
       // Handled from the io_context, not here: Start may run inside Send,
       // and a failure can end in the callback.
@@ -558,7 +594,8 @@ class Http1Client::Impl {
     const std::array<asio::const_buffer, 2> rest{
         asio::buffer(c->ex->head) + from_head,
         asio::buffer(c->ex->request.body.data(), body_size) + (n - from_head)};
-    asio::async_write(c->socket, rest, OnConn(c, [this, c](const error_code& wec, std::size_t) {
+    asio::async_write(c->socket, rest, OnConn(c, [this, c](const error_code& wec, std::size_t m) {
+                        c->wrote = c->wrote || m > 0;
                         if (wec) return Broken(c, wec);
                         WaitReadable(c);
                       }));
@@ -656,10 +693,15 @@ class Http1Client::Impl {
         return;
       }
     }
-    if (c->reused && !c->got_bytes && !c->ex->retried) {
-      // The server had closed this idle connection before our request got
-      // there (keep-alive timeout): nothing was answered, so try once more on
-      // a new connection.
+    // A reused connection that dies before any answer byte most likely hit
+    // the server's keep-alive timeout, and the request is worth one more try
+    // on a new connection, but only when that cannot make the server act
+    // twice: nothing of it was written, or it is a GET. A POST whose bytes
+    // left may have been read and acted on before the reset; re-sending it
+    // silently would send the message twice, so the caller gets a failure
+    // and its retry policy (counted, with backoff) decides.
+    const bool replay_safe = !c->wrote || c->ex->request.method == Method::get;
+    if (c->reused && !c->got_bytes && !c->ex->retried && replay_safe) {
       std::unique_ptr<Exchange> ex = std::move(c->ex);
       ex->retried = true;
       Host& host = *c->host;
@@ -675,6 +717,12 @@ class Http1Client::Impl {
       Dispatch(host, std::move(ex), /*fresh=*/true);
       return;
     }
+    if (c->reused && !c->got_bytes && !replay_safe) {
+      Fail(c, TransportError::connect,
+           "Connection closed after the request was sent, before any answer; not re-sent: the "
+           "server may have acted on it");
+      return;
+    }
     Fail(c, TransportError::connect, ec == asio::error::eof
                                          ? std::string("Empty reply from server")
                                          : "Connection to " + c->host->name + " failed: " + ec.message());
@@ -687,7 +735,11 @@ class Http1Client::Impl {
     c->reused = true;
     Host& host = *c->host;
     if (keep_alive) {
-      if (!host.waiting.empty()) {
+      if (!host.waiting.empty() && !MayCarry(*c, *host.waiting.front())) {
+        // The next one may not go to this peer: it gets this slot, and a
+        // connection of its own, whose addresses are checked.
+        Drop(c);
+      } else if (!host.waiting.empty()) {
         Start(c, PopWaiting(host));
       } else if (WaitingForTotal() != nullptr) {
         // Another origin waits for a slot under the total limit: this

@@ -15,9 +15,10 @@ namespace omnigate::http::detail {
 //
 // Per origin (scheme, host, port) it keeps idle connections (most recently
 // used first) and a queue of requests waiting for a connection when the
-// per-host or total limit is reached. A reused connection the server had
-// already closed is retried once on a new one, before any byte of an answer
-// arrived, as curl does. Timeouts (connect and total, the latter counted from
+// per-host or total limit is reached. A reused connection that dies before
+// any byte of an answer is retried once on a new one only if no byte of the
+// request was written or the request is a GET: a POST the server may have
+// read is never sent twice behind the caller's back. Timeouts (connect and total, the latter counted from
 // Send) run off one timer armed for the earliest deadline.
 class Http1Client {
  public:

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "providers/http/address_policy.h"
+
 namespace boost::asio {
 class io_context;
 }
@@ -45,6 +47,14 @@ struct Request {
   std::chrono::milliseconds timeout{10'000};
   std::chrono::milliseconds connect_timeout{3'000};
   std::optional<SmtpEnvelope> smtp;
+  // The URL (its host, at least) came from a request, not from the operator:
+  // a web push endpoint, a generic provider URL with a request field in its
+  // authority. Such a request connects only to public addresses or to the
+  // transport's destination_allowlist, checked on every resolved address
+  // right before connecting and on every reused connection, and never
+  // follows redirects. Fixed provider URLs stay unchecked: an operator may
+  // point Twilio at an internal proxy.
+  bool untrusted_destination = false;
 };
 
 // Why no HTTP status is available. `none` means the exchange completed and
@@ -57,6 +67,9 @@ enum class TransportError : std::uint8_t {
   dns,         // name resolution failed
   tls,         // handshake or certificate verification failed
   too_large,   // response exceeded max_response_bytes
+  // An untrusted_destination request resolved only to addresses it may not
+  // reach. Nothing was connected, so nothing (open port or not) is revealed.
+  destination_not_allowed,
   other,
 };
 
@@ -106,6 +119,9 @@ struct TransportOptions {
   // non-blocking peek) before it carries a request; one the server closed,
   // or with bytes nobody asked for on it, is closed instead.
   std::chrono::milliseconds idle_check_after{1'000};
+  // Networks besides the public internet that untrusted_destination requests
+  // may reach (the provider's destination_allowlist).
+  std::vector<Cidr> destination_allowlist;
 };
 
 // Counters owned by one Transport; relaxed, read by /metrics.

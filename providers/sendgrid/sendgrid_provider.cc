@@ -95,10 +95,7 @@ Result<std::string, std::string> SendGridProvider::BuildBody(const SendGridConfi
   if (!email.unsubscribe_url.empty()) {
     // RFC 8058 one-click unsubscribe; Gmail and Yahoo require it for bulk mail.
     std::string angle;
-    angle.reserve(email.unsubscribe_url.size() + 2);
-    angle.push_back('<');
-    angle.append(email.unsubscribe_url);
-    angle.push_back('>');
+    AppendListUnsubscribeTarget(email.unsubscribe_url, angle);
     out += ",\"headers\":{\"List-Unsubscribe\":";
     AppendJsonString(angle, out);
     out += ",\"List-Unsubscribe-Post\":\"List-Unsubscribe=One-Click\"}";

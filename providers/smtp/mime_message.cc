@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/text.h"
+#include "providers/mailbox.h"
 
 namespace omnigate::providers {
 namespace {
@@ -325,12 +326,6 @@ Result<std::string, std::string> BuildMimeMessage(const EmailMessage& m, const M
   if (from.empty()) return MakeUnexpected(std::string("no from address"));
   const std::string to(Trim(m.to));
   if (!IsPlainAddress(to)) return MakeUnexpected(std::string("invalid to address"));
-  for (const char ch : m.unsubscribe_url) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F || c == '<' || c == '>') {
-      return MakeUnexpected(std::string("invalid unsubscribe_url"));
-    }
-  }
   auto from_header = FromHeader(from);
   if (!from_header) return MakeUnexpected(std::move(from_header.error()));
 
@@ -356,9 +351,9 @@ Result<std::string, std::string> BuildMimeMessage(const EmailMessage& m, const M
   out += "Message-ID: <" + message_id + ">\r\n";
   out += "MIME-Version: 1.0\r\n";
   if (!m.unsubscribe_url.empty()) {
-    out += "List-Unsubscribe: <";
-    out += m.unsubscribe_url;
-    out += ">\r\n";
+    out += "List-Unsubscribe: ";
+    AppendListUnsubscribeTarget(m.unsubscribe_url, out);
+    out += "\r\n";
     out += "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
   }
   if (!m.text.empty() && !m.html.empty()) {

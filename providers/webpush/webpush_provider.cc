@@ -101,6 +101,8 @@ void WebPushProvider::Send(const OutboundMessage& message, SendCallback done) {
   req.method = http::Method::post;
   if (config_->endpoint_origin_override.empty()) {
     req.url = std::string(push.endpoint);
+    // Any publisher can name any URL as an endpoint.
+    req.untrusted_destination = true;
   } else {
     req.url = config_->endpoint_origin_override + std::string(AfterAuthority(push.endpoint));
   }

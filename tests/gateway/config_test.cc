@@ -425,6 +425,47 @@ TEST(Config, ProviderTypeSpecificErrors) {
   EXPECT_THAT(push[1].ToString(), HasSubstr("providers[0].vapid_subject: must be a mailto:"));
 }
 
+// destination_allowlist: networks web push endpoints (and generic URLs
+// with a field in the host) may reach besides the public internet; a bad
+// entry is reported at its own key path.
+TEST(Config, DestinationAllowlistIsParsedAndBadNetworksNameTheirKey) {
+  const std::string push = "providers:\n  - {name: p, type: webpush, vapid_private_key: "
+                           "ntAYJDLu3OonM8yfVIdUH9zf6BWLZ4atdF7Eo_10wzs, vapid_subject: "
+                           "mailto:ops@shop.example, destination_allowlist: ";
+  auto c = ParseConfig(push + "['127.0.0.0/8', '::1', 'fd00::/8']}\n");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  const auto& allow = std::get<WebPushConfig>(c->providers[0].settings).http.destination_allowlist;
+  ASSERT_THAT(allow, SizeIs(3));
+  EXPECT_EQ(allow[0].ToString(), "127.0.0.0/8");
+  EXPECT_EQ(allow[1].ToString(), "::1/128");
+  EXPECT_EQ(allow[2].ToString(), "fd00::/8");
+  EXPECT_THAT(OnlyError(push + "['127.0.0.0/8', '10.0.0.0/33']}\n"),
+              HasSubstr("providers[0].destination_allowlist[1]: '10.0.0.0/33': prefix length "
+                        "must be 0-32"));
+  EXPECT_THAT(OnlyError(push + "['localhost']}\n"),
+              HasSubstr("providers[0].destination_allowlist[0]: 'localhost' is not an IP network"));
+  EXPECT_THAT(OnlyError(push + "'127.0.0.0/8'}\n"),
+              HasSubstr("providers[0].destination_allowlist: expected a list of networks"));
+}
+
+// A raw field in a generic provider's URL is allowed only when asked for,
+// and check-config then warns about it.
+TEST(Config, RawFieldInAGenericUrlIsAWarning) {
+  auto c = ParseConfig("providers:\n  - {name: g, type: http, channel: sms, "
+                       "url: 'https://a/{{id|raw}}?to={{to}}'}\n");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  ASSERT_THAT(c->warnings, SizeIs(1));
+  EXPECT_THAT(c->warnings[0].ToString(),
+              HasSubstr("providers[0].url: {{id|raw}} puts the request's id into the URL unencoded"));
+  EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, channel: sms, "
+                        "url: 'https://a/?to={{to|json}}'}\n"),
+              HasSubstr("providers[0].url: {{to|json}} does not encode for a URL"));
+  auto clean = ParseConfig("providers:\n  - {name: g, type: http, channel: sms, "
+                           "url: 'https://a/{{id}}'}\n");
+  ASSERT_TRUE(clean);
+  EXPECT_TRUE(clean->warnings.empty());
+}
+
 TEST(Config, GenericHttpProviderErrorsNameTheirKey) {
   EXPECT_THAT(OnlyError("providers:\n  - {name: g, type: http, url: 'https://a/'}\n"),
               HasSubstr("providers[0].channel: required for type http"));

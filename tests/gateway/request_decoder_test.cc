@@ -630,6 +630,10 @@ std::vector<RejectCase> RejectCases() {
        EmailRequest(
            R"({"from":"a@shop.example","subject":"s","text":"t","unsubscribe_url":"http://shop.example/u"})"),
        "content.email.unsubscribe_url", "url"},
+      {"email_unsubscribe_second_target",
+       EmailRequest(
+           R"({"from":"a@shop.example","subject":"s","text":"t","unsubscribe_url":"https://shop.example/u>,<https://evil.example/x"})"),
+       "content.email.unsubscribe_url", "url"},
       {"email_unsubscribe_bad_mailto",
        EmailRequest(
            R"({"from":"a@shop.example","subject":"s","text":"t","unsubscribe_url":"mailto:nobody"})"),

@@ -96,6 +96,7 @@ class CaptureServer {
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
   std::string origin() const { return "http://127.0.0.1:" + std::to_string(port()); }
   const std::vector<bhttp::request<bhttp::string_body>>& requests() const { return requests_; }
+  int connections() const { return connections_; }
   static std::string LocationOf(std::size_t n) {
     return "https://push.example.net/message/m-" + std::to_string(n);
   }
@@ -137,6 +138,7 @@ class CaptureServer {
   void Accept() {
     acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) return;
+      ++connections_;
       std::make_shared<Session>(std::move(socket), this)->Read();
       Accept();
     });
@@ -145,6 +147,7 @@ class CaptureServer {
   tcp::acceptor acceptor_;
   Answer answer_;
   std::vector<bhttp::request<bhttp::string_body>> requests_;
+  int connections_ = 0;
 };
 
 // Runs the io_context until `done` or the deadline; returns `done()`.
@@ -313,6 +316,37 @@ TEST_F(WebPushProviderTest, SendsAnEncryptedVapidSignedPush) {
       &code);
   EXPECT_EQ(code, 0) << decrypted;
   EXPECT_EQ(decrypted, payload);
+}
+
+// An endpoint is whatever URL a publisher wrote. One on an internal address
+// fails for good with a reason that says nothing about the address, and no
+// connection is made; the provider's destination_allowlist lets it through.
+TEST_F(WebPushProviderTest, EndpointOnAnInternalAddressIsRefusedUnlessAllowListed) {
+  CaptureServer server(io_);
+  const std::string endpoint = server.origin() + "/push/abc";
+  auto cfg = Config(server.port());
+  cfg->endpoint_origin_override.clear();
+  for (const http::HttpEngine engine : {http::HttpEngine::curl, http::HttpEngine::native}) {
+    http::Transport transport(io_, {.engine = engine});
+    WebPushProvider provider("push-main", cfg, vapid_, transport, 4);
+    OutboundMessage m = Message("hello");
+    m.webpush.endpoint = endpoint;
+    const auto result = SendAndWait(provider, m);
+    ASSERT_TRUE(result.has_value());
+    EXPECT_EQ(result->status, SendStatus::permanent);
+    EXPECT_EQ(result->reason, "destination_not_allowed");
+    EXPECT_TRUE(result->provider_message_id.empty());
+  }
+  EXPECT_EQ(server.connections(), 0);
+
+  http::Transport allowing(io_, {.destination_allowlist = {*http::Cidr::Parse("127.0.0.1/32")}});
+  WebPushProvider provider("push-main", cfg, vapid_, allowing, 4);
+  OutboundMessage m = Message("hello");
+  m.webpush.endpoint = endpoint;
+  const auto result = SendAndWait(provider, m);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->status, SendStatus::accepted) << result->reason;
+  EXPECT_EQ(server.requests().size(), 1u);
 }
 
 TEST_F(WebPushProviderTest, SecondSendReusesTheSignedJwt) {
@@ -512,6 +546,35 @@ TEST_F(GenericHttpSendTest, RendersTheConfiguredRequest) {
   Json body(req.body());
   EXPECT_EQ(body.Str("/to"), "+40700000001");
   EXPECT_EQ(body.Str("/text"), "two\r\nX-Injected: yes");
+}
+
+// Request fields are percent-encoded where the URL template puts them, on
+// either engine: an id cannot walk up the provider's path or start a query
+// and fragment of its own, and a NUL in the text does not cut the URL.
+TEST_F(GenericHttpSendTest, RequestFieldsInTheUrlCannotRewriteIt) {
+  CaptureServer server(io_, {.status = bhttp::status::ok, .body = "{}", .location = false});
+  for (const http::HttpEngine engine : {http::HttpEngine::curl, http::HttpEngine::native}) {
+    http::Transport transport(io_, {.engine = engine});
+    GenericHttpConfig cfg;
+    cfg.channel = Channel::sms;
+    cfg.url = server.origin() + "/v1/messages/{{id}}/send?text={{text}}";
+    auto compiled = CompiledGenericHttp::Compile(cfg);
+    ASSERT_TRUE(compiled.has_value());
+    GenericHttpProvider provider("sms-agg", *compiled, transport, 4);
+    OutboundMessage m;
+    m.request_id = "../../admin/purge?all=1#";
+    m.channel = Channel::sms;
+    using namespace std::string_view_literals;
+    m.sms = {.to = "+40700000001", .text = "before\0after"sv};
+    const auto result = SendAndWait(provider, m);
+    ASSERT_TRUE(result.has_value());
+    EXPECT_EQ(result->status, SendStatus::accepted) << result->reason;
+  }
+  ASSERT_EQ(server.requests().size(), 2u);
+  for (const auto& req : server.requests()) {
+    EXPECT_EQ(req.target(),
+              "/v1/messages/..%2F..%2Fadmin%2Fpurge%3Fall%3D1%23/send?text=before%00after");
+  }
 }
 
 }  // namespace

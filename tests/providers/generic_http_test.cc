@@ -143,7 +143,7 @@ TEST(GenericHttpTemplate, CompileErrors) {
   EXPECT_EQ(unknown_field.rfind("unknown field 'phone' in {{...}}; known: id, tenant,", 0), 0u)
       << unknown_field;
   EXPECT_NE(unknown_field.find("button_url"), std::string::npos);
-  EXPECT_EQ(CompileError("{{text|upper}}"), "unknown filter 'upper'; known: json, url, form, none");
+  EXPECT_EQ(CompileError("{{text|upper}}"), "unknown filter 'upper'; known: json, url, form, none, raw");
   EXPECT_EQ(CompileError("abc{{text"), "unterminated '{{' at offset 3");
   EXPECT_EQ(CompileError("{{id}} {{to|json}"), "unterminated '{{' at offset 7");
 }
@@ -411,6 +411,77 @@ TEST(GenericHttpMapping, CommonOutcomes) {
   auto tls = GenericHttpProvider::MapResponse(*c, Failed(http::TransportError::tls));
   EXPECT_EQ(tls.status, SendStatus::permanent);
   EXPECT_EQ(tls.reason, "tls");
+}
+
+std::string RenderUrl(std::string_view text, const OutboundMessage& m) {
+  auto t = MessageTemplate::CompileUrl(text);
+  EXPECT_TRUE(t.has_value()) << text << ": " << t.error();
+  return t ? t->Render(m) : std::string();
+}
+
+// In a URL template every field is percent-encoded unless the operator asked
+// for the raw text: the exact values of the hardening issue.
+TEST(GenericHttpUrl, FieldsArePercentEncodedUnlessRawIsAskedFor) {
+  using namespace std::string_view_literals;
+  OutboundMessage m = Sms();
+  m.request_id = "../../admin/purge?all=1#";
+  m.sms.text = "a\0b c/d?e#f&g=h~._-"sv;
+  EXPECT_EQ(RenderUrl("https://agg.example/v1/{{id}}/send?text={{text}}", m),
+            "https://agg.example/v1/..%2F..%2Fadmin%2Fpurge%3Fall%3D1%23/send"
+            "?text=a%00b%20c%2Fd%3Fe%23f%26g%3Dh~._-");
+  EXPECT_EQ(RenderUrl("https://agg.example/?ref={{id|url}}&t={{text|form}}", m),
+            "https://agg.example/?ref=..%2F..%2Fadmin%2Fpurge%3Fall%3D1%23"
+            "&t=a%00b+c%2Fd%3Fe%23f%26g%3Dh~._-");
+  EXPECT_EQ(RenderUrl("https://agg.example/{{id|raw}}", m),
+            "https://agg.example/../../admin/purge?all=1#");
+  const auto raw = MessageTemplate::CompileUrl("https://a/{{id|raw}}?x={{to}}&y={{text|raw}}");
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_EQ(raw->raw_fields(), (std::vector<std::string>{"id", "text"}));
+
+  for (const char* filter : {"json", "none"}) {
+    const auto refused = MessageTemplate::CompileUrl(std::string("https://a/{{id|") + filter + "}}");
+    ASSERT_FALSE(refused.has_value()) << filter;
+    EXPECT_NE(refused.error().find("does not encode for a URL"), std::string::npos)
+        << refused.error();
+  }
+  // Body and header templates keep their own escaping, NUL and controls included.
+  m.sms.text = "q\"\\\0\x01\x1f\x7f\n"sv;
+  EXPECT_EQ(Render("{{text|json}}", m), "\"q\\\"\\\\\\u0000\\u0001\\u001f\x7f\\n\"");
+  EXPECT_EQ(Render("{{text|form}}", m), "q%22%5C%00%01%1F%7F%0A");
+}
+
+// A field placed where it could choose the host marks the request's
+// destination untrusted (checked against the address policy at connect
+// time); fields confined to the path and query do not.
+TEST(GenericHttpUrl, FieldInTheAuthorityMarksTheDestinationUntrusted) {
+  const auto untrusted = [](const std::string& url) {
+    GenericHttpConfig cfg;
+    cfg.url = url;
+    const auto c = Compile(cfg);
+    return c ? GenericHttpProvider::BuildRequest(*c, Sms()).untrusted_destination : false;
+  };
+  EXPECT_TRUE(untrusted("{{to|raw}}"));
+  EXPECT_TRUE(untrusted("https://{{tenant}}.agg.example/send"));
+  EXPECT_TRUE(untrusted("https://agg.example:{{attempt}}/send"));
+  EXPECT_TRUE(untrusted("https://agg.example{{id|raw}}"));
+  EXPECT_FALSE(untrusted("https://agg.example/{{id|raw}}"));
+  EXPECT_FALSE(untrusted("https://agg.example?to={{to}}"));
+  EXPECT_FALSE(untrusted("https://agg.example/send"));
+}
+
+// Header values lose CR, LF and NUL, which would end or cut the line.
+TEST(GenericHttpUrl, HeaderValuesLoseLineBreaksAndNul) {
+  using namespace std::string_view_literals;
+  GenericHttpConfig cfg;
+  cfg.url = "https://agg.example/send";
+  cfg.headers = {{"X-Text", "{{text}}"}};
+  const auto c = Compile(cfg);
+  ASSERT_NE(c, nullptr);
+  OutboundMessage m = Sms();
+  m.sms.text = "a\r\nb\0c"sv;
+  const http::Request r = GenericHttpProvider::BuildRequest(*c, m);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0], "X-Text: a  b c"sv);
 }
 
 }  // namespace

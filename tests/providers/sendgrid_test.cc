@@ -81,6 +81,18 @@ TEST(SendGridBody, ExactDocumentForAFullMessage) {
       R"("List-Unsubscribe-Post":"List-Unsubscribe=One-Click"},"categories":["omnigate"]})");
 }
 
+// The List-Unsubscribe value holds exactly one target, whatever the URL holds.
+TEST(SendGridBody, UnsubscribeUrlCannotAddASecondTarget) {
+  const std::string body = Body(Config(), {.to = "ana@example.com",
+                                           .from = "Shop <noreply@shop.example>",
+                                           .subject = "Hi",
+                                           .text = "t",
+                                           .unsubscribe_url = "https://shop.example/u>,<mailto:x@evil.example"});
+  EXPECT_NE(body.find(R"("List-Unsubscribe":"<https://shop.example/u%3E%2C%3Cmailto:x@evil.example>")"),
+            std::string::npos)
+      << body;
+}
+
 TEST(SendGridBody, FieldsFollowTheV3MailSendFormat) {
   const std::string subject = "Grüße ✓ — 日本語 🍉";
   const std::string body = Body(Config(),

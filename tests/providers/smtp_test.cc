@@ -160,6 +160,19 @@ TEST(SmtpMime, HasTheRfc5322HeadersAndCrlfEverywhere) {
   EXPECT_EQ(msg.substr(msg.size() - 2), "\r\n");
 }
 
+// A URL that tries to close its brackets and add a second List-Unsubscribe
+// target stays one target: the brackets and comma inside it are encoded.
+TEST(SmtpMime, UnsubscribeUrlCannotAddASecondTarget) {
+  EmailMessage m{.to = "ana@example.org",
+                 .subject = "s",
+                 .text = "t",
+                 .unsubscribe_url = "https://shop.example/u>,<https://evil.example/x y\"z"};
+  auto r = BuildMimeMessage(m, FixedOptions());
+  ASSERT_TRUE(r.has_value()) << r.error();
+  EXPECT_EQ(HeaderValue(*r, "List-Unsubscribe"),
+            "<https://shop.example/u%3E%2C%3Chttps://evil.example/x%20y%22z>");
+}
+
 TEST(SmtpMime, TextAndHtmlMakeMultipartAlternativeInThatOrder) {
   EmailMessage m{
       .to = "ana@example.org", .subject = "s", .text = "plain body", .html = "<b>html body</b>"};

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <deque>
 #include <optional>
 
 #include "bench/mock_provider.h"
@@ -277,21 +278,32 @@ class RawServer {
   struct Reply {
     std::string bytes;
     bool close = false;
+    // Answer nothing: reset the connection (SO_LINGER 0, then close), as a
+    // server that read the request and then crashed or was killed.
+    bool reset = false;
   };
   using Responder = std::function<Reply(const std::string& request)>;
 
-  RawServer(asio::io_context& io, Responder respond)
-      : acceptor_(io, {asio::ip::make_address("127.0.0.1"), 0}), respond_(std::move(respond)) {
-    Accept();
+  // Listens on 127.0.0.1 and, on the same port, on each of `also_on`
+  // (other loopback addresses), so that one URL port reaches it whichever
+  // of them a host name resolves to.
+  RawServer(asio::io_context& io, Responder respond, const std::vector<std::string>& also_on = {})
+      : respond_(std::move(respond)) {
+    acceptors_.emplace_back(io, asio::ip::tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0});
+    for (const auto& address : also_on) {
+      acceptors_.emplace_back(io, asio::ip::tcp::endpoint{asio::ip::make_address(address), port()});
+    }
+    for (auto& a : acceptors_) Accept(a);
   }
 
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::uint16_t port() const { return acceptors_.front().local_endpoint().port(); }
   std::string url(const std::string& path = "/send") const {
     return "http://127.0.0.1:" + std::to_string(port()) + path;
   }
   int connections() const { return connections_; }
   int closed_by_us() const { return closed_by_us_; }
   int closed_by_client() const { return closed_by_client_; }
+  int reset_by_us() const { return reset_by_us_; }
   // Writes `bytes` nobody asked for on every open connection, then closes
   // them; stray_written() counts the writes done.
   void SendStrayAndClose(const std::string& bytes) {
@@ -318,14 +330,15 @@ class RawServer {
     std::array<char, 4096> chunk{};
   };
 
-  void Accept() {
-    acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+  void Accept(asio::ip::tcp::acceptor& acceptor) {
+    acceptor.async_accept([this, &acceptor](const boost::system::error_code& ec,
+                                            asio::ip::tcp::socket s) {
       if (ec) return;
       ++connections_;
       auto c = std::make_shared<Conn>(std::move(s));
       live_.push_back(c);
       Serve(c);
-      Accept();
+      Accept(acceptor);
     });
   }
 
@@ -349,6 +362,13 @@ class RawServer {
     if (auto request = Take(c->buffer)) {
       requests_.push_back(*request);
       auto reply = std::make_shared<Reply>(respond_(*request));
+      if (reply->reset) {
+        boost::system::error_code ignored;
+        c->socket.set_option(asio::socket_base::linger(true, 0), ignored);
+        c->socket.close(ignored);
+        ++reset_by_us_;
+        return;
+      }
       asio::async_write(c->socket, asio::buffer(reply->bytes),
                         [this, c, reply](const boost::system::error_code& ec, std::size_t) {
                           if (ec) return;
@@ -371,11 +391,12 @@ class RawServer {
                               });
   }
 
-  asio::ip::tcp::acceptor acceptor_;
+  std::deque<asio::ip::tcp::acceptor> acceptors_;  // stable addresses for the handlers
   Responder respond_;
   int connections_ = 0;
   int closed_by_us_ = 0;
   int closed_by_client_ = 0;
+  int reset_by_us_ = 0;
   int stray_written_ = 0;
   std::vector<std::string> requests_;
   std::vector<std::weak_ptr<Conn>> live_;
@@ -634,6 +655,131 @@ TEST_P(TransportTest, RetryAfterAStaleConnectionTakesANewOne) {
   EXPECT_EQ(resp->error, TransportError::none) << resp->error_message;
   EXPECT_EQ(resp->status, 200);
   EXPECT_EQ(t.stats().transport_errors, 0u);
+}
+
+// A POST on a reused keep-alive connection that the server reads in full and
+// then resets, answering nothing: the server may have acted on it, so it is
+// not sent again behind the caller's back. The caller gets a failure (its
+// retry policy decides, and counts it); the server saw exactly one copy.
+TEST_P(TransportTest, PostReadByTheServerThenResetIsNotSentAgain) {
+  int seen = 0;
+  RawServer server(io_, [&](const std::string&) {
+    ++seen;
+    return seen == 2 ? RawServer::Reply{"", false, true} : RawServer::Reply{kOk};
+  });
+  Transport t(io_, Opts());
+  Request first;
+  first.url = server.url("/messages");
+  first.body = "to=1&text=first";
+  const std::optional<Response> ok = SendAndWait(t, std::move(first));
+  ASSERT_TRUE(ok.has_value());
+  ASSERT_EQ(ok->status, 200) << ok->error_message;
+  Request second;
+  second.url = server.url("/messages");
+  second.body = "to=1&text=second";
+  const std::optional<Response> failed = SendAndWait(t, std::move(second));
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->error, TransportError::connect) << failed->status << " " << failed->error_message;
+  EXPECT_EQ(server.reset_by_us(), 1);
+  // A replay would have been answered before the callback ran: the count is final.
+  const auto copies = std::count_if(server.requests().begin(), server.requests().end(),
+                                    [](const std::string& r) { return r.ends_with("text=second"); });
+  EXPECT_EQ(copies, 1) << "the POST was replayed";
+  EXPECT_EQ(t.stats().transport_errors, 1u);
+}
+
+// The same reset after a GET: a GET may be repeated (RFC 9110 §9.2.2), and
+// the retry on a new connection is answered.
+TEST_P(TransportTest, GetReadByTheServerThenResetIsRetriedOnANewConnection) {
+  int seen = 0;
+  RawServer server(io_, [&](const std::string&) {
+    ++seen;
+    return seen == 2 ? RawServer::Reply{"", false, true} : RawServer::Reply{kOk};
+  });
+  Transport t(io_, Opts());
+  for (int i = 0; i < 2; ++i) {
+    Request r;
+    r.method = Method::get;
+    r.url = server.url("/status");
+    const std::optional<Response> resp = SendAndWait(t, std::move(r));
+    ASSERT_TRUE(resp.has_value());
+    EXPECT_EQ(resp->status, 200) << i << ": " << resp->error_message;
+  }
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+// --- Untrusted destinations (Request::untrusted_destination) ----------------
+
+// Every way a URL can name this machine's loopback: the classifier sees the
+// resolved address, whatever the spelling. Only loopback is ever dialled here;
+// other non-public ranges are covered by the classifier's unit tests.
+const std::vector<std::string>& LoopbackSpellings() {
+  static const std::vector<std::string> kHosts = {
+      "127.0.0.1", "127.0.0.2",  "localhost",  "[::1]",
+      "2130706433", "0x7f000001", "0177.0.0.1", "127.1"};
+  return kHosts;
+}
+
+Request UntrustedPost(const std::string& host, std::uint16_t port) {
+  Request r;
+  r.url = "http://" + host + ":" + std::to_string(port) + "/push/abc";
+  r.body = "encrypted";
+  r.untrusted_destination = true;
+  return r;
+}
+
+// Refused before any connection is attempted, with one generic reason, so
+// that the answer tells nothing about what listens on which port.
+TEST_P(TransportTest, UntrustedDestinationOnLoopbackIsRefusedWithoutConnecting) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; },
+                   {"127.0.0.2", "::1"});
+  Transport t(io_, Opts());
+  for (const std::string& host : LoopbackSpellings()) {
+    const std::optional<Response> resp = SendAndWait(t, UntrustedPost(host, server.port()));
+    ASSERT_TRUE(resp.has_value()) << host;
+    EXPECT_EQ(resp->error, TransportError::destination_not_allowed)
+        << host << ": " << resp->status << " " << resp->error_message;
+    EXPECT_EQ(resp->status, 0) << host;
+    EXPECT_EQ(resp->error_message, "Destination address not allowed") << host;
+  }
+  EXPECT_EQ(server.connections(), 0);
+  EXPECT_TRUE(server.requests().empty());
+  EXPECT_EQ(t.stats().transport_errors, LoopbackSpellings().size());
+}
+
+// The same requests reach a destination_allowlist network (how the tests and
+// the demo reach a loopback mock).
+TEST_P(TransportTest, UntrustedDestinationInTheAllowListIsReached) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; },
+                   {"127.0.0.2", "::1"});
+  Transport t(io_, Opts({.destination_allowlist = {*Cidr::Parse("127.0.0.0/8"),
+                                                   *Cidr::Parse("::1")}}));
+  for (const std::string& host : LoopbackSpellings()) {
+    const std::optional<Response> resp = SendAndWait(t, UntrustedPost(host, server.port()));
+    ASSERT_TRUE(resp.has_value()) << host;
+    EXPECT_EQ(resp->error, TransportError::none) << host << ": " << resp->error_message;
+    EXPECT_EQ(resp->status, 200) << host;
+  }
+  EXPECT_EQ(server.requests().size(), LoopbackSpellings().size());
+}
+
+// A connection a trusted request opened to an internal address is not lent
+// to an untrusted request for the same origin: the check holds for reused
+// connections too, not only for new ones.
+TEST_P(TransportTest, ConnectionOfATrustedRequestIsNotReusedForAnUntrustedOne) {
+  RawServer server(io_, [](const std::string&) { return RawServer::Reply{kOk}; });
+  Transport t(io_, Opts());
+  Request trusted = UntrustedPost("127.0.0.1", server.port());
+  trusted.untrusted_destination = false;
+  const std::optional<Response> ok = SendAndWait(t, std::move(trusted));
+  ASSERT_TRUE(ok.has_value());
+  ASSERT_EQ(ok->status, 200) << ok->error_message;
+  const std::optional<Response> refused = SendAndWait(t, UntrustedPost("127.0.0.1", server.port()));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error, TransportError::destination_not_allowed) << refused->error_message;
+  EXPECT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.connections(), 1);
 }
 
 // Bytes a server put on an idle connection (a 408 before it closed) are not
