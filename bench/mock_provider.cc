@@ -635,7 +635,7 @@ MockProvider::Reply MockProvider::Twilio(std::string_view sid, const Request& re
         break;
       case Outcome::throttle:
         reply.status = 429;
-        reply.extra_headers = "Retry-After: 1\r\n";
+        reply.extra_headers = fmt::format("Retry-After: {}\r\n", options_.retry_after_s);
         reply.body = TwilioError(20429, "Too Many Requests", 429);
         break;
       case Outcome::error:
@@ -724,8 +724,8 @@ MockProvider::Reply MockProvider::SendGrid(const Request& request, std::uint64_t
       reply.status = 429;
       reply.extra_headers = fmt::format(
           "X-RateLimit-Limit: 600\r\nX-RateLimit-Remaining: 0\r\n"
-          "X-RateLimit-Reset: {}\r\nRetry-After: 1\r\n",
-          std::time(nullptr) + 1);
+          "X-RateLimit-Reset: {}\r\nRetry-After: {}\r\n",
+          std::time(nullptr) + options_.retry_after_s, options_.retry_after_s);
       reply.body = R"({"errors":[{"field":null,"message":"too many requests"}]})";
       break;
     case Outcome::error:
@@ -849,7 +849,7 @@ MockProvider::Reply MockProvider::Push(std::string_view subscription, const Requ
       break;
     case Outcome::throttle:
       reply.status = 429;
-      reply.extra_headers = "Retry-After: 1\r\n";
+      reply.extra_headers = fmt::format("Retry-After: {}\r\n", options_.retry_after_s);
       reply.body = PushError(429, 999, "Too many requests");
       break;
     case Outcome::error:
@@ -884,7 +884,7 @@ MockProvider::Reply MockProvider::Generic(const Request& request, std::uint64_t 
       break;
     case Outcome::throttle:
       reply.status = 429;
-      reply.extra_headers = "Retry-After: 1\r\n";
+      reply.extra_headers = fmt::format("Retry-After: {}\r\n", options_.retry_after_s);
       reply.body = GenericError("throttled");
       break;
     case Outcome::error:

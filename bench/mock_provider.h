@@ -54,6 +54,7 @@ class MockProvider {
     int jitter_ms = 0;
     double error_rate = 0;
     double throttle_rate = 0;
+    int retry_after_s = 1;  // Retry-After of throttled answers
     double invalid_number_rate = 0;
     std::string account_sid = "ACmock";
     std::string auth_token = "mock-token";

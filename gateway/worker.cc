@@ -766,9 +766,13 @@ void Worker::Release(RequestContext* ctx, bool durable) {
 void Worker::CommitTick() {
   if (consumer_ != nullptr) {
     std::vector<queue::TopicPartition> offsets;
+    // Every tenth tick commits unchanged partitions too: a commit Kafka
+    // refused (a rebalance in progress) is not retried otherwise until the
+    // partition moves again.
+    const bool refresh = ++commit_ticks_ % 10 == 0;
     for (const auto& p : partitions_) {
       if (p->revoked.load(std::memory_order_relaxed)) continue;
-      auto c = p->tracker.TakeCommitWithDone(config_->kafka.commit_metadata_max_bytes);
+      auto c = p->tracker.TakeCommitWithDone(config_->kafka.commit_metadata_max_bytes, refresh);
       if (c) offsets.push_back({p->topic, p->partition, c->offset, std::move(c->metadata)});
     }
     if (!offsets.empty()) consumer_->CommitAsync(offsets);

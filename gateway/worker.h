@@ -157,6 +157,7 @@ class Worker {
   std::minstd_rand rng_;
   std::string scratch_;
   bool draining_ = false;
+  std::uint64_t commit_ticks_ = 0;
   // Provider refusals since the last report: logged once per provider per
   // interval with counts (a bad template fails thousands of sends a minute;
   // one line each would drown the log, none at all hides it).

@@ -77,6 +77,7 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
 }
 
 E2eFixture::~E2eFixture() {
+  second_.reset();
   gateway_.reset();
   mock_.reset();
   kafka_.reset();
@@ -94,6 +95,36 @@ void E2eFixture::StartGateway() {
   ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("http.port")).empty(); }))
       << GatewayLog();
   http_port_ = std::stoi(Trim(ReadFile(dir_.File("http.port"))));
+}
+
+void E2eFixture::StartSecondGateway() {
+  std::string cfg = ReadFile(dir_.File("omnigate.yaml"));
+  const std::string from = dir_.File("http.port");
+  cfg.replace(cfg.find(from), from.size(), dir_.File("http2.port"));
+  {
+    std::ofstream(dir_.File("omnigate2.yaml")) << cfg;
+  }
+  std::remove(dir_.File("http2.port").c_str());
+  second_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{BinaryPath("gateway/omnigate"), "run", "-c",
+                               dir_.File("omnigate2.yaml")},
+      dir_.File("gateway2.log"), std::vector<std::string>{"E2E_TWILIO_TOKEN=secret-token"});
+  ASSERT_TRUE(WaitFor([&] { return !ReadFile(dir_.File("http2.port")).empty(); }))
+      << ReadFile(dir_.File("gateway2.log"));
+}
+
+double E2eFixture::TerminateSecondGateway(std::chrono::seconds timeout) {
+  if (second_ == nullptr) return -1;
+  const auto start = std::chrono::steady_clock::now();
+  ::kill(second_->pid(), SIGTERM);
+  second_->Wait(static_cast<int>(timeout.count() * 1000));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (second_->running()) {
+    second_->Stop(SIGKILL);
+    return -1;
+  }
+  return took;
 }
 
 void E2eFixture::KillGateway() {
@@ -122,15 +153,19 @@ void E2eFixture::FreezeKafka(bool frozen) {
 }
 
 void E2eFixture::Publish(const std::string& topic,
-                         const std::vector<std::pair<std::string, std::string>>& records) {
+                         const std::vector<std::pair<std::string, std::string>>& records,
+                         const std::vector<std::string>& kcat_args) {
   const std::string file = dir_.File("publish.txt");
   {
     std::ofstream out(file, std::ios::trunc);
     for (const auto& [k, v] : records) out << k << '\t' << v << '\n';
   }
   std::string out;
-  const int rc = RunCommand({"kcat", "-P", "-b", bootstrap_, "-t", topic, "-K", "\t", "-l", file},
-                            &out, 120'000);
+  std::vector<std::string> argv = {"kcat", "-P", "-b", bootstrap_, "-t", topic, "-K", "\t"};
+  argv.insert(argv.end(), kcat_args.begin(), kcat_args.end());
+  argv.push_back("-l");
+  argv.push_back(file);
+  const int rc = RunCommand(argv, &out, 120'000);
   ASSERT_EQ(rc, 0) << out;
 }
 

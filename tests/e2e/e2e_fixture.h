@@ -45,6 +45,11 @@ class E2eFixture {
 
   void StartGateway();
   void KillGateway();  // SIGKILL
+  // A second instance in the same consumer group (same config, its own HTTP
+  // port); stopped with SIGTERM, waiting up to `timeout`. Returns the seconds
+  // the stop took, -1 when it hung.
+  void StartSecondGateway();
+  double TerminateSecondGateway(std::chrono::seconds timeout);
   // SIGTERM, then waits up to `timeout` for the gateway to exit. Returns the
   // seconds it took, or -1 when it was still running (it is then killed).
   double TerminateGateway(std::chrono::seconds timeout);
@@ -53,7 +58,9 @@ class E2eFixture {
   void FreezeKafka(bool frozen);
 
   // Publishes one record per line of `records` ("key\tvalue") with kcat.
-  void Publish(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records);
+  // `kcat_args` are added to kcat's command line (e.g. "-z", "gzip").
+  void Publish(const std::string& topic, const std::vector<std::pair<std::string, std::string>>& records,
+               const std::vector<std::string>& kcat_args = {});
   // Every event on omnigate.events so far.
   std::vector<SeenEvent> ReadEvents();
   // DLQ records: value plus headers rendered by kcat.
@@ -74,6 +81,7 @@ class E2eFixture {
   std::unique_ptr<ChildProcess> kafka_;
   std::unique_ptr<ChildProcess> mock_;
   std::unique_ptr<ChildProcess> gateway_;
+  std::unique_ptr<ChildProcess> second_;
   std::string bootstrap_;
   int mock_port_ = 0;
   int http_port_ = 0;

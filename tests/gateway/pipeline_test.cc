@@ -421,6 +421,39 @@ TEST(Pipeline, OversizedRequestEndsWithACutDlqCopyAndItsPartitionFlows) {
   EXPECT_EQ(h.metrics().dlq_truncated.Get(), 1u);
 }
 
+// Hardening #5: a provider's Retry-After of a day parked the request (and
+// its partition's committed offset) for a day, past retry.max_backoff.
+TEST(Pipeline, RetryAfterIsCappedByMaxBackoff) {
+  auto throttling = StartMock({.throttle_rate = 1.0, .retry_after_s = 86'400});
+  Config c;
+  c.retry.max_attempts = 3;
+  c.providers = {Twilio("sms-a", throttling->port())};
+  PipelineHarness h(c);  // max_backoff 50 ms
+  h.Publish("omnigate.requests", "k", Sms("ra-1"));
+  auto events = h.WaitForFinals(1, 20s);
+  EXPECT_EQ(PipelineHarness::Statuses(events, "ra-1"),
+            (std::vector<std::string>{"accepted", "retrying", "retrying", "failed"}));
+}
+
+// Hardening #5: until durable timers, a send_at far ahead pins its partition;
+// beyond pipeline.max_schedule_ahead it is refused with a clear reason.
+TEST(Pipeline, SendAtBeyondTheScheduleHorizonIsRejected) {
+  auto mock = StartMock({});
+  Config c;
+  c.pipeline.max_schedule_ahead = std::chrono::hours(1);
+  c.providers = {Twilio("sms-a", mock->port())};
+  PipelineHarness h(c);
+  h.Publish("omnigate.requests", "k", Sms("far-1", R"(,"send_at":"2099-01-01T00:00:00Z")"));
+  h.Publish("omnigate.requests", "k", Sms("after-far"));
+  auto events = h.WaitForFinals(2);
+  const Ev f = PipelineHarness::Final(events, "far-1");
+  EXPECT_EQ(f.status, "rejected");
+  EXPECT_NE(f.reason.find("send_at: horizon"), std::string::npos) << f.reason;
+  EXPECT_EQ(PipelineHarness::Final(events, "after-far").status, "sent");
+  EXPECT_EQ(h.metrics().schedule_too_far.Get(), 1u);
+  ASSERT_EQ(h.ReadDlq(1).size(), 1u);
+}
+
 // DESIGN.md §3: a transactional request is not queued behind a bulk backlog.
 // The bulk lane may fill 90% of max_in_flight; held-back records are handed
 // over transactional first.

@@ -36,6 +36,7 @@ TempDir::TempDir() {
 
 TempDir::~TempDir() {
   std::error_code ec;
+  if (std::getenv("OMNIGATE_KEEP_TEST_DIRS") != nullptr) return;  // for post-mortems
   std::filesystem::remove_all(path_, ec);
 }
 
