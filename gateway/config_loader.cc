@@ -723,8 +723,9 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
       const auto& h = root["http"];
       w.Str(h["listen"], "http.listen", c.http.listen);
       w.Str(h["port_file"], "http.port_file", c.http.port_file);
+      const std::size_t errors_before = w.error_count();
       w.Str(h["admin_token"], "http.admin_token", c.http.admin_token);
-      if (h["admin_token"] && c.http.admin_token.empty()) {
+      if (h["admin_token"] && c.http.admin_token.empty() && w.error_count() == errors_before) {
         w.Error("http.admin_token",
                 "is empty; remove the key to leave admin routes open, or set the variable");
       }

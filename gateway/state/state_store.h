@@ -1,0 +1,66 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace omnigate::state {
+
+// The kinds of record the gateway keeps (DESIGN.md §9). The embedded backend
+// holds each in its own RocksDB column family; the redis backend in its own
+// key prefix.
+enum class Family : std::uint8_t {
+  dedup,        // (tenant, id) -> claim state of a request
+  content,      // recipient + channel + content hash -> request id
+  suppression,  // tenant + address + channel|* -> reason, source
+  consent,      // tenant + address + channel|* -> source, time
+  counter,      // frequency-cap windows
+  status,       // request id -> state and history; provider id -> request id
+  timer,        // durable schedules, deferrals, long retries, cascade timeouts
+};
+inline constexpr std::size_t kFamilyCount = 7;
+std::string_view ToString(Family f);
+
+// One read or write. Each op is atomic on its own; a batch is not a
+// transaction (the redis backend pipelines it, and Redis Cluster could not
+// make it one across slots).
+struct Op {
+  enum class Type : std::uint8_t {
+    get,            // result = value, found = present and not expired
+    put,            // value stored for ttl (0 = no expiry)
+    put_if_absent,  // stored only when absent or expired; found = it existed, result = its value
+    erase,          // found = it existed
+  };
+  Type type = Type::get;
+  Family family = Family::dedup;
+  std::string key;
+  std::string value;
+  std::chrono::milliseconds ttl{0};
+  // Filled by Execute.
+  bool found = false;
+  std::string result;
+};
+
+enum class StoreStatus : std::uint8_t {
+  ok,
+  unavailable,  // the store cannot be reached or written: nothing may be sent unchecked
+};
+
+// The gateway's state behind one interface with two backends (embedded
+// RocksDB, shared Redis). Implementations are thread-safe; `done` runs exactly
+// once, after every op has its result, on the thread that called Execute for
+// synchronous backends (before Execute returns) or on the caller's executor
+// for asynchronous ones. `ops` must stay alive until `done` runs.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  using Done = std::function<void(StoreStatus)>;
+  virtual void Execute(std::span<Op> ops, Done done) = 0;
+  // "embedded" or "redis", for logs and /readyz.
+  virtual std::string_view backend() const = 0;
+};
+
+}  // namespace omnigate::state
