@@ -34,6 +34,15 @@ test-asan: deps
 	@bash tests/run_sanitized.sh asan "$(call SAN_REPORTS,asan)" \
 	  -j $(JOBS) --timeout 600 -L 'unit|integration|e2e' -E '$(ASAN_SKIP)'
 
+# ThreadSanitizer (the tsan preset, -O1) on the suites where threads meet:
+# the pipeline (workers, Kafka's threads, delivery reports) and the transport.
+TSAN_TARGETS := gateway_pipeline_test providers_transport_test
+test-tsan: deps
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	@bash tests/run_sanitized.sh tsan "$(call SAN_REPORTS,tsan)" \
+	  -j $(JOBS) --timeout 600 -R 'Pipeline|Transport'
+
 demo: build
 	@bash deploy/demo.sh $(BUILD_DIR)
 
