@@ -23,8 +23,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/basic_parser.hpp>
-#include <boost/beast/http/error.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -37,11 +35,11 @@
 
 #include "common/text.h"
 #include "providers/http/address_policy.h"
+#include "providers/http/http1_response_reader.h"
 
 namespace omnigate::http::detail {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
@@ -149,59 +147,6 @@ std::string_view MethodName(Method m) {
   return "POST";
 }
 
-// The parser of one answer: fills a Response in place, lower-casing header
-// names and keeping at most `limit` bytes of body.
-class ResponseParser final : public beast::http::basic_parser<false> {
- public:
-  ResponseParser(Response& out, std::size_t limit) : out_(out), limit_(limit) {
-    eager(true);
-    body_limit(boost::none);  // ours is enforced below, as too_large
-    header_limit(64 * 1024);
-  }
-  bool too_large() const { return too_large_; }
-
- private:
-  void on_request_impl(beast::http::verb, beast::string_view, beast::string_view, int,
-                       error_code&) override {}
-  void on_response_impl(int code, beast::string_view, int, error_code&) override {
-    out_.status = code;
-    out_.headers.clear();
-    out_.headers.reserve(12);  // one allocation for a typical API answer's headers
-    out_.body.clear();
-  }
-  void on_field_impl(beast::http::field, beast::string_view name, beast::string_view value,
-                     error_code&) override {
-    out_.headers.emplace_back(AsciiLowercase(name), std::string(value));
-  }
-  void on_header_impl(error_code&) override {}
-  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
-    if (length) out_.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, limit_)));
-  }
-  std::size_t on_body_impl(beast::string_view body, error_code& ec) override {
-    return Append(body, ec);
-  }
-  void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, error_code& ec) override {
-    return Append(body, ec);
-  }
-  void on_finish_impl(error_code&) override {}
-
-  std::size_t Append(beast::string_view body, error_code& ec) {
-    if (out_.body.size() + body.size() > limit_) {
-      out_.body.append(body.data(), limit_ - out_.body.size());
-      too_large_ = true;
-      ec = beast::http::error::body_limit;
-      return 0;
-    }
-    out_.body.append(body.data(), body.size());
-    return body.size();
-  }
-
-  Response& out_;
-  std::size_t limit_;
-  bool too_large_ = false;
-};
-
 }  // namespace
 
 class Http1Client::Impl {
@@ -287,8 +232,7 @@ class Http1Client::Impl {
     tcp::socket socket;  // plain connections; TLS ones own theirs in `tls`
     std::unique_ptr<asio::ssl::stream<tcp::socket>> tls;
     std::unique_ptr<Exchange> ex;
-    std::optional<ResponseParser> parser;
-    std::string pending;  // bytes read but not yet consumed by the parser
+    Http1ResponseReader reader;  // of the current exchange's answer
     std::vector<char> tls_buffer;
     Clock::time_point deadline;  // connect deadline while connecting, then the exchange's
     Clock::time_point idle_since;
@@ -564,7 +508,7 @@ class Http1Client::Impl {
     ArmTimer(c->deadline);
     c->got_bytes = false;
     c->wrote = false;
-    c->parser.emplace(c->ex->response, options_.max_response_bytes);
+    c->reader.Begin(c->ex->response, options_.max_response_bytes);
     // A body goes out only with a method that carries one (as curl's GET
     // sends none); the head says how long it is.
     const std::size_t body_size = c->ex->with_body ? c->ex->request.body.size() : 0;
@@ -639,42 +583,18 @@ class Http1Client::Impl {
       return false;
     }
     c->got_bytes = true;
-    std::string_view input = data;
-    if (!c->pending.empty()) {
-      c->pending.append(data);
-      input = c->pending;
-    }
-    std::size_t used = 0;
-    while (used < input.size()) {
-      error_code ec;
-      const std::size_t n = c->parser->put(asio::buffer(input.data() + used, input.size() - used), ec);
-      used += n;
-      if (ec == beast::http::error::need_more) break;
-      if (ec) {
-        if (c->parser->too_large()) {
-          Fail(c, TransportError::too_large, "Response exceeded the maximum allowed size");
-        } else {
-          Fail(c, TransportError::connect, "Invalid HTTP response: " + ec.message());
-        }
+    const Http1ResponseReader::Outcome got = c->reader.Feed(data);
+    switch (got.state) {
+      case Http1ResponseReader::State::need_more: return true;
+      case Http1ResponseReader::State::complete: Complete(c, got.keep_alive); return false;
+      case Http1ResponseReader::State::too_large:
+        Fail(c, TransportError::too_large, "Response exceeded the maximum allowed size");
         return false;
-      }
-      if (!c->parser->is_done()) continue;
-      const int status = c->ex->response.status;
-      if (status >= 100 && status < 200 && status != 101) {
-        // An interim answer (100 Continue, 103 Early Hints): the real one follows.
-        c->parser.emplace(c->ex->response, options_.max_response_bytes);
-        continue;
-      }
-      const bool keep = c->parser->keep_alive() && used == input.size();
-      Complete(c, keep);
-      return false;
+      case Http1ResponseReader::State::invalid:
+        Fail(c, TransportError::connect, "Invalid HTTP response: " + got.error);
+        return false;
     }
-    if (input.data() == c->pending.data()) {
-      c->pending.erase(0, used);
-    } else {
-      c->pending.assign(input.substr(used));
-    }
-    return true;
+    return false;
   }
 
   // The server closed or reset the connection, or a write failed.
@@ -683,15 +603,11 @@ class Http1Client::Impl {
       Drop(c);
       return;
     }
-    if (c->parser && !c->parser->is_done() && c->parser->is_header_done() && c->parser->need_eof() &&
-        (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)) {
-      // A body delimited by the end of the connection has ended.
-      error_code ignored;
-      c->parser->put_eof(ignored);
-      if (c->parser->is_done()) {
-        Complete(c, false);
-        return;
-      }
+    // A body delimited by the end of the connection has ended.
+    if ((ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) &&
+        c->reader.EndOfStream()) {
+      Complete(c, false);
+      return;
     }
     // A reused connection that dies before any answer byte most likely hit
     // the server's keep-alive timeout, and the request is worth one more try
@@ -730,8 +646,6 @@ class Http1Client::Impl {
 
   void Complete(const std::shared_ptr<Conn>& c, bool keep_alive) {
     std::unique_ptr<Exchange> ex = std::move(c->ex);
-    c->parser.reset();
-    c->pending.clear();
     c->reused = true;
     Host& host = *c->host;
     if (keep_alive) {

@@ -3,7 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -13,7 +13,8 @@
 
 #include <chrono>
 #include <mutex>
-#include <sstream>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "tests/support/process.h"
@@ -113,31 +114,46 @@ TEST(HttpServer, PortInUseIsReported) {
   EXPECT_NE(r.error().find("in use"), std::string::npos) << r.error();
 }
 
-// Counts the lines the default logger writes that contain `needle`.
-class LogCapture {
+// What the logger wrote, read under the lock the logging threads write under
+// (an ostringstream read while the server thread writes to it is a data race).
+class CaptureSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  LogCapture() : saved_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(os_)));
-  }
-  ~LogCapture() { spdlog::set_default_logger(saved_); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
   int Count(std::string_view needle) {
-    spdlog::default_logger()->flush();
-    const std::string text = os_.str();  // ostream_sink_mt writes under its own lock
+    const std::lock_guard<std::mutex> lock(mutex_);
     int n = 0;
-    for (std::size_t at = text.find(needle); at != std::string::npos;
-         at = text.find(needle, at + needle.size())) {
+    for (std::size_t at = text_.find(needle); at != std::string::npos;
+         at = text_.find(needle, at + needle.size())) {
       ++n;
     }
     return n;
   }
 
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    text_.append(msg.payload.data(), msg.payload.size());
+    text_ += '\n';
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
+// Counts the lines the default logger writes that contain `needle`.
+class LogCapture {
+ public:
+  LogCapture() : saved_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(saved_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  int Count(std::string_view needle) { return sink_->Count(needle); }
+
  private:
   std::shared_ptr<spdlog::logger> saved_;
-  std::ostringstream os_;
+  std::shared_ptr<CaptureSink> sink_ = std::make_shared<CaptureSink>();
 };
 
 // With every descriptor in use, accept fails with EMFILE for as long as that
