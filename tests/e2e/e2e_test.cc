@@ -34,6 +34,28 @@ std::map<std::string, int> ReceivedBodies(const std::vector<std::string>& record
   return bodies;
 }
 
+// Reads the events until `n` requests have their final one (the events read
+// last are left in `events`); the failure names how far it got.
+::testing::AssertionResult FinalsArrive(E2eFixture& f, std::size_t n, std::chrono::seconds deadline,
+                                        std::vector<SeenEvent>& events,
+                                        std::chrono::milliseconds poll = 200ms) {
+  if (WaitFor([&] {
+        events = f.ReadEvents();
+        return f.FinalCounts(events).size() >= n;
+      }, deadline, poll)) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << "final events: " << f.FinalCounts(events).size()
+                                       << " of " << n << "\n" << f.GatewayLog();
+}
+
+// Sends the provider received beyond the first of each body.
+int Repeats(const std::map<std::string, int>& bodies) {
+  int repeats = 0;
+  for (const auto& [body, n] : bodies) repeats += n - 1;
+  return repeats;
+}
+
 TEST(EndToEnd, ValidRequestsAreSentInvalidOnesRejectedToTheDlq) {
   E2eFixture f({});
   f.StartGateway();
@@ -62,11 +84,7 @@ TEST(EndToEnd, ValidRequestsAreSentInvalidOnesRejectedToTheDlq) {
   const std::size_t total = records.size();
 
   std::vector<SeenEvent> events;
-  ASSERT_TRUE(WaitFor([&] {
-    events = f.ReadEvents();
-    return f.FinalCounts(events).size() >= total;
-  }, 90s, 200ms)) << "final events: " << f.FinalCounts(events).size() << "/" << total << "\n"
-                  << f.GatewayLog();
+  ASSERT_TRUE(FinalsArrive(f, total, 90s, events));
 
   std::map<std::string, SeenEvent> final_by_id;
   std::map<std::string, int> statuses_by_id;
@@ -176,10 +194,7 @@ TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound)
   f.Publish("omnigate.requests", records);
 
   std::vector<SeenEvent> events;
-  ASSERT_TRUE(WaitFor([&] {
-    events = f.ReadEvents();
-    return f.FinalCounts(events).size() >= 300;
-  }, 90s, 20ms)) << f.GatewayLog();
+  ASSERT_TRUE(FinalsArrive(f, 300, 90s, events, 20ms));
   f.KillGateway();
   // What the provider had received when the gateway died: the kill must land
   // mid-stream, or the test proves nothing.
@@ -188,11 +203,7 @@ TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound)
       << "the stream finished before the kill";
 
   f.StartGateway();
-  ASSERT_TRUE(WaitFor([&] {
-    events = f.ReadEvents();
-    return f.FinalCounts(events).size() >= static_cast<std::size_t>(kRequests);
-  }, 120s, 200ms)) << "final events: " << f.FinalCounts(events).size() << "\n"
-                   << f.GatewayLog();
+  ASSERT_TRUE(FinalsArrive(f, static_cast<std::size_t>(kRequests), 120s, events));
 
   for (const auto& e : events) {
     if (e.final) {
@@ -201,8 +212,7 @@ TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound)
   }
   const auto bodies = ReceivedBodies(f.MockRecords());
   EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kRequests)) << "every request reached the provider";
-  int repeats = 0;
-  for (const auto& [body, n] : bodies) repeats += n - 1;
+  const int repeats = Repeats(bodies);
   std::printf("[ REPORT ] killed after the provider received %zu of %d; repeat sends after "
               "restart: %d (bound: pipeline.max_in_flight = %d)\n",
               received_before_kill, kRequests, repeats, kMaxInFlight);
@@ -246,14 +256,10 @@ TEST(EndToEnd, SigtermFinishesWhatIsOnTheWireWithinTheDrainTimeoutAndRepeatsNoth
 
   f.StartGateway();
   std::vector<SeenEvent> events;
-  ASSERT_TRUE(WaitFor([&] {
-    events = f.ReadEvents();
-    return f.FinalCounts(events).size() >= static_cast<std::size_t>(kRequests);
-  }, 120s, 200ms)) << "final events: " << f.FinalCounts(events).size() << "\n" << f.GatewayLog();
+  ASSERT_TRUE(FinalsArrive(f, static_cast<std::size_t>(kRequests), 120s, events));
   const auto bodies = ReceivedBodies(f.MockRecords());
   EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kRequests));
-  int repeats = 0;
-  for (const auto& [body, n] : bodies) repeats += n - 1;
+  const int repeats = Repeats(bodies);
   std::printf("[ REPORT ] SIGTERM after the provider received %zu of %d: exit after %.1f s "
               "(drain_timeout 5 s); repeat sends after restart: %d\n",
               received_at_exit, kRequests, took, repeats);
@@ -328,10 +334,7 @@ TEST(EndToEnd, CompressedFiveMegabyteRequestEndsInTheDlqAndItsPartitionFlows) {
   }
   f.Publish("omnigate.requests", records, {"-z", "gzip", "-X", "message.max.bytes=10000000"});
   std::vector<SeenEvent> events;
-  ASSERT_TRUE(WaitFor([&] {
-    events = f.ReadEvents();
-    return f.FinalCounts(events).size() >= records.size();
-  }, 60s, 200ms)) << f.GatewayLog();
+  ASSERT_TRUE(FinalsArrive(f, records.size(), 60s, events));
   for (const auto& e : events) {
     if (!e.final) continue;
     EXPECT_EQ(e.status, e.id == "five-mb" ? "rejected" : "sent") << e.id << " " << e.reason;
@@ -367,15 +370,10 @@ TEST(EndToEnd, SecondInstanceJoiningAndLeavingUnderLoadStallsNothing) {
   const double took = f.TerminateSecondGateway(60s);
   EXPECT_GE(took, 0) << "the second instance hung on SIGTERM";
   std::vector<SeenEvent> events;
-  ASSERT_TRUE(WaitFor([&] {
-    events = f.ReadEvents();
-    return f.FinalCounts(events).size() >= static_cast<std::size_t>(kRequests);
-  }, 120s, 200ms)) << "final events: " << f.FinalCounts(events).size() << " of " << kRequests
-                   << "\n" << f.GatewayLog();
+  ASSERT_TRUE(FinalsArrive(f, static_cast<std::size_t>(kRequests), 120s, events));
   const auto bodies = ReceivedBodies(f.MockRecords());
   EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kRequests));
-  int repeats = 0;
-  for (const auto& [body, n] : bodies) repeats += n - 1;
+  const int repeats = Repeats(bodies);
   std::printf("[ REPORT ] second instance joined and left under load: %zu of %d ended, "
               "repeat sends: %d (in-flight bound per instance 200)\n",
               f.FinalCounts(events).size(), kRequests, repeats);

@@ -116,19 +116,25 @@ class PipelineHarness {
     ASSERT_TRUE(producer_->Produce(topic, key, value, {}, &delivery_));
   }
 
+  // A consumer of `topic` in its own group, created on first use.
+  queue::KafkaConsumer& Reader(std::unique_ptr<queue::KafkaConsumer>& slot,
+                               const std::string& group, const std::string& topic) {
+    if (!slot) {
+      auto c = queue::KafkaConsumer::Create(
+          {.brokers = pipeline_->bootstrap(), .group_id = group, .topics = {topic}},
+          &null_listener_);
+      EXPECT_TRUE(c);
+      slot = std::move(c).value();
+    }
+    return *slot;
+  }
+
   // Reads events until `n` distinct ids have a final event.
   std::vector<Ev> WaitForFinals(std::size_t n, std::chrono::seconds deadline = 30s) {
-    if (!events_consumer_) {
-      auto c = queue::KafkaConsumer::Create({.brokers = pipeline_->bootstrap(),
-                                             .group_id = "test-reader",
-                                             .topics = {config_->kafka.topics.events}},
-                                            &null_listener_);
-      EXPECT_TRUE(c);
-      events_consumer_ = std::move(c).value();
-    }
+    auto& reader = Reader(events_consumer_, "test-reader", config_->kafka.topics.events);
     WaitFor([&] {
       std::vector<queue::KafkaMessage> batch;
-      events_consumer_->Poll(batch, 1000, 20ms);
+      reader.Poll(batch, 1000, 20ms);
       for (auto& m : batch) {
         simdjson::dom::element doc;
         EXPECT_EQ(parser_.parse(m.payload().data(), m.payload().size()).get(doc),
@@ -152,18 +158,11 @@ class PipelineHarness {
 
   // Reads the DLQ until `n` records arrived (or the deadline passed).
   std::vector<queue::KafkaMessage> ReadDlq(std::size_t n, std::chrono::seconds deadline = 30s) {
-    if (!dlq_consumer_) {
-      auto c = queue::KafkaConsumer::Create({.brokers = pipeline_->bootstrap(),
-                                             .group_id = "test-dlq-reader",
-                                             .topics = {config_->kafka.topics.dlq}},
-                                            &null_listener_);
-      EXPECT_TRUE(c);
-      dlq_consumer_ = std::move(c).value();
-    }
+    auto& reader = Reader(dlq_consumer_, "test-dlq-reader", config_->kafka.topics.dlq);
     std::vector<queue::KafkaMessage> out;
     WaitFor([&] {
       std::vector<queue::KafkaMessage> batch;
-      dlq_consumer_->Poll(batch, 100, 20ms);
+      reader.Poll(batch, 100, 20ms);
       for (auto& m : batch) out.push_back(std::move(m));
       return out.size() >= n;
     }, deadline, 1ms);
