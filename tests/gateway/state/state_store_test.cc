@@ -1,14 +1,24 @@
 // One suite for every backend of the state store (DESIGN.md §9): each
 // behaviour runs on each backend, as the transport suite does for both HTTP
 // engines.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "gateway/state/embedded_store.h"
+#include "gateway/state/redis_store.h"
+#include "tests/support/process.h"
 #include "tests/support/wait.h"
 
 namespace omnigate::state {
@@ -35,20 +45,94 @@ class EmbeddedBackend {
   std::unique_ptr<EmbeddedStore> store_;
 };
 
+// A free loopback port: bound, read, released (redis-server cannot be told
+// to pick one and report it).
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A real redis-server on a free loopback port, no persistence, and a
+// RedisStore on an io_context thread of its own (as on a worker). Execute is
+// posted to that thread; the callback runs there.
+class RedisBackend {
+ public:
+  explicit RedisBackend(const Clock& clock) : port_(FreePort()) {
+    StartServer();
+    store_ = std::make_unique<RedisStore>(io_, RedisStoreOptions{.port = port_,
+                                                                 .reconnect_backoff = 100ms},
+                                          clock);
+    boost::asio::post(io_, [this] { store_->Start(); });
+    thread_ = std::thread([this] { io_.run(); });
+    EXPECT_TRUE(testing::WaitFor([&] { return store_->connected(); }, 10s));
+  }
+  ~RedisBackend() {
+    boost::asio::post(io_, [this] { store_.reset(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  StateStore& store() { return posting_; }
+  // A restart of the store (not of redis-server, which holds the data).
+  void Reopen() {}
+  void StopServer() { server_.reset(); }
+  void StartServer() {
+    server_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
+        "/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", dir_.path()});
+    EXPECT_TRUE(testing::WaitFor([&] {
+      return testing::RunCommand({"redis-cli", "-p", std::to_string(port_), "ping"}, nullptr) == 0;
+    }, 10s));
+  }
+  bool connected() const { return store_->connected(); }
+
+ private:
+  class Posting final : public StateStore {
+   public:
+    explicit Posting(RedisBackend& b) : b_(b) {}
+    void Execute(std::span<Op> ops, Done done) override {
+      boost::asio::post(b_.io_, [this, ops, done = std::move(done)]() mutable {
+        b_.store_->Execute(ops, std::move(done));
+      });
+    }
+    std::string_view backend() const override { return "redis"; }
+
+   private:
+    RedisBackend& b_;
+  };
+
+  int port_;
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ChildProcess> server_;
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
+      boost::asio::make_work_guard(io_)};
+  std::unique_ptr<RedisStore> store_;
+  Posting posting_{*this};
+  std::thread thread_;
+};
+
 template <typename Backend>
 class StateStoreTest : public ::testing::Test {
  protected:
   StateStoreTest() : backend_(clock_) {}
 
   StoreStatus Run(std::vector<Op>& ops) {
-    StoreStatus status = StoreStatus::unavailable;
-    bool called = false;
-    backend_.store().Execute(ops, [&](StoreStatus s) {
-      status = s;
-      called = true;
-    });
-    EXPECT_TRUE(testing::WaitFor([&] { return called; }, 10s));
-    return status;
+    auto promise = std::make_shared<std::promise<StoreStatus>>();
+    auto future = promise->get_future();
+    backend_.store().Execute(ops, [promise](StoreStatus s) { promise->set_value(s); });
+    if (future.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "no answer from the store in 10 s";
+      std::abort();  // `ops` would dangle under a late answer
+    }
+    return future.get();
   }
   Op One(Op op) {
     std::vector<Op> ops{std::move(op)};
@@ -67,12 +151,13 @@ class StateStoreTest : public ::testing::Test {
   Backend backend_;
 };
 
-using Backends = ::testing::Types<EmbeddedBackend>;
+using Backends = ::testing::Types<EmbeddedBackend, RedisBackend>;
 class BackendNames {
  public:
   template <typename T>
   static std::string GetName(int) {
     if (std::is_same_v<T, EmbeddedBackend>) return "Embedded";
+    if (std::is_same_v<T, RedisBackend>) return "Redis";
     return "Unknown";
   }
 };
@@ -130,9 +215,7 @@ TYPED_TEST(StateStoreTest, ConcurrentClaimsOfOneKeyHaveExactlyOneWinner) {
       for (int k = 0; k < 200; ++k) {
         std::vector<Op> ops{this->Claim(Family::dedup, "race-" + std::to_string(k),
                                         "thread-" + std::to_string(t), 1h)};
-        this->backend_.store().Execute(ops, [&](StoreStatus s) {
-          if (s == StoreStatus::ok && !ops[0].found) ++winners;
-        });
+        if (this->Run(ops) == StoreStatus::ok && !ops[0].found) ++winners;
       }
     });
   }
@@ -180,6 +263,34 @@ TEST(EmbeddedStore, APathItCannotUseIsAClearError) {
   ASSERT_FALSE(store);
   EXPECT_NE(store.error().find("state.path '/proc/omnigate-state'"), std::string::npos)
       << store.error();
+}
+
+// Redis stopped and started again: batches fail as unavailable meanwhile
+// (the pipeline then sends nothing unchecked), and the store reconnects and
+// reloads its scripts by itself.
+TEST(RedisStore, FailsFastWhileRedisIsDownAndRecoversByItself) {
+  ManualClock clock(std::chrono::system_clock::now());
+  RedisBackend redis(clock);
+  auto run = [&](std::vector<Op>& ops) {
+    std::promise<StoreStatus> p;
+    auto f = p.get_future();
+    redis.store().Execute(ops, [&p](StoreStatus s) { p.set_value(s); });
+    EXPECT_EQ(f.wait_for(10s), std::future_status::ready);
+    return f.get();
+  };
+  std::vector<Op> ops{{.type = Op::Type::put, .family = Family::suppression, .key = "k",
+                       .value = "v"}};
+  ASSERT_EQ(run(ops), StoreStatus::ok);
+  redis.StopServer();
+  ASSERT_TRUE(testing::WaitFor([&] { return !redis.connected(); }, 10s));
+  std::vector<Op> during{{.type = Op::Type::get, .family = Family::suppression, .key = "k"}};
+  EXPECT_EQ(run(during), StoreStatus::unavailable);
+  redis.StartServer();  // empty: no persistence
+  ASSERT_TRUE(testing::WaitFor([&] { return redis.connected(); }, 10s));
+  std::vector<Op> after{{.type = Op::Type::put_if_absent, .family = Family::dedup, .key = "d",
+                         .value = "x", .ttl = 1h}};
+  EXPECT_EQ(run(after), StoreStatus::ok);
+  EXPECT_FALSE(after[0].found);
 }
 
 }  // namespace

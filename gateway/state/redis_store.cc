@@ -1,0 +1,378 @@
+#include "gateway/state/redis_store.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <array>
+#include <optional>
+#include <vector>
+
+namespace omnigate::state {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+// Every script: KEYS[1] the key; ARGV now (ms), expiry (ms, 0 = never), the
+// TTL for Redis's own reclaiming (ms, 0 = none), the value. A stored value is
+// "<expiry>|<payload>"; expiry is judged against ARGV[1], the injected clock.
+constexpr const char* kLive = R"lua(
+local function live(v, now)
+  if not v then return nil end
+  local i = string.find(v, '|', 1, true)
+  local e = tonumber(string.sub(v, 1, i - 1))
+  if e == 0 or now < e then return string.sub(v, i + 1) end
+  return nil
+end
+)lua";
+
+constexpr std::array<const char*, 4> kScripts = {
+    // get
+    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
+if v then return v end
+return false)lua",
+    // put
+    R"lua(redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1)lua",
+    // put_if_absent
+    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
+if v then return {1, v} end
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {0, ''})lua",
+    // erase
+    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
+redis.call('DEL', KEYS[1])
+if v then return 1 end
+return 0)lua",
+};
+
+constexpr milliseconds kReclaimSlack{60'000};
+
+}  // namespace
+
+class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(asio::io_context& io, RedisStoreOptions options, const Clock& clock)
+      : io_(io), options_(std::move(options)), clock_(clock), retry_(io), watchdog_(io) {}
+
+  ~Impl() { Close(); }
+
+  void Connect() {
+    if (closed_) return;
+    ac_ = redisAsyncConnect(options_.host.c_str(), options_.port);
+    if (ac_ == nullptr || ac_->err != 0) {
+      Failed(ac_ != nullptr ? ac_->errstr : "out of memory");
+      if (ac_ != nullptr) redisAsyncFree(ac_);
+      ac_ = nullptr;
+      ScheduleReconnect();
+      return;
+    }
+    ac_->data = this;
+    ac_->ev.data = this;
+    ac_->ev.addRead = [](void* p) { static_cast<Impl*>(p)->Want(true, true); };
+    ac_->ev.delRead = [](void* p) { static_cast<Impl*>(p)->Want(true, false); };
+    ac_->ev.addWrite = [](void* p) { static_cast<Impl*>(p)->Want(false, true); };
+    ac_->ev.delWrite = [](void* p) { static_cast<Impl*>(p)->Want(false, false); };
+    ac_->ev.cleanup = [](void* p) { static_cast<Impl*>(p)->Detach(); };
+    socket_.emplace(io_, ac_->c.fd);
+    redisAsyncSetConnectCallback(ac_, [](const redisAsyncContext* c, int status) {
+      static_cast<Impl*>(c->data)->OnConnect(status);
+    });
+    redisAsyncSetDisconnectCallback(ac_, [](const redisAsyncContext* c, int status) {
+      static_cast<Impl*>(c->data)->OnDisconnect(status);
+    });
+    // hiredis 0.14 asks for writability only when a command is queued; the
+    // non-blocking connect completes on the first writable event, so wait
+    // for it here.
+    Want(false, true);
+  }
+
+  void Execute(std::span<Op> ops, Done done) {
+    if (!ready_ || ac_ == nullptr) {
+      asio::post(io_, [done = std::move(done)] { done(StoreStatus::unavailable); });
+      return;
+    }
+    auto batch = std::make_shared<Batch>();
+    batch->ops = ops;
+    batch->done = std::move(done);
+    batch->deadline = std::chrono::steady_clock::now() + options_.command_timeout;
+    if (ops.empty()) {
+      asio::post(io_, [batch] { batch->done(StoreStatus::ok); });
+      return;
+    }
+    batch->pending = ops.size();
+    const std::int64_t now =
+        std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      Op& op = ops[i];
+      const std::string key = "og:" + std::string(ToString(op.family)) + ":" + op.key;
+      const std::int64_t ttl = op.ttl.count();
+      const std::string now_s = std::to_string(now);
+      const std::string expiry_s = std::to_string(ttl > 0 ? now + ttl : 0);
+      const std::string reclaim_s = std::to_string(ttl > 0 ? ttl + kReclaimSlack.count() : 0);
+      const std::string& sha = shas_[static_cast<std::size_t>(op.type)];
+      const char* argv[] = {"EVALSHA", sha.data(), "1", key.data(), now_s.data(),
+                            expiry_s.data(), reclaim_s.data(), op.value.data()};
+      const std::size_t lens[] = {7, sha.size(), 1, key.size(), now_s.size(),
+                                  expiry_s.size(), reclaim_s.size(), op.value.size()};
+      auto* reply_to = new Reply{batch, i};
+      if (redisAsyncCommandArgv(ac_, &Impl::OnReply, reply_to, 8, argv, lens) != REDIS_OK) {
+        delete reply_to;
+        Settle(*batch, false, 1);
+      }
+    }
+    in_flight_.push_back(batch);
+    ArmWatchdog();
+  }
+
+  bool ready() const { return ready_; }
+
+  void Close() {
+    closed_ = true;
+    retry_.cancel();
+    watchdog_.cancel();
+    if (ac_ != nullptr) {
+      redisAsyncContext* ac = ac_;
+      ac_ = nullptr;
+      redisAsyncFree(ac);  // pending replies get their callback with no reply
+    }
+  }
+
+ private:
+  struct Batch {
+    std::span<Op> ops;
+    Done done;
+    std::size_t pending = 0;
+    bool failed = false;
+    bool settled = false;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct Reply {
+    std::shared_ptr<Batch> batch;
+    std::size_t index;
+  };
+
+  static void OnReply(redisAsyncContext* c, void* r, void* privdata) {
+    std::unique_ptr<Reply> reply(static_cast<Reply*>(privdata));
+    auto* self = static_cast<Impl*>(c->data);
+    auto* rr = static_cast<redisReply*>(r);
+    Batch& b = *reply->batch;
+    if (b.settled) return;
+    Op& op = b.ops[reply->index];
+    bool ok = rr != nullptr && rr->type != REDIS_REPLY_ERROR;
+    if (ok) {
+      op.found = false;
+      op.result.clear();
+      switch (op.type) {
+        case Op::Type::get:
+          if (rr->type == REDIS_REPLY_STRING) {
+            op.found = true;
+            op.result.assign(rr->str, rr->len);
+          }
+          break;
+        case Op::Type::put:
+          break;
+        case Op::Type::put_if_absent:
+          if (rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
+            op.found = rr->element[0]->integer == 1;
+            op.result.assign(rr->element[1]->str, rr->element[1]->len);
+          } else {
+            ok = false;
+          }
+          break;
+        case Op::Type::erase:
+          op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
+          break;
+      }
+    } else if (rr != nullptr && self != nullptr) {
+      spdlog::error("state: redis refused a command: {}", std::string_view(rr->str, rr->len));
+    }
+    if (self != nullptr) self->Settle(b, ok, 1);
+  }
+
+  void Settle(Batch& b, bool ok, std::size_t n) {
+    if (b.settled) return;
+    b.failed = b.failed || !ok;
+    b.pending -= std::min(n, b.pending);
+    if (b.pending > 0) return;
+    b.settled = true;
+    b.done(b.failed ? StoreStatus::unavailable : StoreStatus::ok);
+    while (!in_flight_.empty() && in_flight_.front()->settled) in_flight_.pop_front();
+  }
+
+  void Want(bool read, bool on) {
+    (read ? want_read_ : want_write_) = on;
+    if (on) Arm(read);
+  }
+
+  void Arm(bool read) {
+    bool& armed = read ? read_armed_ : write_armed_;
+    if (armed || !socket_) return;
+    armed = true;
+    socket_->async_wait(read ? asio::posix::descriptor_base::wait_read
+                             : asio::posix::descriptor_base::wait_write,
+                        [self = shared_from_this(), read](const boost::system::error_code& ec) {
+                          (read ? self->read_armed_ : self->write_armed_) = false;
+                          if (ec || self->ac_ == nullptr) return;
+                          if (read) {
+                            redisAsyncHandleRead(self->ac_);
+                          } else {
+                            redisAsyncHandleWrite(self->ac_);
+                          }
+                          if (self->socket_ && (read ? self->want_read_ : self->want_write_)) {
+                            self->Arm(read);
+                          }
+                        });
+  }
+
+  // hiredis is closing the connection (it closes the descriptor itself).
+  void Detach() {
+    want_read_ = want_write_ = false;
+    if (socket_) {
+      boost::system::error_code ignored;
+      socket_->cancel(ignored);
+      socket_->release();
+      socket_.reset();
+    }
+  }
+
+  void OnConnect(int status) {
+    if (status != REDIS_OK) {
+      Failed(ac_ != nullptr ? ac_->errstr : "connect failed");
+      ac_ = nullptr;  // hiredis frees it after this callback
+      ScheduleReconnect();
+      return;
+    }
+    // AUTH, then the scripts; ready when the last one is loaded.
+    if (!options_.password.empty()) {
+      const char* argv[] = {"AUTH", options_.password.data()};
+      const std::size_t lens[] = {4, options_.password.size()};
+      redisAsyncCommandArgv(ac_, &Impl::OnSetupReply, nullptr, 2, argv, lens);
+    }
+    loading_ = kScripts.size();
+    for (std::size_t i = 0; i < kScripts.size(); ++i) {
+      const std::string body = std::string(kLive) + kScripts[i];
+      const char* argv[] = {"SCRIPT", "LOAD", body.data()};
+      const std::size_t lens[] = {6, 4, body.size()};
+      redisAsyncCommandArgv(ac_, &Impl::OnScriptLoaded, reinterpret_cast<void*>(i), 3, argv, lens);
+    }
+  }
+
+  static void OnSetupReply(redisAsyncContext* c, void* r, void*) {
+    auto* rr = static_cast<redisReply*>(r);
+    if (rr != nullptr && rr->type == REDIS_REPLY_ERROR) {
+      spdlog::error("state: redis AUTH failed: {} (check state.redis.password)",
+                    std::string_view(rr->str, rr->len));
+      redisAsyncDisconnect(c);
+    }
+  }
+
+  static void OnScriptLoaded(redisAsyncContext* c, void* r, void* privdata) {
+    auto* self = static_cast<Impl*>(c->data);
+    auto* rr = static_cast<redisReply*>(r);
+    if (self == nullptr || rr == nullptr) return;
+    if (rr->type != REDIS_REPLY_STRING) {
+      spdlog::error("state: redis SCRIPT LOAD failed: {}",
+                    rr->type == REDIS_REPLY_ERROR ? std::string_view(rr->str, rr->len) : "?");
+      redisAsyncDisconnect(c);
+      return;
+    }
+    self->shas_[reinterpret_cast<std::size_t>(privdata)].assign(rr->str, rr->len);
+    if (--self->loading_ == 0) {
+      self->ready_ = true;
+      if (self->was_down_) {
+        spdlog::info("state: redis {}:{} is reachable again", self->options_.host,
+                     self->options_.port);
+      }
+      self->was_down_ = false;
+    }
+  }
+
+  void OnDisconnect(int status) {
+    ready_ = false;
+    ac_ = nullptr;  // freed by hiredis after this callback
+    if (closed_) return;
+    Failed(status == REDIS_OK ? "closed" : "connection lost");
+    ScheduleReconnect();
+  }
+
+  void Failed(const char* why) {
+    ready_ = false;
+    if (!was_down_) {
+      spdlog::warn("state: redis {}:{} unavailable ({}); nothing is sent unchecked, retrying "
+                   "every {} ms",
+                   options_.host, options_.port, why, options_.reconnect_backoff.count());
+    }
+    was_down_ = true;
+  }
+
+  void ScheduleReconnect() {
+    if (closed_) return;
+    retry_.expires_after(options_.reconnect_backoff);
+    retry_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && self->ac_ == nullptr) self->Connect();
+    });
+  }
+
+  // A batch that outlives command_timeout resets the connection: hiredis then
+  // answers every pending command with no reply, which fails its batch.
+  void ArmWatchdog() {
+    if (watchdog_armed_) return;
+    watchdog_armed_ = true;
+    watchdog_.expires_after(milliseconds(100));
+    watchdog_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->watchdog_armed_ = false;
+      if (ec) return;
+      while (!self->in_flight_.empty() && self->in_flight_.front()->settled) {
+        self->in_flight_.pop_front();
+      }
+      if (self->in_flight_.empty()) return;
+      if (std::chrono::steady_clock::now() > self->in_flight_.front()->deadline &&
+          self->ac_ != nullptr) {
+        spdlog::warn("state: redis did not answer within {} ms; reconnecting",
+                     self->options_.command_timeout.count());
+        redisAsyncDisconnect(self->ac_);
+      }
+      self->ArmWatchdog();
+    });
+  }
+
+  asio::io_context& io_;
+  RedisStoreOptions options_;
+  const Clock& clock_;
+  redisAsyncContext* ac_ = nullptr;
+  std::optional<asio::posix::stream_descriptor> socket_;
+  bool want_read_ = false;
+  bool want_write_ = false;
+  bool read_armed_ = false;
+  bool write_armed_ = false;
+  bool ready_ = false;
+  bool closed_ = false;
+  bool was_down_ = false;
+  bool watchdog_armed_ = false;
+  std::size_t loading_ = 0;
+  std::array<std::string, 4> shas_;
+  asio::steady_timer retry_;
+  asio::steady_timer watchdog_;
+  std::deque<std::shared_ptr<Batch>> in_flight_;
+};
+
+RedisStore::RedisStore(asio::io_context& io, RedisStoreOptions options, const Clock& clock)
+    : impl_(std::make_shared<Impl>(io, std::move(options), clock)) {}
+
+RedisStore::~RedisStore() { impl_->Close(); }
+
+void RedisStore::Start() { impl_->Connect(); }
+
+void RedisStore::Execute(std::span<Op> ops, Done done) { impl_->Execute(ops, std::move(done)); }
+
+bool RedisStore::connected() const { return impl_->ready(); }
+
+}  // namespace omnigate::state
