@@ -1,10 +1,13 @@
 #include "bench/mock_provider.h"
 
 #include <fmt/format.h>
+#include <openssl/ssl.h>
 #include <simdjson.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <charconv>
@@ -13,12 +16,15 @@
 #include <iterator>
 #include <thread>
 
+#include "bench/mock_h2_connection.h"
 #include "common/json.h"
 
 namespace omnigate::bench {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
+using detail::NextRandom;
+using detail::TlsStream;
 
 namespace {
 
@@ -234,12 +240,21 @@ bool AllDigits(std::string_view s) {
   return true;
 }
 
-// splitmix64: a cheap, good-enough PRNG per connection.
-std::uint64_t NextRandom(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+// ALPN (RFC 7301) on the server side: h2 when offered and enabled, else
+// http/1.1; a client offering neither gets no ALPN answer and HTTP/1.1.
+int SelectAlpn(SSL* /*ssl*/, const unsigned char** out, unsigned char* outlen,
+               const unsigned char* in, unsigned int inlen, void* arg) {
+  static constexpr unsigned char kBoth[] = "\x02h2\x08http/1.1";
+  static constexpr unsigned char kHttp1[] = "\x08http/1.1";
+  const bool h2 = *static_cast<const bool*>(arg);
+  const unsigned char* ours = h2 ? kBoth : kHttp1;
+  const unsigned int ours_len = h2 ? sizeof kBoth - 1 : sizeof kHttp1 - 1;
+  unsigned char* chosen = nullptr;
+  if (SSL_select_next_proto(&chosen, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+  *out = chosen;
+  return SSL_TLSEXT_ERR_OK;
 }
 
 double Unit(std::uint64_t r) { return static_cast<double>(r >> 11) * 0x1.0p-53; }
@@ -265,10 +280,12 @@ std::string_view MockProvider::Request::header(std::string_view name) const {
 // Threads, io_contexts and the acceptor.
 class MockProvider::Impl {
  public:
-  // One keep-alive connection: parse, answer (maybe after a delay), repeat.
-  class Connection : public std::enable_shared_from_this<Connection> {
+  // One HTTP/1.1 keep-alive connection, plain (tcp::socket) or over TLS
+  // (TlsStream, handshake done): parse, answer (maybe after a delay), repeat.
+  template <typename Stream>
+  class Connection : public std::enable_shared_from_this<Connection<Stream>> {
    public:
-    Connection(MockProvider* owner, tcp::socket socket, std::uint64_t seed)
+    Connection(MockProvider* owner, Stream socket, std::uint64_t seed)
         : owner_(owner), socket_(std::move(socket)), timer_(socket_.get_executor()), rng_(seed) {
       buffer_.reserve(8192);
       headers_.reserve(16);
@@ -282,13 +299,13 @@ class MockProvider::Impl {
     void ReadMore() {
       const std::size_t old = buffer_.size();
       buffer_.resize(old + 16384);
-      socket_.async_read_some(
-          asio::buffer(buffer_.data() + old, 16384),
-          [self = shared_from_this(), old](const boost::system::error_code& ec, std::size_t n) {
-            self->buffer_.resize(old + n);
-            if (ec) return;
-            self->Parse();
-          });
+      socket_.async_read_some(asio::buffer(buffer_.data() + old, 16384),
+                              [self = this->shared_from_this(), old](
+                                  const boost::system::error_code& ec, std::size_t n) {
+                                self->buffer_.resize(old + n);
+                                if (ec) return;
+                                self->Parse();
+                              });
     }
 
     // Handles the first complete request in the buffer, or reads more.
@@ -355,7 +372,7 @@ class MockProvider::Impl {
       out_ += reply.body;
       if (reply.delay.count() > 0) {
         timer_.expires_after(reply.delay);
-        timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        timer_.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
           if (!ec) self->Write();
         });
       } else {
@@ -365,12 +382,13 @@ class MockProvider::Impl {
 
     void Write() {
       asio::async_write(socket_, asio::buffer(out_),
-                        [self = shared_from_this()](const boost::system::error_code& ec,
-                                                    std::size_t) {
+                        [self = this->shared_from_this()](const boost::system::error_code& ec,
+                                                          std::size_t) {
                           if (ec) return;
                           if (self->close_after_) {
                             boost::system::error_code ignored;
-                            self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                            self->socket_.lowest_layer().shutdown(tcp::socket::shutdown_both,
+                                                                  ignored);
                             return;
                           }
                           self->buffer_.erase(self->buffer_.begin(),
@@ -381,7 +399,7 @@ class MockProvider::Impl {
     }
 
     MockProvider* owner_;
-    tcp::socket socket_;
+    Stream socket_;
     asio::steady_timer timer_;
     std::uint64_t rng_;
     std::vector<char> buffer_;
@@ -406,13 +424,40 @@ class MockProvider::Impl {
       owner->connections_.fetch_add(1, std::memory_order_relaxed);
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Connection>(owner, std::move(socket),
-                                   owner->options_.seed * 1000003u + next_io)
-          ->Start();
+      const std::uint64_t seed = owner->options_.seed * 1000003u + next_io;
+      if (tls) {
+        Handshake(owner, std::move(socket), seed);
+      } else {
+        std::make_shared<Connection<tcp::socket>>(owner, std::move(socket), seed)->Start();
+      }
       Accept(owner);
     });
   }
 
+  // TLS first, then HTTP/2 or HTTP/1.1 as ALPN chose.
+  void Handshake(MockProvider* owner, tcp::socket socket, std::uint64_t seed) {
+    auto stream = std::make_shared<TlsStream>(std::move(socket), *tls);
+    stream->async_handshake(
+        asio::ssl::stream_base::server, [owner, stream, seed](const boost::system::error_code& ec) {
+          if (ec) {
+            owner->tls_handshake_failures_.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
+          const unsigned char* alpn = nullptr;
+          unsigned int alpn_len = 0;
+          SSL_get0_alpn_selected(stream->native_handle(), &alpn, &alpn_len);
+          if (alpn_len == 2 && alpn[0] == 'h' && alpn[1] == '2') {
+            owner->h2_connections_.fetch_add(1, std::memory_order_relaxed);
+            detail::ServeH2(*owner, std::move(*stream), seed);
+          } else {
+            std::make_shared<Connection<TlsStream>>(owner, std::move(*stream), seed)->Start();
+          }
+        });
+  }
+
+  // Declared first, destroyed last: connections still queued in the
+  // io_contexts when they go hold SSL objects made from it.
+  std::optional<asio::ssl::context> tls;  // set when the listener speaks HTTPS
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   std::optional<tcp::acceptor> acceptor;
@@ -457,6 +502,27 @@ std::uint16_t MockProvider::Start() {
     }
   }
   boost::system::error_code ec;
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    last_error_ = "tls_cert_file and tls_key_file go together: give both for HTTPS, or neither";
+    return 0;
+  }
+  if (tls()) {
+    auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
+    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                    asio::ssl::context::no_tlsv1_1);
+    ctx.use_certificate_chain_file(options_.tls_cert_file, ec);
+    if (ec) {
+      last_error_ = "cannot load the certificate '" + options_.tls_cert_file + "': " + ec.message();
+      return 0;
+    }
+    ctx.use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) {
+      last_error_ = "cannot load the private key '" + options_.tls_key_file + "': " + ec.message();
+      return 0;
+    }
+    SSL_CTX_set_alpn_select_cb(ctx.native_handle(), &SelectAlpn, &options_.http2);
+  }
   const auto address = asio::ip::make_address(options_.host, ec);
   if (ec) {
     last_error_ = "bad host '" + options_.host + "': " + ec.message();

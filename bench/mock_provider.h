@@ -34,6 +34,9 @@ enum class LatencyDistribution : std::uint8_t {
 // bench/README.md for routes and answers). Built to be cheap: a hand-written
 // HTTP/1.1 keep-alive parser on Asio, one io_context per thread, no
 // allocation per request beyond the response and what recording needs.
+// With a certificate (Options::tls_cert_file) the same handling runs over
+// TLS (asio::ssl), HTTP/1.1 or, by ALPN, HTTP/2 (nghttp2's session, in
+// mock_h2_connection.cc).
 //
 // Latency model: each API answer is delayed by a base (latency_ms, or the
 // API's entry in latency_ms_by_api) plus a uniform random extra in
@@ -67,6 +70,13 @@ class MockProvider {
     // API name ("viber") -> base latency replacing latency_ms for that API.
     std::map<std::string, int> latency_ms_by_api;
     LatencyDistribution latency_distribution = LatencyDistribution::uniform;
+    // HTTPS: with both set the listener speaks TLS only (PEM certificate
+    // chain and key), offering h2 and http/1.1 by ALPN, or http/1.1 alone
+    // when http2 is false. Production providers are all HTTPS; the bench
+    // measures the gateway's TLS cost against this (bench/README.md).
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    bool http2 = true;
   };
 
   struct ReceivedMessage {
@@ -115,6 +125,11 @@ class MockProvider {
 
   std::uint64_t requests() const { return requests_.load(); }
   std::uint64_t connections() const { return connections_.load(); }
+  bool tls() const { return !options_.tls_cert_file.empty(); }
+  // TLS connections that negotiated h2; handshakes that failed (the client
+  // did not trust the certificate, spoke plain HTTP, went away).
+  std::uint64_t h2_connections() const { return h2_connections_.load(); }
+  std::uint64_t tls_handshake_failures() const { return tls_handshake_failures_.load(); }
   std::uint64_t api_requests(MockApi api) const {
     return api_counts_[static_cast<std::size_t>(api)].load(std::memory_order_relaxed);
   }
@@ -156,6 +171,8 @@ class MockProvider {
   std::array<int, kMockApiCount> latency_ms_by_api_{};  // -1: use latency_ms
   std::atomic<std::uint64_t> requests_{0};
   std::atomic<std::uint64_t> connections_{0};
+  std::atomic<std::uint64_t> h2_connections_{0};
+  std::atomic<std::uint64_t> tls_handshake_failures_{0};
   std::atomic<std::uint64_t> id_counter_{0};
   std::array<std::atomic<std::uint64_t>, 600> status_counts_{};
   std::array<std::atomic<std::uint64_t>, kMockApiCount> api_counts_{};

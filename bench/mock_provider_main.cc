@@ -49,7 +49,13 @@ int main(int argc, char** argv) {
   app.add_option("--viber-auth-token", o.viber_auth_token, "Expected X-Viber-Auth-Token");
   app.add_option("--record", o.record_path, "Append one JSON line per message received");
   app.add_option("--seed", o.seed, "Random seed");
+  bool no_http2 = false;
+  app.add_option("--tls-cert", o.tls_cert_file,
+                 "PEM certificate chain: the listener speaks HTTPS (with --tls-key)");
+  app.add_option("--tls-key", o.tls_key_file, "PEM private key of --tls-cert");
+  app.add_flag("--no-http2", no_http2, "HTTPS: offer only http/1.1 by ALPN, not h2");
   CLI11_PARSE(app, argc, argv);
+  o.http2 = !no_http2;
   for (const std::string& item : latency_by_api) {
     const auto eq = item.find('=');
     int ms = -1;
@@ -84,7 +90,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "omnigate-mock-provider: %s\n", mock.last_error().c_str());
     return 1;
   }
-  std::printf("omnigate-mock-provider listening on %s:%u\n", o.host.c_str(), port);
+  std::printf("omnigate-mock-provider listening on %s:%u%s\n", o.host.c_str(), port,
+              !mock.tls() ? ""
+              : o.http2   ? " (HTTPS; ALPN h2, http/1.1)"
+                          : " (HTTPS; ALPN http/1.1)");
   std::printf("routes: %s\n", std::string(omnigate::bench::MockProvider::RoutesSummary()).c_str());
   std::fflush(stdout);
   if (!port_file.empty()) {

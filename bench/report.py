@@ -78,11 +78,29 @@ def scenario(results, name):
     return next((s for s in scenarios(results) if s.get("name") == name), None)
 
 
+def is_tls(s):
+    return bool(s.get("tls")) or "-tls" in str(s.get("name", ""))
+
+
 def best_scenario(results, prefix):
-    """The scenario with the highest sends/s among those whose name starts with prefix."""
+    """The scenario with the highest sends/s among those whose name starts with prefix.
+    The HTTPS scenarios (max-sms-tls-*) are left out: §11 measures them as a
+    ratio to the plain-HTTP figure, not as the max send rate."""
     cands = [s for s in scenarios(results)
-             if str(s.get("name", "")).startswith(prefix) and is_num(s.get("sends_per_s"))]
+             if str(s.get("name", "")).startswith(prefix) and is_num(s.get("sends_per_s"))
+             and not is_tls(s)]
     return max(cands, key=lambda s: s["sends_per_s"]) if cands else None
+
+
+def tls_scenarios(results):
+    return [s for s in scenarios(results) if is_tls(s)]
+
+
+def nginx_ceiling(results):
+    """wrk → nginx, the reference DESIGN.md §11's ratios are taken against."""
+    ceiling = results.get("ceiling")
+    n = ceiling.get("nginx") if isinstance(ceiling, dict) else None
+    return n if isinstance(n, dict) else None
 
 
 def get(d, *keys):
@@ -107,11 +125,43 @@ def targets(results):
         return (figure, target_text, "%s (%s)" % (fmt(value), source), "PASS" if ok else "MISS")
 
     best_name = best["name"] if best else ""
-    return [
-        row("end-to-end sends/s", "≥ 50,000/s", get(best, "sends_per_s"), 50000, True,
+    nginx = nginx_ceiling(results)
+    n_rate = get(nginx, "requests_per_s")
+    n_cpu = get(nginx, "wrk_cpu_us_per_request")
+    g_rate = get(best, "sends_per_s")
+    g_cpu = get(best, "cpu_us_per_send")
+    sms = scenario(results, "max-sms")
+    plain_cpu = get(sms, "cpu_us_per_send")
+
+    def ratio_row(figure, target_text, num, den, limit, higher_is_better, source):
+        if num is None or den is None or den <= 0:
+            return (figure, target_text, NOT_MEASURED, "–")
+        return row(figure, target_text, num / den, limit, higher_is_better,
+                   lambda v: "%.2f×" % v, source)
+
+    rows = [
+        row("end-to-end sends/s", "≥ 50,000/s", g_rate, 50000, True,
             lambda v: fmt_int(v) + "/s", best_name),
-        row("gateway CPU per send", "≤ 20 µs", get(best, "cpu_us_per_send"), 20, False,
+        ratio_row("end-to-end sends/s ÷ HTTP ceiling (wrk → nginx)", "≥ 0.6×", g_rate, n_rate,
+                  0.6, True, "%s %s/s ÷ nginx %s/s" % (best_name, fmt_int(g_rate),
+                                                        fmt_int(n_rate))),
+        row("gateway CPU per send", "≤ 20 µs", g_cpu, 20, False,
             lambda v: fmt_1(v) + " µs", best_name),
+        ratio_row("gateway CPU per send ÷ wrk's CPU per request (wrk → nginx)", "≤ 2×", g_cpu,
+                  n_cpu, 2.0, False, "%s %s µs ÷ wrk %s µs" % (best_name, fmt_1(g_cpu),
+                                                               fmt_1(n_cpu))),
+    ]
+    tls = tls_scenarios(results)
+    if not tls:
+        rows.append(("gateway CPU per send to an HTTPS provider ÷ plain HTTP", "≤ 1.3×",
+                     NOT_MEASURED, "–"))
+    for t in tls:
+        t_cpu = get(t, "cpu_us_per_send")
+        rows.append(ratio_row(
+            "gateway CPU per send to an HTTPS provider ÷ plain HTTP (`http_client: %s`)" %
+            (t.get("http_client") or "?"), "≤ 1.3×", t_cpu, plain_cpu, 1.3, False,
+            "%s %s µs ÷ max-sms %s µs" % (t.get("name", "?"), fmt_1(t_cpu), fmt_1(plain_cpu))))
+    return rows + [
         row("p99 latency at half the max rate", "≤ 20 ms", get(half, "latency_ms", "p99"), 20, False,
             fmt_ms, "half-rate"),
         row("transactional p99 while bulk drains", "≤ 50 ms",
@@ -119,6 +169,21 @@ def targets(results):
         row("gateway RSS with 100,000 in flight", "≤ 256 MiB", get(inflight, "peak_rss_mib"), 256,
             False, lambda v: fmt_1(v) + " MiB", "inflight-100k"),
     ]
+
+
+def ceiling_rows(c, label):
+    """Rate and CPU per request (wrk, server) of one wrk ceiling."""
+    rate = get(c, "requests_per_s")
+    if rate is None:
+        return [("HTTP ceiling (%s)" % label, "", NOT_MEASURED)]
+    rows = [("HTTP ceiling (wrk → %s)" % (c.get("target") or label), "",
+             fmt_int(rate) + " requests/s")]
+    w, srv = get(c, "wrk_cpu_us_per_request"), get(c, "server_cpu_us_per_request")
+    if w is not None:
+        rows.append(("CPU per HTTP request against %s: wrk (client side)%s" % (
+            label, "" if srv is None else ", server"), "",
+            fmt_1(w) + " µs" + ("" if srv is None else ", " + fmt_1(srv) + " µs")))
+    return rows
 
 
 def references(results):
@@ -142,6 +207,23 @@ def references(results):
         rows.append(("omnigate ÷ Kannel", "", ratio))
 
     ceiling = results.get("ceiling") if isinstance(results.get("ceiling"), dict) else None
+    # DESIGN.md §11's reference: wrk → nginx, plain and over TLS.
+    nginx = nginx_ceiling(results)
+    rows += ceiling_rows(nginx, "nginx")
+    if nginx is not None:
+        n_rate = get(nginx, "requests_per_s")
+        g = get(best, "sends_per_s")
+        if g is not None and n_rate:
+            rows.append(("omnigate ÷ HTTP ceiling (nginx)", "",
+                         "%.1f %% (%s)" % (100.0 * g / n_rate, best["name"])))
+        nginx_tls = ceiling.get("nginx_tls") if isinstance(ceiling.get("nginx_tls"), dict) \
+            else None
+        rows += ceiling_rows(nginx_tls, "nginx over TLS")
+        p_cpu, t_cpu = get(nginx, "wrk_cpu_us_per_request"), get(nginx_tls,
+                                                                 "wrk_cpu_us_per_request")
+        if p_cpu and t_cpu is not None:
+            rows.append(("wrk's CPU per request over TLS ÷ plain (nginx)", "",
+                         "%.2f×" % (t_cpu / p_cpu)))
     c_rate = get(ceiling, "requests_per_s")
     if c_rate is None:
         rows.append(("HTTP ceiling (wrk)", "about 82,000/s", NOT_MEASURED))
@@ -169,6 +251,13 @@ def references(results):
         if k_cpu is not None:
             rows.append(("CPU per HTTP request, the same through libcurl multi_socket "
                          "(`http_client: curl`)", "", fmt_1(k_cpu) + " µs"))
+        for key, what in (("omnigate_http_client_tls",
+                           "omnigate's HTTP/1.1 client alone over TLS (`http_client: native`)"),
+                          ("omnigate_http_client_curl_tls",
+                           "libcurl alone over TLS, h2 by ALPN (`http_client: auto`)")):
+            t_cpu = get(ceiling.get(key), "cpu_us_per_request")
+            if t_cpu is not None:
+                rows.append(("CPU per HTTP request, %s" % what, "", fmt_1(t_cpu) + " µs"))
         if c_cpu is not None:
             g_cpu = get(sms, "cpu_us_per_send")
             if g_cpu is not None and g_cpu > 0:
@@ -190,6 +279,10 @@ def references(results):
         if cells:
             rows.append(("half-rate p99 by second of publishing (the embedded broker's cost per "
                          "fetch grows with its log, bench/README.md)", "", ", ".join(cells)))
+    for t in tls_scenarios(results):
+        rows.append(("%s: sends/s, CPU per send" % t.get("name", "?"), "",
+                     "%s/s, %s µs" % (fmt_int(get(t, "sends_per_s")),
+                                      fmt_1(get(t, "cpu_us_per_send")))))
     p_cpu = get(scenario(results, "pipeline-only"), "cpu_us_per_send")
     if p_cpu is not None:
         rows.append(("CPU per request without provider calls (pipeline-only: consume, decode, "
@@ -396,8 +489,10 @@ def render(results, plots):
             add("- " + str(s["notes"]).strip())
         add("")
 
-    for label, key in (("Kannel", "kannel"), ("HTTP ceiling", "ceiling")):
-        ref = results.get(key)
+    ceiling = results.get("ceiling") if isinstance(results.get("ceiling"), dict) else {}
+    for label, ref in (("Kannel", results.get("kannel")), ("HTTP ceiling (mock)", ceiling),
+                       ("HTTP ceiling (nginx)", ceiling.get("nginx")),
+                       ("HTTP ceiling (nginx over TLS)", ceiling.get("nginx_tls"))):
         if isinstance(ref, dict) and ref.get("notes"):
             add("### %s" % label)
             add("")

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# `make bench` (BENCH_SHORT=1: `make bench-short`, under 2 minutes): runs the
-# scenarios, the references (wrk ceiling, Kannel) and writes bench/results/:
+# `make bench` (BENCH_SHORT=1: `make bench-short`, about 2 minutes): runs the
+# scenarios, the references (wrk ceilings against nginx and the mock, Kannel)
+# and the micro-benchmarks, and writes bench/results/ (BENCH_OUT=DIR: there):
 # results.json, REPORT.md and the plots.
+#
+# BENCH_ONLY=a,b: those scenarios (or groups: max-sms-tls) only, without the
+# references and micro-benchmarks; BENCH_REFERENCES=1 adds the references,
+# BENCH_REFERENCES=ceiling the ceilings alone; BENCH_MICRO=1 the micro-benchmarks.
 set -euo pipefail
 
 build_dir="$(cd "${1:-build/release}" && pwd)"
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out="$root/bench/results"
+out="${BENCH_OUT:-$root/bench/results}"
 mkdir -p "$out"
 short_flag=()
 if [ "${BENCH_SHORT:-0}" = 1 ]; then short_flag=(--short); fi
@@ -17,20 +22,27 @@ python3 "$root/bench/harness.py" --build-dir "$build_dir" --out "$out/results.js
 
 refs="$(mktemp -d)"
 trap 'rm -rf "$refs"' EXIT
-if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_REFERENCES:-0}" = 1 ]; then
-  echo "== HTTP ceiling: wrk against the mock provider"
-  bash "$root/bench/ceiling.sh" --out "$refs/ceiling.json" || echo "ceiling: failed, reported as not measured"
+references="${BENCH_REFERENCES:-0}"
+[ -z "${BENCH_ONLY:-}" ] && references=1
+if [ "$references" = 1 ] || [ "$references" = ceiling ]; then
+  echo "== HTTP ceilings: wrk against nginx (plain and TLS) and the mock provider"
+  bash "$root/bench/ceiling.sh" --build-dir "$build_dir" --out "$refs/ceiling.json" ||
+    echo "ceiling: failed, reported as not measured"
+fi
+if [ "$references" = 1 ]; then
   echo "== Kannel 1.4.5: sendsms -> HTTP SMSC -> the same mock provider"
   bash "$root/bench/kannel/run.sh" --out "$refs/kannel.json" || echo "kannel: failed, reported as not measured"
 fi
 
-echo "== micro-benchmarks (omnigate-micro-bench)"
-min_time=0.5
-[ "${BENCH_SHORT:-0}" = 1 ] && min_time=0.1
-"$build_dir/bench/omnigate-micro-bench" --benchmark_repetitions=3 \
-  --benchmark_report_aggregates_only=true --benchmark_min_time="$min_time" \
-  --benchmark_out="$refs/micro.json" --benchmark_out_format=json >/dev/null ||
-  echo "micro-benchmarks: failed, reported as not measured"
+if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_MICRO:-0}" = 1 ]; then
+  echo "== micro-benchmarks (omnigate-micro-bench)"
+  min_time=0.5
+  [ "${BENCH_SHORT:-0}" = 1 ] && min_time=0.1
+  "$build_dir/bench/omnigate-micro-bench" --benchmark_repetitions=3 \
+    --benchmark_report_aggregates_only=true --benchmark_min_time="$min_time" \
+    --benchmark_out="$refs/micro.json" --benchmark_out_format=json >/dev/null ||
+    echo "micro-benchmarks: failed, reported as not measured"
+fi
 
 python3 - "$out/results.json" "$refs" <<'PY'
 import json, os, sys

@@ -20,7 +20,7 @@ DEBIAN_PACKAGES=(
   # benchmark plots (bench/report.py)
   python3-matplotlib
   # benchmark references
-  kannel wrk
+  kannel wrk nginx-light
 )
 
 # Node.js and npm: the machine's own build is used when present (it conflicts

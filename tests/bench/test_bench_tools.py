@@ -37,6 +37,9 @@ FULL = {
         scenario("max-sms", 39000.0, cpu_us=21.5),
         # The best max-* scenario: sends/s MISS, CPU per send PASS.
         scenario("max-generic", 41000.0, cpu_us=19.0),
+        # Over TLS: ratios to max-sms's CPU per send, never the best max-* (even when faster).
+        scenario("max-sms-tls-auto", 20000.0, cpu_us=43.0, tls=True, http_client="auto"),
+        scenario("max-sms-tls-native", 45000.0, cpu_us=25.8, tls=True, http_client="native"),
         scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500,
                  latency_split_ms={"publish_to_accepted": {"p50": 2.0, "p99": 9.5},
                                    "accepted_to_final": {"p50": 1.0, "p99": 3.25}},
@@ -57,7 +60,17 @@ FULL = {
                                          "cpu_us_per_request": 17.2},
                 "omnigate_http_client_curl": {"tool": "omnigate-transport-bench",
                                               "concurrency": 64, "requests_per_s": 20000.0,
-                                              "cpu_us_per_request": 21.4}},
+                                              "cpu_us_per_request": 21.4},
+                "omnigate_http_client_tls": {"concurrency": 64, "requests_per_s": 60000.0,
+                                             "cpu_us_per_request": 12.0},
+                "omnigate_http_client_curl_tls": {"concurrency": 64, "requests_per_s": 20000.0,
+                                                  "cpu_us_per_request": 40.0},
+                "nginx": {"tool": "wrk", "target": "nginx/1.22.1, return 201",
+                          "requests_per_s": 100000.0, "wrk_cpu_us_per_request": 8.0,
+                          "server_cpu_us_per_request": 7.5, "notes": "nginx notes"},
+                "nginx_tls": {"tool": "wrk", "target": "nginx/1.22.1 over TLS, return 201",
+                              "requests_per_s": 60000.0, "wrk_cpu_us_per_request": 14.0,
+                              "server_cpu_us_per_request": 13.0}},
     "micro": [{"name": "BM_WebPushEncrypt/100", "cpu_us": 146.065},
               {"name": "BM_DecodeSmsRequest", "cpu_us": 0.582}],
     "kannel": {"version": "1.4.5", "sends_per_s": 2900.0, "requests": 20000,
@@ -116,6 +129,32 @@ class ReportTest(Tmp):
         self.assertEqual(row[1:], ["≤ 20 µs", "19.0 µs (max-generic)", "PASS"])
         row = table_row(text, "p99 latency at half the max rate")
         self.assertEqual(row[2:], ["12.0 ms (half-rate)", "PASS"])
+        # DESIGN.md §11's ratios, against wrk → nginx.
+        row = table_row(text, "end-to-end sends/s ÷ HTTP ceiling (wrk → nginx)")
+        self.assertEqual(row[1:], ["≥ 0.6×", "0.41× (max-generic 41,000/s ÷ nginx 100,000/s)",
+                                   "MISS"])
+        row = table_row(text, "gateway CPU per send ÷ wrk's CPU per request (wrk → nginx)")
+        self.assertEqual(row[1:], ["≤ 2×", "2.38× (max-generic 19.0 µs ÷ wrk 8.0 µs)", "MISS"])
+        row = table_row(text, "gateway CPU per send to an HTTPS provider ÷ plain HTTP "
+                              "(`http_client: native`)")
+        self.assertEqual(row[1:], ["≤ 1.3×", "1.20× (max-sms-tls-native 25.8 µs ÷ max-sms "
+                                             "21.5 µs)", "PASS"])
+        row = table_row(text, "gateway CPU per send to an HTTPS provider ÷ plain HTTP "
+                              "(`http_client: auto`)")
+        self.assertEqual(row[2:], ["2.00× (max-sms-tls-auto 43.0 µs ÷ max-sms 21.5 µs)", "MISS"])
+        self.assertEqual(table_row(text, "HTTP ceiling (wrk → nginx/1.22.1, return 201)")[2],
+                         "100,000 requests/s")
+        self.assertEqual(table_row(text, "CPU per HTTP request against nginx: wrk (client "
+                                         "side), server")[2], "8.0 µs, 7.5 µs")
+        self.assertEqual(table_row(text, "omnigate ÷ HTTP ceiling (nginx)")[2],
+                         "41.0 % (max-generic)")
+        self.assertEqual(table_row(text, "wrk's CPU per request over TLS ÷ plain (nginx)")[2],
+                         "1.75×")
+        self.assertEqual(table_row(text, "CPU per HTTP request, omnigate's HTTP/1.1 client alone "
+                                         "over TLS (`http_client: native`)")[2], "12.0 µs")
+        self.assertEqual(table_row(text, "max-sms-tls-native: sends/s, CPU per send")[2],
+                         "45,000/s, 25.8 µs")
+        self.assertIn("### HTTP ceiling (nginx)\n\nnginx notes", text)
         row = table_row(text, "transactional p99 while bulk drains")
         self.assertEqual(row[2:], ["61.0 ms (lanes)", "MISS"])
         row = table_row(text, "gateway RSS with 100,000 in flight")
