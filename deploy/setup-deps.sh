@@ -7,7 +7,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
-DEBIAN_PACKAGES=(
+# What building the binaries needs; deploy/Dockerfile's build stage installs
+# exactly this set (`setup-deps.sh --build-only`).
+BUILD_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
   # libraries (DESIGN.md §2)
@@ -15,17 +17,30 @@ DEBIAN_PACKAGES=(
   libssl-dev libspdlog-dev libfmt-dev libsimdjson-dev libyaml-cpp-dev
   libcli11-dev librocksdb-dev libhiredis-dev libgtest-dev libgmock-dev
   libbenchmark-dev libmimalloc-dev
+)
+
+DEBIAN_PACKAGES=(
+  "${BUILD_PACKAGES[@]}"
   # test peers nobody here wrote
   kcat redis-server python3-kafka curl
   # benchmark plots (bench/report.py)
   python3-matplotlib
   # benchmark references
   kannel wrk nginx-light
+  # static checks of the deploy kit (tests/deploy): promtool, docker-compose
+  # config, systemd-analyze verify, YAML parsing
+  prometheus docker-compose systemd python3-yaml
 )
+
+build_only=false
+if [ "${1:-}" = "--build-only" ]; then
+  build_only=true
+  DEBIAN_PACKAGES=("${BUILD_PACKAGES[@]}")
+fi
 
 # Node.js and npm: the machine's own build is used when present (it conflicts
 # with Debian's split npm package); otherwise Debian's.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if ! $build_only && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   DEBIAN_PACKAGES+=(nodejs npm)
 fi
 
@@ -49,7 +64,7 @@ else
 fi
 
 # npm test peers live in tests/node (package.json + lockfile committed).
-if [ -f "$root/tests/node/package.json" ]; then
+if ! $build_only && [ -f "$root/tests/node/package.json" ]; then
   if [ ! -d "$root/tests/node/node_modules" ] || \
      [ "$root/tests/node/package.json" -nt "$root/tests/node/node_modules/.stamp" ]; then
     echo "setup-deps: installing npm test peers"
