@@ -303,6 +303,9 @@ std::vector<std::string> ValidRequests() {
               R"("send_at":"2026-11-22T10:00:00.5+02:00","expires_at":"2026-11-22t08:00:00.6z")"}
           .Json(),
       Req{.extra = R"("send_at":"2028-02-29T23:59:60Z")"}.Json(),
+      // The ends of what system_clock holds (nanoseconds in 64 bits).
+      Req{.extra = R"("send_at":"1677-09-22T00:00:00Z","expires_at":"2262-04-10T23:59:59.999999999Z")"}
+          .Json(),
       Req{.extra = R"("campaign":"")"}.Json(),
       Req{.extra = R"("campaign":")" + Repeat("c", 128) + R"(")"}.Json(),
       Req{.extra = R"("tags":[])"}.Json(),
@@ -684,6 +687,14 @@ std::vector<RejectCase> RejectCases() {
        "send_at", "timestamp"},
       {"expires_at_malformed", Req{.extra = R"("expires_at":"tomorrow")"}.Json(), "expires_at",
        "timestamp"},
+      // Outside what system_clock holds: converting these overflowed (found by
+      // tests/fuzz/request_decoder_fuzz.cc), and 2300 wrapped into the past.
+      {"send_at_year_1013", Req{.extra = R"("send_at":"1013-11-22T10:00:00Z")"}.Json(), "send_at",
+       "timestamp"},
+      {"send_at_year_2300", Req{.extra = R"("send_at":"2300-01-01T00:00:00Z")"}.Json(), "send_at",
+       "timestamp"},
+      {"expires_at_year_9999", Req{.extra = R"("expires_at":"9999-12-31T23:59:60-23:59")"}.Json(),
+       "expires_at", "timestamp"},
       {"expires_at_before_send_at",
        Req{.extra = R"("send_at":"2026-11-22T10:00:00Z","expires_at":"2026-11-22T09:59:59Z")"}
            .Json(),
