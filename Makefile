@@ -43,6 +43,15 @@ test-tsan: deps
 	@bash tests/run_sanitized.sh tsan "$(call SAN_REPORTS,tsan)" \
 	  -j $(JOBS) --timeout 600 -R 'Pipeline|Transport'
 
+# The libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, built by
+# the fuzz preset (clang). FUZZ_TARGETS picks some: FUZZ_TARGETS=config.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 demo: build
 	@bash deploy/demo.sh $(BUILD_DIR)
 

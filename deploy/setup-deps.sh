@@ -12,6 +12,8 @@ root="$(cd "$here/.." && pwd)"
 BUILD_PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # clang and its libFuzzer runtime for the fuzz targets (make fuzz)
+  clang libclang-rt-14-dev
   # libraries (DESIGN.md §2)
   librdkafka-dev libboost1.81-all-dev libcurl4-openssl-dev libnghttp2-dev
   libssl-dev libspdlog-dev libfmt-dev libsimdjson-dev libyaml-cpp-dev

@@ -35,6 +35,9 @@ struct EmbeddedKafkaConfig {
   std::string bootstrap_file;
 };
 
+// The values of kafka.compression (librdkafka's compression.type).
+inline constexpr const char* kKafkaCompressions[] = {"none", "gzip", "snappy", "lz4", "zstd"};
+
 struct KafkaConfig {
   // "embedded" starts librdkafka's in-process mock cluster; anything else is
   // a bootstrap list "host:port,host:port".
@@ -48,6 +51,11 @@ struct KafkaConfig {
   // Brokers refuse more than offset.metadata.max.bytes (4,096 by default);
   // 0 turns it off.
   int commit_metadata_max_bytes = 3500;
+  // Codec of the records the gateway produces (events, DLQ): one of
+  // kKafkaCompressions. Every consumer of those topics must read it: kafkajs
+  // reads only gzip unless a codec package is registered (kafkajs-lz4 for
+  // lz4); see docs/wire-formats.md. lz4: the cheapest for the producer.
+  std::string compression = "lz4";
   // Extra librdkafka properties, passed through verbatim (e.g.
   // "security.protocol", "sasl.mechanisms"). Values support ${ENV}.
   std::map<std::string, std::string> consumer_properties;

@@ -238,7 +238,7 @@ constexpr milliseconds kDay{86'400'000};
 
 void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
   if (!w.Map(n, "kafka", {"brokers", "embedded", "group_id", "topics", "commit_interval",
-                          "commit_metadata_max_bytes", "consumer", "producer"})) {
+                          "commit_metadata_max_bytes", "compression", "consumer", "producer"})) {
     return;
   }
   w.Str(n["brokers"], "kafka.brokers", k.brokers);
@@ -265,6 +265,22 @@ void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
         k.commit_metadata_max_bytes, 0, 1'000'000);
   w.Properties(n["consumer"], "kafka.consumer", k.consumer_properties);
   w.Properties(n["producer"], "kafka.producer", k.producer_properties);
+  w.Str(n["compression"], "kafka.compression", k.compression);
+  const std::vector<std::string> codecs(std::begin(kKafkaCompressions),
+                                        std::end(kKafkaCompressions));
+  if (std::find(codecs.begin(), codecs.end(), k.compression) == codecs.end()) {
+    w.Error("kafka.compression", "unknown codec '" + k.compression + "'; accepted: " +
+                                     Join(codecs) +
+                                     ". Hint: every consumer of the events and DLQ topics "
+                                     "must read it (kafkajs: gzip or none, or kafkajs-lz4)");
+  }
+  // One place decides the codec, so that the docs and check-config tell the
+  // truth about what consumers receive.
+  for (const char* alias : {"compression.type", "compression.codec"}) {
+    if (k.producer_properties.count(alias) != 0) {
+      w.Error(std::string("kafka.producer.") + alias, "set kafka.compression instead");
+    }
+  }
 }
 
 // A secret given inline (`key`, usually "${ENV}") or as a file (`key_file`).

@@ -57,6 +57,7 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
   auto producer =
       queue::KafkaProducer::Create({.brokers = self->bootstrap_,
                                     .client_id = "omnigate",
+                                    .compression = k.compression,
                                     .properties = k.producer_properties});
   if (!producer) return MakeUnexpected(producer.error());
   self->producer_ = std::move(producer).value();

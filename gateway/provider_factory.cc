@@ -14,8 +14,10 @@
 namespace omnigate::gateway {
 namespace {
 
+// maybe_unused: its one use is the branch that must never be instantiated,
+// and clang (-Wunused-const-variable) counts only instantiated uses.
 template <typename>
-inline constexpr bool kAlwaysFalse = false;
+[[maybe_unused]] inline constexpr bool kAlwaysFalse = false;
 
 http::TransportOptions TransportFor(const providers::HttpProviderCommon& http, int per_worker) {
   http::TransportOptions o;

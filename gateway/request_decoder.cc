@@ -507,8 +507,15 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   } else {
     return std::nullopt;
   }
-  const auto local = sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec} + fraction;
-  return time_point_cast<system_clock::duration>(local - offset);
+  // system_clock counts nanoseconds in 64 bits, from 1677-09-21 to 2262-04-11.
+  // Converting a time outside that overflowed (UB; in practice it wrapped, so a
+  // send_at in 2300 was due at once): such times are refused. The sum in
+  // seconds cannot overflow for any 4-digit year.
+  const seconds utc = sys_days{ymd}.time_since_epoch() + hours{h} + minutes{mi} + seconds{sec} - offset;
+  constexpr seconds kEarliest = duration_cast<seconds>(system_clock::duration::min()) + seconds{1};
+  constexpr seconds kLatest = duration_cast<seconds>(system_clock::duration::max()) - seconds{1};
+  if (utc < kEarliest || utc > kLatest) return std::nullopt;
+  return system_clock::time_point(duration_cast<system_clock::duration>(utc) + fraction);
 }
 
 Check OptionalTimestamp(dom::object object, std::string_view key,
@@ -526,7 +533,8 @@ Check OptionalTimestamp(dom::object object, std::string_view key,
   }
   if (!out) {
     return Fail(path, "timestamp",
-                "must be an RFC 3339 date-time with Z or an offset, e.g. 2026-11-22T10:00:00Z");
+                "must be an RFC 3339 date-time with Z or an offset, e.g. 2026-11-22T10:00:00Z, "
+                "from 1677-09-22 to 2262-04-10");
   }
   return std::nullopt;
 }

@@ -47,7 +47,7 @@ Result<std::unique_ptr<KafkaProducer>, std::string> KafkaProducer::Create(
       {"batch.num.messages", "10000"},
       {"queue.buffering.max.messages", "1000000"},
       {"queue.buffering.max.kbytes", "1048576"},
-      {"compression.codec", "lz4"},
+      {"compression.type", options.compression},
       // How long librdkafka keeps retrying before reporting a delivery failure;
       // the pipeline then retries itself, so this only bounds one attempt.
       {"message.timeout.ms", "30000"},

@@ -19,8 +19,10 @@ namespace omnigate::queue {
 struct ProducerOptions {
   std::string brokers;
   std::string client_id = "omnigate";
+  // librdkafka's compression.type: none, gzip, snappy, lz4 or zstd.
+  std::string compression = "lz4";
   // Raw librdkafka properties; they override the defaults chosen here
-  // (idempotence on, acks=all, linger 2 ms, lz4).
+  // (idempotence on, acks=all, linger 2 ms, `compression`).
   std::map<std::string, std::string> properties;
 };
 

@@ -132,6 +132,23 @@ TEST(Config, UnknownKeyIsReportedWithPathAndSuggestion) {
   EXPECT_THAT(e, HasSubstr("Accepted: brokers, embedded"));
 }
 
+TEST(Config, KafkaCompressionIsLz4UnlessSetAndListsTheCodecsWhenWrong) {
+  EXPECT_EQ(ParseConfig("")->kafka.compression, "lz4");
+  EXPECT_EQ(ParseConfig("kafka:\n  compression: gzip\n")->kafka.compression, "gzip");
+  EXPECT_EQ(ParseConfig("kafka:\n  compression: none\n")->kafka.compression, "none");
+  const auto e = OnlyError("kafka:\n  compression: brotli\n");
+  EXPECT_THAT(e, HasSubstr("kafka.compression: unknown codec 'brotli'; accepted: none, gzip, "
+                           "snappy, lz4, zstd"));
+  EXPECT_THAT(e, HasSubstr("kafkajs"));
+}
+
+TEST(Config, ProducerCompressionPropertiesPointToKafkaCompression) {
+  EXPECT_EQ(OnlyError("kafka:\n  producer:\n    compression.type: gzip\n"),
+            "kafka.producer.compression.type: set kafka.compression instead");
+  EXPECT_EQ(OnlyError("kafka:\n  producer:\n    compression.codec: none\n"),
+            "kafka.producer.compression.codec: set kafka.compression instead");
+}
+
 TEST(Config, UnknownProviderKeyHasIndexedPath) {
   EXPECT_THAT(OnlyError(std::string(kTwilio) + "    timout: 3s\n"),
               HasSubstr("providers[0].timout: unknown key 'timout'; did you mean 'timeout'?"));

@@ -714,6 +714,14 @@ std::vector<RejectCase> RejectCases() {
        "range"},
       {"send_at_year_2262", Req{.extra = R"("send_at":"2262-04-12T00:00:00Z")"}.Json(), "send_at",
        "range"},
+      // Outside what system_clock holds: converting these overflowed (found by
+      // tests/fuzz/request_decoder_fuzz.cc), and 2300 wrapped into the past.
+      {"send_at_year_1013", Req{.extra = R"("send_at":"1013-11-22T10:00:00Z")"}.Json(), "send_at",
+       "range"},
+      {"send_at_year_2300_fuzz", Req{.extra = R"("send_at":"2300-01-01T00:00:00Z")"}.Json(), "send_at",
+       "range"},
+      {"expires_at_year_9999", Req{.extra = R"("expires_at":"9999-12-31T23:59:60-23:59")"}.Json(),
+       "expires_at", "range"},
       {"expires_at_before_send_at",
        Req{.extra = R"("send_at":"2026-11-22T10:00:00Z","expires_at":"2026-11-22T09:59:59Z")"}
            .Json(),

@@ -103,5 +103,11 @@ TEST(Http1ResponseReader, GarbageIsInvalidWithTheParsersReason) {
   EXPECT_FALSE(r.outcome.error.empty());
 }
 
+TEST(Http1ResponseReader, StatusBelow100IsInvalidAsCurlHasIt) {
+  const Read r = FeedInPieces("HTTP/1.1 050 Odd\r\nContent-Length: 2\r\n\r\nok", 5);
+  EXPECT_EQ(r.outcome.state, State::invalid);
+  EXPECT_EQ(FeedInPieces("HTTP/1.1 000 x\r\n\r\n", 64).outcome.state, State::invalid);
+}
+
 }  // namespace
 }  // namespace omnigate::http::detail

@@ -106,6 +106,21 @@ TEST_F(KafkaTest, ProducedRecordsAreAcknowledgedAndConsumedWithHeaders) {
   EXPECT_EQ(values.size(), 100u);
 }
 
+// Every value kafka.compression accepts is one this librdkafka build can
+// produce with (zstd and snappy are optional in librdkafka builds).
+TEST_F(KafkaTest, EveryConfigurableCompressionCodecProduces) {
+  for (const std::string codec : {"none", "gzip", "snappy", "lz4", "zstd"}) {
+    auto p = KafkaProducer::Create({.brokers = broker_->bootstrap(), .compression = codec});
+    ASSERT_TRUE(p) << codec << ": " << p.error();
+    CountingListener dl;
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE((*p)->Produce("in", "k", std::string(200, 'x'), {}, &dl)) << codec;
+    }
+    ASSERT_TRUE(WaitFor([&] { return dl.ok_.load() + dl.failed_.load() == 10; })) << codec;
+    EXPECT_EQ(dl.failed_.load(), 0) << codec;
+  }
+}
+
 TEST_F(KafkaTest, CommittedOffsetsAreWhereTheNextMemberResumes) {
   auto p = KafkaProducer::Create({.brokers = broker_->bootstrap()});
   ASSERT_TRUE(p) << p.error();

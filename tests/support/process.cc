@@ -5,18 +5,40 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string_view>
 #include <stdexcept>
 #include <thread>
 
 namespace omnigate::testing {
 namespace {
 
+// Everything a child needs is built before fork(): between fork and exec
+// the child of a threaded process may only make async-signal-safe calls. An
+// allocation there can wait forever on an allocator lock another thread held
+// at the fork (seen as `openssl req` "timing out" under ASan).
 std::vector<char*> ToArgv(const std::vector<std::string>& argv) {
   std::vector<char*> out;
   out.reserve(argv.size() + 1);
   for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));  // NOLINT
+  out.push_back(nullptr);
+  return out;
+}
+
+// The environment with `extra` ("NAME=value") added, replacing the same names.
+std::vector<char*> EnvWith(const std::vector<std::string>& extra) {
+  std::vector<char*> out;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    const bool replaced = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
+      return x.size() > name.size() && x.compare(0, name.size(), name) == 0 && x[name.size()] == '=';
+    });
+    if (!replaced) out.push_back(*e);
+  }
+  for (const auto& x : extra) out.push_back(const_cast<char*>(x.c_str()));  // NOLINT
   out.push_back(nullptr);
   return out;
 }
@@ -36,6 +58,8 @@ bool WaitPid(pid_t pid, int* status, int timeout_ms) {
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& log_path,
                            const std::vector<std::string>& extra_env) {
+  const std::vector<char*> args = ToArgv(argv);
+  const std::vector<char*> env = EnvWith(extra_env);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -47,9 +71,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::stri
         close(fd);
       }
     }
-    for (const auto& e : extra_env) putenv(const_cast<char*>(e.c_str()));  // NOLINT
-    auto args = ToArgv(argv);
-    execv(args[0], args.data());
+    execve(args[0], args.data(), env.data());
     _exit(127);
   }
 }
@@ -91,6 +113,7 @@ int ChildProcess::Wait(int timeout_ms) {
 }
 
 int RunCommand(const std::vector<std::string>& argv, std::string* out, int timeout_ms) {
+  const std::vector<char*> args = ToArgv(argv);
   int pipefd[2];
   if (pipe(pipefd) != 0) return -1;
   const pid_t pid = fork();
@@ -99,8 +122,7 @@ int RunCommand(const std::vector<std::string>& argv, std::string* out, int timeo
     close(pipefd[0]);
     dup2(pipefd[1], STDOUT_FILENO);
     close(pipefd[1]);
-    auto args = ToArgv(argv);
-    execvp(args[0], args.data());
+    execvp(args[0], args.data());  // glibc's PATH search uses the stack, not malloc
     _exit(127);
   }
   close(pipefd[1]);
