@@ -115,6 +115,9 @@ class PipelineHarness {
   void Publish(const std::string& topic, const std::string& key, const std::string& value) {
     ASSERT_TRUE(producer_->Produce(topic, key, value, {}, &delivery_));
   }
+  // `n` SMS requests "<prefix>0", "<prefix>1", ..., each under its own key
+  // (spread over the partitions).
+  void PublishSms(const std::string& prefix, int n);
 
   // A consumer of `topic` in its own group, created on first use.
   queue::KafkaConsumer& Reader(std::unique_ptr<queue::KafkaConsumer>& slot,
@@ -209,6 +212,12 @@ std::string Sms(const std::string& id, const std::string& extra = "") {
          R"(","to":{"phone":"+40700000001","viber":"+40700000001"},"channels":["sms"],)"
          R"("content":{"sms":{"text":"hello"}})" +
          extra + "}";
+}
+
+void PipelineHarness::PublishSms(const std::string& prefix, int n) {
+  for (int i = 0; i < n; ++i) {
+    Publish("omnigate.requests", "k" + std::to_string(i), Sms(prefix + std::to_string(i)));
+  }
 }
 
 TEST(Pipeline, FailsOverToTheNextProviderWhenTheFirstKeepsFailing) {
@@ -503,9 +512,7 @@ TEST(Pipeline, SlowProviderPausesPartitionsInsteadOfGrowingQueues) {
   c.pipeline.max_in_flight_per_partition = 20;
   c.providers = {Twilio("sms-a", slow->port())};
   PipelineHarness h(c);
-  for (int i = 0; i < 400; ++i) {
-    h.Publish("omnigate.requests", "k" + std::to_string(i), Sms("bp-" + std::to_string(i)));
-  }
+  h.PublishSms("bp-", 400);
   std::int64_t max_in_flight = 0;
   bool saw_pause = false;
   WaitFor([&] {
@@ -530,9 +537,7 @@ TEST(Pipeline, PartitionsPausedDuringARebalanceFlowAgainAfterIt) {
   c.providers = {Twilio("sms-a", slow->port())};
   PipelineHarness h(c);
   constexpr int kRequests = 600;
-  for (int i = 0; i < kRequests; ++i) {
-    h.Publish("omnigate.requests", "k" + std::to_string(i), Sms("rb-" + std::to_string(i)));
-  }
+  h.PublishSms("rb-", kRequests);
   ASSERT_TRUE(WaitFor([&] { return h.metrics().partitions_paused.Get() > 0; }, 30s));
   {
     // A second member joins the group (partitions are revoked and split),

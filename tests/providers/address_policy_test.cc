@@ -23,6 +23,21 @@ struct Range {
 
 // Each refused IPv4 range: first and last address refused, the neighbours
 // outside it (where they are public) accepted.
+// Each range refused at its first and last address, and its neighbours
+// (where given) accepted: the edges are where classifiers go wrong.
+void ExpectRefusedToTheirEdges(const std::vector<Range>& ranges) {
+  for (const Range& r : ranges) {
+    EXPECT_FALSE(Public(r.first)) << r.first;
+    EXPECT_FALSE(Public(r.last)) << r.last;
+    if (r.before != nullptr) {
+      EXPECT_TRUE(Public(r.before)) << r.before;
+    }
+    if (r.after != nullptr) {
+      EXPECT_TRUE(Public(r.after)) << r.after;
+    }
+  }
+}
+
 TEST(AddressPolicy, EveryNonPublicIpv4RangeIsRefusedToItsEdges) {
   const std::vector<Range> ranges = {
       {"0.0.0.0", "0.255.255.255", nullptr, "1.0.0.0"},
@@ -41,16 +56,7 @@ TEST(AddressPolicy, EveryNonPublicIpv4RangeIsRefusedToItsEdges) {
       {"240.0.0.0", "255.255.255.254", nullptr, nullptr},
       {"255.255.255.255", "255.255.255.255", nullptr, nullptr},
   };
-  for (const Range& r : ranges) {
-    EXPECT_FALSE(Public(r.first)) << r.first;
-    EXPECT_FALSE(Public(r.last)) << r.last;
-    if (r.before != nullptr) {
-      EXPECT_TRUE(Public(r.before)) << r.before;
-    }
-    if (r.after != nullptr) {
-      EXPECT_TRUE(Public(r.after)) << r.after;
-    }
-  }
+  ExpectRefusedToTheirEdges(ranges);
   EXPECT_FALSE(Public("169.254.169.254")) << "cloud metadata";
 }
 
@@ -75,16 +81,7 @@ TEST(AddressPolicy, NonPublicIpv6RangesAreRefusedToTheirEdges) {
        "2001:db9::"},
       {"100::", "100::ffff:ffff:ffff:ffff", nullptr, "100:0:0:1::"},
   };
-  for (const Range& r : ranges) {
-    EXPECT_FALSE(Public(r.first)) << r.first;
-    EXPECT_FALSE(Public(r.last)) << r.last;
-    if (r.before != nullptr) {
-      EXPECT_TRUE(Public(r.before)) << r.before;
-    }
-    if (r.after != nullptr) {
-      EXPECT_TRUE(Public(r.after)) << r.after;
-    }
-  }
+  ExpectRefusedToTheirEdges(ranges);
   EXPECT_FALSE(Public("fec0::1")) << "site-local (deprecated)";
 }
 
