@@ -138,10 +138,17 @@ TEST_P(MockProviderTlsEngineTest, TwilioAdapterIsAcceptedOverVerifiedTls) {
   providers::TwilioProvider p("sms", config, transport, 32);
   constexpr int kCount = 32;
   std::vector<std::optional<providers::SendResult>> results(kCount);
+  // The message holds views: what they point at must outlive the sends.
+  std::vector<std::string> ids;
+  std::vector<std::string> phones;
+  for (int i = 0; i < kCount; ++i) {
+    ids.push_back("req-" + std::to_string(i));
+    phones.push_back("+4070000" + std::to_string(1000 + i));
+  }
   for (int i = 0; i < kCount; ++i) {
     providers::OutboundMessage msg;
-    msg.request_id = "req-" + std::to_string(i);
-    msg.sms = {.to = "+4070000" + std::to_string(1000 + i), .text = "hi"};
+    msg.request_id = ids[i];
+    msg.sms = {.to = phones[i], .text = "hi"};
     p.Send(msg, [&results, i](providers::SendResult r) { results[i] = std::move(r); });
   }
   ASSERT_TRUE(omnigate::testing::RunIoUntil(

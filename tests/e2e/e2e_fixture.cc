@@ -220,5 +220,6 @@ std::vector<std::string> E2eFixture::MockRecords() {
 }
 
 std::string E2eFixture::GatewayLog() const { return ReadFile(dir_.File("gateway.log")); }
+std::string E2eFixture::SecondGatewayLog() const { return ReadFile(dir_.File("gateway2.log")); }
 
 }  // namespace omnigate::testing

@@ -71,6 +71,7 @@ class E2eFixture {
   // Lines of the mock provider's record file.
   std::vector<std::string> MockRecords();
   std::string GatewayLog() const;
+  std::string SecondGatewayLog() const;
   std::string config_path() const { return dir_.File("omnigate.yaml"); }
   int http_port() const { return http_port_; }
   const std::string& bootstrap() const { return bootstrap_; }
