@@ -29,12 +29,6 @@ bool PartitionOffsetTracker::MarkDone(std::int64_t offset) {
   return true;
 }
 
-std::int64_t PartitionOffsetTracker::TakeCommit() {
-  if (committable_ <= last_taken_) return -1;
-  last_taken_ = committable_;
-  return committable_;
-}
-
 std::optional<PartitionOffsetTracker::Commit> PartitionOffsetTracker::TakeCommitWithDone(
     std::size_t max_metadata_bytes, bool force) {
   if (!changed_ && !force) return std::nullopt;
@@ -44,7 +38,6 @@ std::optional<PartitionOffsetTracker::Commit> PartitionOffsetTracker::TakeCommit
   // this assignment, i.e. below the position it started from).
   c.offset = window_.empty() ? committable_ : window_.front().offset;
   if (c.offset < 0) return std::nullopt;
-  last_taken_ = std::max(last_taken_, committable_);
   std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
   for (const Entry& e : window_) {
     if (!e.done) continue;

@@ -36,9 +36,6 @@ class PartitionOffsetTracker {
   // Offsets tracked and not yet done.
   std::size_t pending() const { return pending_; }
 
-  // Returns the committable offset if it advanced since the last call, else -1.
-  std::int64_t TakeCommit();
-
   // What to commit: the first offset not yet done, and in `metadata` the done
   // offsets above it (EncodeDoneRanges), so that a restart or the partition's
   // next owner skips requests whose handling already ended instead of
@@ -58,7 +55,6 @@ class PartitionOffsetTracker {
   std::deque<Entry> window_;  // offsets not yet committable, increasing
   std::int64_t last_tracked_ = -1;
   std::int64_t committable_ = -1;
-  std::int64_t last_taken_ = -1;
   std::size_t pending_ = 0;
   bool changed_ = false;  // an offset became done since the last TakeCommitWithDone
 };

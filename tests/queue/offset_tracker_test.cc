@@ -15,7 +15,7 @@ TEST(PartitionOffsetTracker, NothingCommittableBeforeFirstCompletion) {
   EXPECT_EQ(t.committable(), -1);
   EXPECT_TRUE(t.Track(10));
   EXPECT_EQ(t.committable(), -1);
-  EXPECT_EQ(t.TakeCommit(), -1);
+  EXPECT_FALSE(t.TakeCommitWithDone(4000));
   EXPECT_EQ(t.pending(), 1u);
 }
 
@@ -67,16 +67,28 @@ TEST(PartitionOffsetTracker, RejectsNonIncreasingTrackAndUnknownOrRepeatedDone) 
   EXPECT_EQ(t.pending(), 0u);
 }
 
-TEST(PartitionOffsetTracker, TakeCommitReturnsEachAdvanceOnce) {
+// Each change is taken once; a completion above the first unfinished offset
+// is a change too (it travels in the metadata).
+TEST(PartitionOffsetTracker, TakeCommitReturnsEachChangeOnce) {
   PartitionOffsetTracker t;
   for (int o = 0; o < 3; ++o) ASSERT_TRUE(t.Track(o));
   ASSERT_TRUE(t.MarkDone(0));
-  EXPECT_EQ(t.TakeCommit(), 1);
-  EXPECT_EQ(t.TakeCommit(), -1);
+  auto c = t.TakeCommitWithDone(4000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->offset, 1);
+  EXPECT_EQ(c->metadata, "");
+  EXPECT_FALSE(t.TakeCommitWithDone(4000));
   ASSERT_TRUE(t.MarkDone(2));
-  EXPECT_EQ(t.TakeCommit(), -1);
+  c = t.TakeCommitWithDone(4000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->offset, 1);
+  EXPECT_EQ(c->metadata, "og1:1:1+1");
   ASSERT_TRUE(t.MarkDone(1));
-  EXPECT_EQ(t.TakeCommit(), 3);
+  c = t.TakeCommitWithDone(4000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->offset, 3);
+  EXPECT_EQ(c->metadata, "");
+  EXPECT_FALSE(t.TakeCommitWithDone(4000));
 }
 
 // Property: under any completion order, the committable offset never passes a
