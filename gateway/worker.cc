@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "common/mask.h"
+#include "providers/log_throttle.h"
 #include "queue/kafka_consumer.h"
 #include "queue/kafka_producer.h"
 
@@ -665,20 +666,13 @@ bool Worker::HandleTooLarge(PendingRecord* rec) {
 }
 
 void Worker::LogRecordFailure(std::string_view topic, std::string_view error) {
-  // One line per second at most per worker thread: a broker outage fails
-  // thousands of records in seconds, and the count says as much as the lines.
-  thread_local std::chrono::steady_clock::time_point last{};
-  thread_local std::uint64_t suppressed = 0;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last < std::chrono::seconds(1)) {
-    ++suppressed;
-    return;
-  }
+  // One line per second per topic at most: a broker outage fails thousands
+  // of records in seconds, and the count says as much as the lines.
+  std::uint64_t suppressed = 0;
+  if (!providers::ShouldLog("kafka-delivery", topic, std::chrono::seconds(1), &suppressed)) return;
   spdlog::warn("kafka: record for topic {} not acknowledged: {} (+{} more since the last report; "
                "they are re-produced)",
                topic, error, suppressed);
-  suppressed = 0;
-  last = now;
 }
 
 void Worker::ProduceRecord(PendingRecord* rec) {
