@@ -59,19 +59,6 @@ const ExpiryFilter& Filter() {
 
 }  // namespace
 
-std::string_view ToString(Family f) {
-  switch (f) {
-    case Family::dedup: return "dedup";
-    case Family::content: return "content";
-    case Family::suppression: return "suppression";
-    case Family::consent: return "consent";
-    case Family::counter: return "counter";
-    case Family::status: return "status";
-    case Family::timer: return "timer";
-  }
-  return "unknown";
-}
-
 Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
     const EmbeddedStoreOptions& options, const Clock& clock) {
   std::unique_ptr<EmbeddedStore> self(new EmbeddedStore(clock, options.sync_writes));
@@ -138,8 +125,12 @@ bool EmbeddedStore::Run(Op& op) {
   switch (op.type) {
     case Op::Type::get:
       return read_live(op.found, op.result);
-    case Op::Type::put:
+    case Op::Type::put: {
+      // Under the key's stripe, so that it never lands between the read and
+      // the write of another thread's put_if_absent or append.
+      std::lock_guard lock(Stripe(op.key));
       return db_->Put(write, cf, op.key, Encode(expires, op.value)).ok();
+    }
     case Op::Type::put_if_absent: {
       std::lock_guard lock(Stripe(op.key));
       if (!read_live(op.found, op.result)) return false;
@@ -151,6 +142,15 @@ bool EmbeddedStore::Run(Op& op) {
       std::string ignored;
       if (!read_live(op.found, ignored)) return false;
       return db_->Delete(write, cf, op.key).ok();
+    }
+    case Op::Type::append: {
+      std::lock_guard lock(Stripe(op.key));
+      bool found = false;
+      std::string list;
+      if (!read_live(found, list)) return false;
+      op.result = AppendKeepingNewest(list, op.value, op.keep);
+      op.found = found;
+      return db_->Put(write, cf, op.key, Encode(expires, op.result)).ok();
     }
   }
   return false;

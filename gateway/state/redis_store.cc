@@ -19,7 +19,8 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 
 // Every script: KEYS[1] the key; ARGV now (ms), expiry (ms, 0 = never), the
-// TTL for Redis's own reclaiming (ms, 0 = none), the value. A stored value is
+// TTL for Redis's own reclaiming (ms, 0 = none), the value, and (append) how
+// many items to keep. A stored value is
 // "<expiry>|<payload>"; expiry is judged against ARGV[1], the injected clock.
 constexpr const char* kLive = R"lua(
 local function live(v, now)
@@ -31,7 +32,7 @@ local function live(v, now)
 end
 )lua";
 
-constexpr std::array<const char*, 4> kScripts = {
+constexpr std::array<const char*, 5> kScripts = {
     // get
     R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
 if v then return v end
@@ -51,6 +52,20 @@ return {0, ''})lua",
 redis.call('DEL', KEYS[1])
 if v then return 1 end
 return 0)lua",
+    // append: the same rule as AppendKeepingNewest
+    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
+local items = {}
+if v and v ~= '' then
+  for s in string.gmatch(v, '[^,]+') do items[#items + 1] = s end
+end
+items[#items + 1] = ARGV[4]
+local keep = math.max(1, tonumber(ARGV[5]))
+local out = table.concat(items, ',', math.max(1, #items - keep + 1), #items)
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. out)
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+local existed = 0
+if v then existed = 1 end
+return {existed, out})lua",
 };
 
 constexpr milliseconds kReclaimSlack{60'000};
@@ -117,13 +132,16 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
       const std::string now_s = std::to_string(now);
       const std::string expiry_s = std::to_string(ttl > 0 ? now + ttl : 0);
       const std::string reclaim_s = std::to_string(ttl > 0 ? ttl + kReclaimSlack.count() : 0);
+      const std::string keep_s = std::to_string(op.keep);
       const std::string& sha = shas_[static_cast<std::size_t>(op.type)];
-      const char* argv[] = {"EVALSHA", sha.data(), "1", key.data(), now_s.data(),
-                            expiry_s.data(), reclaim_s.data(), op.value.data()};
-      const std::size_t lens[] = {7, sha.size(), 1, key.size(), now_s.size(),
-                                  expiry_s.size(), reclaim_s.size(), op.value.size()};
+      const char* argv[] = {"EVALSHA",       sha.data(),      "1",
+                            key.data(),      now_s.data(),    expiry_s.data(),
+                            reclaim_s.data(), op.value.data(), keep_s.data()};
+      const std::size_t lens[] = {7,         sha.size(),       1,
+                                  key.size(), now_s.size(),     expiry_s.size(),
+                                  reclaim_s.size(), op.value.size(), keep_s.size()};
       auto* reply_to = new Reply{batch, i};
-      if (redisAsyncCommandArgv(ac_, &Impl::OnReply, reply_to, 8, argv, lens) != REDIS_OK) {
+      if (redisAsyncCommandArgv(ac_, &Impl::OnReply, reply_to, 9, argv, lens) != REDIS_OK) {
         delete reply_to;
         Settle(*batch, false, 1);
       }
@@ -189,6 +207,14 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
           break;
         case Op::Type::erase:
           op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
+          break;
+        case Op::Type::append:
+          if (rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
+            op.found = rr->element[0]->integer == 1;
+            op.result.assign(rr->element[1]->str, rr->element[1]->len);
+          } else {
+            ok = false;
+          }
           break;
       }
     } else if (rr != nullptr && self != nullptr) {
@@ -358,7 +384,7 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
   bool was_down_ = false;
   bool watchdog_armed_ = false;
   std::size_t loading_ = 0;
-  std::array<std::string, 4> shas_;
+  std::array<std::string, kScripts.size()> shas_;
   asio::steady_timer retry_;
   asio::steady_timer watchdog_;
   std::deque<std::shared_ptr<Batch>> in_flight_;

@@ -24,6 +24,11 @@ enum class Family : std::uint8_t {
 inline constexpr std::size_t kFamilyCount = 7;
 std::string_view ToString(Family f);
 
+// `list` + "," + `item`, keeping the newest `keep` items (at least one): what
+// Op::Type::append stores. Both backends use the same rule; the redis one in
+// Lua.
+std::string AppendKeepingNewest(std::string_view list, std::string_view item, std::uint32_t keep);
+
 // One read or write. Each op is atomic on its own; a batch is not a
 // transaction (the redis backend pipelines it, and Redis Cluster could not
 // make it one across slots).
@@ -33,12 +38,17 @@ struct Op {
     put,            // value stored for ttl (0 = no expiry)
     put_if_absent,  // stored only when absent or expired; found = it existed, result = its value
     erase,          // found = it existed
+    // Adds `value` (no commas) to the comma-separated list under the key,
+    // keeps the newest `keep` items, sets the ttl; result = the new list.
+    // Frequency caps keep their send times this way.
+    append,
   };
   Type type = Type::get;
   Family family = Family::dedup;
   std::string key;
   std::string value;
   std::chrono::milliseconds ttl{0};
+  std::uint32_t keep = 0;  // append only
   // Filled by Execute.
   bool found = false;
   std::string result;

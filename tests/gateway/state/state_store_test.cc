@@ -193,6 +193,27 @@ TYPED_TEST(StateStoreTest, ClaimSucceedsOnceUntilItExpires) {
   EXPECT_FALSE(this->One(this->Claim(Family::dedup, "shop|order-1", "new", 24h)).found);
 }
 
+TYPED_TEST(StateStoreTest, AppendKeepsTheNewestItemsAndExpiresWithItsTtl) {
+  auto append = [&](const char* item, std::uint32_t keep) {
+    return this->One({.type = Op::Type::append, .family = Family::counter, .key = "cap|u-1",
+                      .value = item, .ttl = 1h, .keep = keep});
+  };
+  Op first = append("100", 3);
+  EXPECT_FALSE(first.found);
+  EXPECT_EQ(first.result, "100");
+  EXPECT_EQ(append("200", 3).result, "100,200");
+  EXPECT_EQ(append("300", 3).result, "100,200,300");
+  Op fourth = append("400", 3);
+  EXPECT_TRUE(fourth.found);
+  EXPECT_EQ(fourth.result, "200,300,400") << "the oldest item goes";
+  EXPECT_EQ(append("500", 1).result, "500") << "a smaller keep trims several";
+  EXPECT_EQ(this->One(this->Get(Family::counter, "cap|u-1")).result, "500");
+  // Each append renews the ttl: gone an hour after the last one.
+  this->clock_.Advance(1h);
+  EXPECT_FALSE(this->One(this->Get(Family::counter, "cap|u-1")).found);
+  EXPECT_EQ(append("600", 3).result, "600") << "an expired list starts over";
+}
+
 TYPED_TEST(StateStoreTest, ABatchGetsEveryResultInOneCallback) {
   std::vector<Op> ops = {this->Claim(Family::dedup, "k1", "v1", 1h),
                          this->Claim(Family::dedup, "k1", "v2", 1h),
