@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <variant>
 #include <vector>
@@ -102,6 +104,66 @@ struct HttpServerConfig {
   milliseconds idle_timeout{15'000};  // a connection with no complete request is closed
 };
 
+struct RedisStateConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;  // AUTH; from ${ENV} or password_file, never logged
+  milliseconds command_timeout{2000};
+  milliseconds reconnect_backoff{500};
+};
+
+// Where the gateway keeps what it must remember (DESIGN.md §9).
+struct StateConfig {
+  std::string backend = "embedded";  // "embedded" (RocksDB) or "redis"
+  // The embedded store's directory. Must be on local disk and used by one
+  // process at a time (RocksDB locks it).
+  std::string path = "/var/lib/omnigate/state";
+  bool sync_writes = false;  // fsync every write (power-cut safety; slower)
+  RedisStateConfig redis;
+};
+
+// Which lane(s) a policy rule applies to.
+enum class LaneScope : std::uint8_t { bulk, transactional, all };
+
+// "3/24h": at most `limit` sends per `window`.
+struct CapLimit {
+  int limit = 1;
+  milliseconds window{3'600'000};
+};
+
+// A frequency cap on one recipient (user_id, else the address): on one
+// channel, or across all channels when `channel` is unset.
+struct FrequencyCap {
+  std::optional<Channel> channel;
+  LaneScope lanes = LaneScope::bulk;
+  std::vector<CapLimit> limits;
+};
+
+// The rules of one tenant. `policy.defaults` holds them for every tenant;
+// `policy.tenants.<name>` overrides any of them.
+struct TenantPolicy {
+  milliseconds dedup_window{24 * 3'600'000};  // a repeated (tenant, id) inside it is a duplicate
+  // Same recipient + channel + content inside content_window is a duplicate
+  // even under another id (an upstream that publishes twice).
+  bool content_dedup = false;
+  milliseconds content_window{600'000};
+  // Send only to addresses with a recorded opt-in (POST /v1/consents).
+  bool bulk_requires_opt_in = false;
+  bool transactional_requires_opt_in = false;
+  std::vector<FrequencyCap> frequency_caps;
+};
+
+struct PolicyConfig {
+  // Off: no state store, no checks (the bare pipeline, for benchmarks).
+  bool enabled = true;
+  TenantPolicy defaults;
+  std::map<std::string, TenantPolicy, std::less<>> tenants;
+  const TenantPolicy& For(std::string_view tenant) const {
+    const auto it = tenants.find(tenant);
+    return it == tenants.end() ? defaults : it->second;
+  }
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error, critical, off
   bool json = false;
@@ -140,6 +202,8 @@ struct Config {
   PipelineConfig pipeline;
   RetryConfig retry;
   HttpServerConfig http;
+  StateConfig state;
+  PolicyConfig policy;
   LogConfig log;
   std::vector<ProviderConfig> providers;
   // Failover order of provider names per channel. Defaults to the declaration

@@ -687,6 +687,138 @@ void ParseRoutes(Walker& w, const YAML::Node& n, Config& c) {
   }
 }
 
+void ParseState(Walker& w, const YAML::Node& n, StateConfig& st) {
+  if (!w.Map(n, "state", {"backend", "path", "sync_writes", "redis"})) return;
+  w.Str(n["backend"], "state.backend", st.backend);
+  if (st.backend != "embedded" && st.backend != "redis") {
+    w.Error("state.backend", "unknown backend '" + st.backend + "'; accepted: embedded, redis");
+  }
+  w.Str(n["path"], "state.path", st.path);
+  if (st.backend == "embedded" && st.path.empty()) w.Error("state.path", "must not be empty");
+  w.Bool(n["sync_writes"], "state.sync_writes", st.sync_writes);
+  const auto& r = n["redis"];
+  if (w.Map(r, "state.redis", {"host", "port", "password", "password_file", "command_timeout",
+                               "reconnect_backoff"})) {
+    w.Str(r["host"], "state.redis.host", st.redis.host);
+    if (st.redis.host.empty()) w.Error("state.redis.host", "must not be empty");
+    w.Int(r["port"], "state.redis.port", st.redis.port, 1, 65535);
+    Secret(w, r, "state.redis", "password", st.redis.password);
+    w.Duration(r["command_timeout"], "state.redis.command_timeout", st.redis.command_timeout,
+               milliseconds(10), milliseconds(60'000));
+    w.Duration(r["reconnect_backoff"], "state.redis.reconnect_backoff",
+               st.redis.reconnect_backoff, milliseconds(10), milliseconds(60'000));
+  }
+}
+
+bool ParseLaneScope(Walker& w, const YAML::Node& n, const std::string& path, LaneScope& out) {
+  if (!n) return true;
+  std::string s;
+  w.Str(n, path, s);
+  if (s == "bulk") {
+    out = LaneScope::bulk;
+  } else if (s == "transactional") {
+    out = LaneScope::transactional;
+  } else if (s == "all") {
+    out = LaneScope::all;
+  } else {
+    w.Error(path, "expected bulk, transactional or all; got '" + s + "'");
+    return false;
+  }
+  return true;
+}
+
+// "3/24h" -> {3, 24h}
+void ParseCapLimit(Walker& w, const YAML::Node& n, const std::string& path, CapLimit& out) {
+  std::string s;
+  w.Str(n, path, s);
+  const auto slash = s.find('/');
+  const std::string count = slash == std::string::npos ? "" : s.substr(0, slash);
+  char* end = nullptr;
+  const long limit = count.empty() ? 0 : std::strtol(count.c_str(), &end, 10);
+  const auto parsed = slash == std::string::npos ? std::nullopt : ParseDuration(s.substr(slash + 1));
+  const milliseconds window = parsed.value_or(milliseconds(-1));
+  if (count.empty() || *end != '\0' || limit < 1 || limit > 1000 || window.count() < 0) {
+    w.Error(path, "expected COUNT/WINDOW such as 1/1h or 3/24h (count 1-1000); got '" + s + "'");
+    return;
+  }
+  if (window < milliseconds(1000) || window > 366 * kDay) {
+    w.Error(path, "the window must be between 1s and 366d");
+    return;
+  }
+  out = {static_cast<int>(limit), window};
+}
+
+void ParseTenantPolicy(Walker& w, const YAML::Node& n, const std::string& path, TenantPolicy& t) {
+  if (!w.Map(n, path, {"dedup_window", "content_dedup", "content_window", "bulk_requires_opt_in",
+                       "transactional_requires_opt_in", "frequency_caps"})) {
+    return;
+  }
+  w.Duration(n["dedup_window"], path + ".dedup_window", t.dedup_window, milliseconds(1000),
+             30 * kDay);
+  w.Bool(n["content_dedup"], path + ".content_dedup", t.content_dedup);
+  w.Duration(n["content_window"], path + ".content_window", t.content_window, milliseconds(1000),
+             7 * kDay);
+  w.Bool(n["bulk_requires_opt_in"], path + ".bulk_requires_opt_in", t.bulk_requires_opt_in);
+  w.Bool(n["transactional_requires_opt_in"], path + ".transactional_requires_opt_in",
+         t.transactional_requires_opt_in);
+  const auto& caps = n["frequency_caps"];
+  if (!caps) return;
+  const std::string caps_path = path + ".frequency_caps";
+  if (!caps.IsSequence()) {
+    w.Error(caps_path, "expected a list of {channel, lanes, limits}");
+    return;
+  }
+  t.frequency_caps.clear();  // a tenant's list replaces the default one
+  for (std::size_t i = 0; i < caps.size(); ++i) {
+    const std::string item = caps_path + "[" + std::to_string(i) + "]";
+    const auto& c = caps[i];
+    if (!w.Map(c, item, {"channel", "lanes", "limits"})) {
+      w.Error(item, "expected a mapping with channel, lanes and limits");
+      continue;
+    }
+    FrequencyCap cap;
+    std::string channel = "all";
+    w.Str(c["channel"], item + ".channel", channel);
+    if (channel != "all") {
+      cap.channel = ChannelFromString(channel);
+      if (!cap.channel) {
+        w.Error(item + ".channel",
+                "unknown channel '" + channel + "'; accepted: all, email, sms, viber, webpush");
+      }
+    }
+    ParseLaneScope(w, c["lanes"], item + ".lanes", cap.lanes);
+    const auto& limits = c["limits"];
+    if (!limits || !limits.IsSequence() || limits.size() == 0) {
+      w.Error(item + ".limits", "required: a list such as [1/1h, 3/24h]");
+      continue;
+    }
+    for (std::size_t j = 0; j < limits.size(); ++j) {
+      CapLimit limit;
+      ParseCapLimit(w, limits[j], item + ".limits[" + std::to_string(j) + "]", limit);
+      cap.limits.push_back(limit);
+    }
+    t.frequency_caps.push_back(std::move(cap));
+  }
+}
+
+void ParsePolicy(Walker& w, const YAML::Node& n, PolicyConfig& p) {
+  if (!w.Map(n, "policy", {"enabled", "defaults", "tenants"})) return;
+  w.Bool(n["enabled"], "policy.enabled", p.enabled);
+  ParseTenantPolicy(w, n["defaults"], "policy.defaults", p.defaults);
+  const auto& tenants = n["tenants"];
+  if (!tenants || tenants.IsNull()) return;
+  if (!tenants.IsMap()) {
+    w.Error("policy.tenants", "expected a mapping of tenant names to their rules");
+    return;
+  }
+  for (const auto& kv : tenants) {
+    const std::string name = kv.first.as<std::string>("");
+    TenantPolicy t = p.defaults;  // what the tenant does not set, it inherits
+    ParseTenantPolicy(w, kv.second, "policy.tenants." + name, t);
+    p.tenants.emplace(name, std::move(t));
+  }
+}
+
 }  // namespace
 
 std::string ConfigError::ToString() const { return path.empty() ? message : path + ": " + message; }
@@ -705,7 +837,8 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
   Walker w(errors, c.warnings);
   try {
     if (root && !root.IsNull()) {
-      w.Map(root, "", {"kafka", "pipeline", "retry", "http", "log", "providers", "routes"});
+      w.Map(root, "", {"kafka", "pipeline", "retry", "http", "state", "policy", "log", "providers",
+                       "routes"});
     }
     ParseKafka(w, root["kafka"], c.kafka);
     if (w.Map(root["pipeline"], "pipeline",
@@ -786,6 +919,8 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
         w.Error("log.level", "unknown level '" + c.log.level + "'; accepted: " + Join(kLevels));
       }
     }
+    ParseState(w, root["state"], c.state);
+    ParsePolicy(w, root["policy"], c.policy);
     ParseProviders(w, root["providers"], c);
     ParseRoutes(w, root["routes"], c);
     if (c.pipeline.max_in_flight_per_partition > c.pipeline.max_in_flight) {

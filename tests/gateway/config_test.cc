@@ -523,3 +523,78 @@ TEST(Config, ShippedExamplesAreValid) {
 
 }  // namespace
 }  // namespace omnigate::gateway
+
+namespace omnigate::gateway {
+namespace {
+
+TEST(Config, StateAndPolicyDefaults) {
+  auto c = ParseConfig(kTwilio);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->state.backend, "embedded");
+  EXPECT_EQ(c->state.path, "/var/lib/omnigate/state");
+  EXPECT_TRUE(c->policy.enabled);
+  EXPECT_EQ(c->policy.defaults.dedup_window, std::chrono::hours(24));
+  EXPECT_FALSE(c->policy.defaults.content_dedup);
+  EXPECT_FALSE(c->policy.defaults.bulk_requires_opt_in);
+  EXPECT_TRUE(c->policy.defaults.frequency_caps.empty());
+}
+
+TEST(Config, TenantsInheritTheDefaultsAndOverrideWhatTheySet) {
+  auto c = ParseConfig(std::string(kTwilio) + R"(
+state: {backend: redis, redis: {host: 127.0.0.1, port: 6380, command_timeout: 500ms}}
+policy:
+  defaults:
+    dedup_window: 12h
+    frequency_caps:
+      - {channel: all, lanes: bulk, limits: [1/1h, 3/24h]}
+  tenants:
+    shop-ro:
+      content_dedup: true
+      bulk_requires_opt_in: true
+    otp-svc:
+      dedup_window: 5m
+      frequency_caps: []
+)");
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_EQ(c->state.backend, "redis");
+  EXPECT_EQ(c->state.redis.port, 6380);
+  EXPECT_EQ(c->state.redis.command_timeout, milliseconds(500));
+  const auto& shop = c->policy.For("shop-ro");
+  EXPECT_EQ(shop.dedup_window, std::chrono::hours(12));
+  EXPECT_TRUE(shop.content_dedup);
+  EXPECT_TRUE(shop.bulk_requires_opt_in);
+  ASSERT_THAT(shop.frequency_caps, SizeIs(1));
+  EXPECT_FALSE(shop.frequency_caps[0].channel.has_value());
+  ASSERT_THAT(shop.frequency_caps[0].limits, SizeIs(2));
+  EXPECT_EQ(shop.frequency_caps[0].limits[1].limit, 3);
+  EXPECT_EQ(shop.frequency_caps[0].limits[1].window, std::chrono::hours(24));
+  EXPECT_EQ(c->policy.For("otp-svc").dedup_window, std::chrono::minutes(5));
+  EXPECT_TRUE(c->policy.For("otp-svc").frequency_caps.empty());
+  EXPECT_EQ(&c->policy.For("anyone-else"), &c->policy.defaults);
+}
+
+TEST(Config, PolicyAndStateErrorsNameTheirPath) {
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "state: {backend: rocks}"),
+              HasSubstr("state.backend: unknown backend 'rocks'; accepted: embedded, redis"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "state: {redis: {port: 0}}"),
+              HasSubstr("state.redis.port: must be between 1 and 65535"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "policy: {defaults: {dedup_window: 0s}}"),
+              HasSubstr("policy.defaults.dedup_window: must be between"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) +
+                        "policy: {tenants: {shop: {frequency_caps: [{channel: fax, limits: [1/1h]}]}}}"),
+              HasSubstr("policy.tenants.shop.frequency_caps[0].channel: unknown channel 'fax'"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) +
+                        "policy: {defaults: {frequency_caps: [{limits: [1 per hour]}]}}"),
+              HasSubstr("policy.defaults.frequency_caps[0].limits[0]: expected COUNT/WINDOW"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) +
+                        "policy: {defaults: {frequency_caps: [{channel: sms}]}}"),
+              HasSubstr("policy.defaults.frequency_caps[0].limits: required"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) +
+                        "policy: {defaults: {frequency_caps: [{lanes: otp, limits: [1/1h]}]}}"),
+              HasSubstr("policy.defaults.frequency_caps[0].lanes: expected bulk, transactional or all"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "policy: {defaults: {bulk_requires_optin: true}}"),
+              HasSubstr("did you mean 'bulk_requires_opt_in'?"));
+}
+
+}  // namespace
+}  // namespace omnigate::gateway

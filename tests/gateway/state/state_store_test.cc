@@ -15,109 +15,14 @@
 #include <thread>
 #include <vector>
 
-#include "common/clock.h"
-#include "gateway/state/embedded_store.h"
-#include "gateway/state/redis_store.h"
-#include "tests/support/process.h"
-#include "tests/support/wait.h"
+#include "tests/gateway/state/store_backends.h"
 
 namespace omnigate::state {
 namespace {
 
 using namespace std::chrono_literals;
 
-class EmbeddedBackend {
- public:
-  explicit EmbeddedBackend(const Clock& clock) : clock_(clock) { Reopen(); }
-  StateStore& store() { return *store_; }
-  // Closes and opens the same directory: what survives a restart.
-  void Reopen() {
-    store_.reset();
-    auto s = EmbeddedStore::Open({.path = dir_.File("state")}, clock_);
-    EXPECT_TRUE(s) << (s ? "" : s.error());
-    store_ = std::move(s).value();
-  }
-  void Compact() { store_->CompactForTests(); }
-
- private:
-  const Clock& clock_;
-  testing::TempDir dir_;
-  std::unique_ptr<EmbeddedStore> store_;
-};
-
-// A free loopback port: bound, read, released (redis-server cannot be told
-// to pick one and report it).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A real redis-server on a free loopback port, no persistence, and a
-// RedisStore on an io_context thread of its own (as on a worker). Execute is
-// posted to that thread; the callback runs there.
-class RedisBackend {
- public:
-  explicit RedisBackend(const Clock& clock) : port_(FreePort()) {
-    StartServer();
-    store_ = std::make_unique<RedisStore>(io_, RedisStoreOptions{.port = port_,
-                                                                 .reconnect_backoff = 100ms},
-                                          clock);
-    boost::asio::post(io_, [this] { store_->Start(); });
-    thread_ = std::thread([this] { io_.run(); });
-    EXPECT_TRUE(testing::WaitFor([&] { return store_->connected(); }, 10s));
-  }
-  ~RedisBackend() {
-    boost::asio::post(io_, [this] { store_.reset(); });
-    guard_.reset();
-    io_.stop();
-    thread_.join();
-  }
-  StateStore& store() { return posting_; }
-  // A restart of the store (not of redis-server, which holds the data).
-  void Reopen() {}
-  void StopServer() { server_.reset(); }
-  void StartServer() {
-    server_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
-        "/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-        "--appendonly", "no", "--dir", dir_.path()});
-    EXPECT_TRUE(testing::WaitFor([&] {
-      return testing::RunCommand({"redis-cli", "-p", std::to_string(port_), "ping"}, nullptr) == 0;
-    }, 10s));
-  }
-  bool connected() const { return store_->connected(); }
-
- private:
-  class Posting final : public StateStore {
-   public:
-    explicit Posting(RedisBackend& b) : b_(b) {}
-    void Execute(std::span<Op> ops, Done done) override {
-      boost::asio::post(b_.io_, [this, ops, done = std::move(done)]() mutable {
-        b_.store_->Execute(ops, std::move(done));
-      });
-    }
-    std::string_view backend() const override { return "redis"; }
-
-   private:
-    RedisBackend& b_;
-  };
-
-  int port_;
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ChildProcess> server_;
-  boost::asio::io_context io_{1};
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
-      boost::asio::make_work_guard(io_)};
-  std::unique_ptr<RedisStore> store_;
-  Posting posting_{*this};
-  std::thread thread_;
-};
+using namespace testing_backends;
 
 template <typename Backend>
 class StateStoreTest : public ::testing::Test {
@@ -125,14 +30,7 @@ class StateStoreTest : public ::testing::Test {
   StateStoreTest() : backend_(clock_) {}
 
   StoreStatus Run(std::vector<Op>& ops) {
-    auto promise = std::make_shared<std::promise<StoreStatus>>();
-    auto future = promise->get_future();
-    backend_.store().Execute(ops, [promise](StoreStatus s) { promise->set_value(s); });
-    if (future.wait_for(10s) != std::future_status::ready) {
-      ADD_FAILURE() << "no answer from the store in 10 s";
-      std::abort();  // `ops` would dangle under a late answer
-    }
-    return future.get();
+    return RunOps(backend_.store(), ops);
   }
   Op One(Op op) {
     std::vector<Op> ops{std::move(op)};
@@ -152,15 +50,6 @@ class StateStoreTest : public ::testing::Test {
 };
 
 using Backends = ::testing::Types<EmbeddedBackend, RedisBackend>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    if (std::is_same_v<T, EmbeddedBackend>) return "Embedded";
-    if (std::is_same_v<T, RedisBackend>) return "Redis";
-    return "Unknown";
-  }
-};
 TYPED_TEST_SUITE(StateStoreTest, Backends, BackendNames);
 
 TYPED_TEST(StateStoreTest, PutGetEraseRoundTrip) {

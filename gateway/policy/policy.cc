@@ -1,0 +1,527 @@
+#include "gateway/policy/policy.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "common/duration.h"
+#include "common/json.h"
+#include "common/text.h"
+
+namespace omnigate::policy {
+namespace {
+
+using state::Family;
+using state::Op;
+
+std::int64_t Ms(system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+std::string_view ChannelOrAll(std::optional<Channel> c) { return c ? ToString(*c) : "*"; }
+
+std::string_view LaneScopeName(gateway::LaneScope s) {
+  switch (s) {
+    case gateway::LaneScope::bulk: return "bulk";
+    case gateway::LaneScope::transactional: return "transactional";
+    case gateway::LaneScope::all: return "all";
+  }
+  return "all";
+}
+
+bool LaneMatches(gateway::LaneScope scope, gateway::Lane lane) {
+  return scope == gateway::LaneScope::all ||
+         (scope == gateway::LaneScope::bulk) == (lane == gateway::Lane::bulk);
+}
+
+// A cap's key: recipient, channel (or *), and the lanes it counts, so that
+// two rules over the same scope share one list of send times.
+std::string CapKey(std::string_view tenant, std::string_view recipient,
+                   const gateway::FrequencyCap& cap) {
+  std::string key = AddressKey(tenant, recipient, cap.channel);
+  key += '|';
+  key += LaneScopeName(cap.lanes);
+  return key;
+}
+
+// How many send times a cap's list keeps: the largest limit of every rule
+// sharing its key.
+std::uint32_t CapKeep(const TenantPolicy& tp, const gateway::FrequencyCap& cap) {
+  int keep = 1;
+  for (const auto& other : tp.frequency_caps) {
+    if (other.channel != cap.channel || other.lanes != cap.lanes) continue;
+    for (const auto& l : other.limits) keep = std::max(keep, l.limit);
+  }
+  return static_cast<std::uint32_t>(keep);
+}
+
+std::chrono::milliseconds CapTtl(const TenantPolicy& tp, const gateway::FrequencyCap& cap) {
+  std::chrono::milliseconds ttl{0};
+  for (const auto& other : tp.frequency_caps) {
+    if (other.channel != cap.channel || other.lanes != cap.lanes) continue;
+    for (const auto& l : other.limits) ttl = std::max(ttl, l.window);
+  }
+  return ttl;
+}
+
+// The first limit of `cap` that one more send would break, given the send
+// times (epoch ms, comma-separated) already counted.
+const gateway::CapLimit* OverCap(const gateway::FrequencyCap& cap, std::string_view times,
+                                 std::int64_t now_ms) {
+  std::vector<std::int64_t> sent;
+  for (std::size_t pos = 0; pos < times.size();) {
+    auto comma = times.find(',', pos);
+    if (comma == std::string_view::npos) comma = times.size();
+    std::int64_t t = 0;
+    std::from_chars(times.data() + pos, times.data() + comma, t);
+    sent.push_back(t);
+    pos = comma + 1;
+  }
+  for (const auto& limit : cap.limits) {
+    const std::int64_t since = now_ms - limit.window.count();
+    const auto in_window = std::count_if(sent.begin(), sent.end(),
+                                         [&](std::int64_t t) { return t > since; });
+    if (in_window >= limit.limit) return &limit;
+  }
+  return nullptr;
+}
+
+std::string Sha256Prefix(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < 16 && i < size; ++i) {  // 128 bits: collisions are not a concern
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 15]);
+  }
+  return out;
+}
+
+// The content of one channel, fields separated by a byte no text field can
+// hold unescaped in JSON, so that moving text between fields changes it.
+std::string ContentBytes(const SendRequest& req, Channel channel) {
+  std::string b;
+  auto add = [&](std::string_view s) {
+    b.append(s);
+    b.push_back('\x1f');
+  };
+  switch (channel) {
+    case Channel::sms:
+      if (req.sms) {
+        add(req.sms->text);
+        add(req.sms->sender);
+      }
+      break;
+    case Channel::email:
+      if (req.email) {
+        add(req.email->from);
+        add(req.email->subject);
+        add(req.email->text);
+        add(req.email->html);
+      }
+      break;
+    case Channel::viber:
+      if (req.viber) {
+        add(req.viber->text);
+        add(req.viber->image_url);
+        if (req.viber->button) {
+          add(req.viber->button->caption);
+          add(req.viber->button->url);
+        }
+      }
+      break;
+    case Channel::webpush:
+      if (req.webpush) add(req.webpush->payload);
+      break;
+  }
+  return b;
+}
+
+// The dedup record: "c|<origin>" once claimed, "s|<origin>|<provider>|<id>"
+// once a provider accepted the send.
+struct DedupRecord {
+  bool sent = false;
+  std::string_view origin;
+  std::string_view provider;
+  std::string_view provider_message_id;
+};
+
+DedupRecord ParseDedup(std::string_view v) {
+  DedupRecord r;
+  if (v.size() < 2 || v[1] != '|') return r;
+  r.sent = v[0] == 's';
+  v.remove_prefix(2);
+  auto bar = v.find('|');
+  r.origin = v.substr(0, bar);
+  if (bar == std::string_view::npos) return r;
+  v.remove_prefix(bar + 1);
+  bar = v.find('|');
+  r.provider = v.substr(0, bar);
+  if (bar != std::string_view::npos) r.provider_message_id = v.substr(bar + 1);
+  return r;
+}
+
+std::string DescribeRecord(std::string_view json) {
+  const auto r = DecodeAddressRecord(json);
+  if (!r) return {};
+  std::string out;
+  if (!r->reason.empty()) out += fmt::format(" ({})", r->reason);
+  if (!r->source.empty()) out += fmt::format(" from {}", r->source);
+  return out;
+}
+
+}  // namespace
+
+Result<std::string, std::string> NormalizeAddress(Channel channel, std::string_view address) {
+  switch (channel) {
+    case Channel::sms:
+    case Channel::viber: {
+      std::string digits;
+      bool plus = false;
+      for (std::size_t i = 0; i < address.size(); ++i) {
+        const char c = address[i];
+        if (IsDigit(c)) {
+          digits.push_back(c);
+        } else if (c == '+' && digits.empty() && !plus) {
+          plus = true;
+        } else if (c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
+          return MakeUnexpected(
+              std::string("a phone number holds digits, an optional leading '+', and spaces, "
+                          "dashes, dots or parentheses"));
+        }
+      }
+      // "00" is the international prefix most of the world dials for "+".
+      if (!plus && digits.rfind("00", 0) == 0) digits.erase(0, 2);
+      else if (!plus) {
+        return MakeUnexpected(
+            std::string("a phone number needs its country code: '+' or '00' first (E.164)"));
+      }
+      if (digits.size() < 7 || digits.size() > 15 || digits[0] == '0') {
+        return MakeUnexpected(std::string("not an E.164 number: 7 to 15 digits after '+', the first not 0"));
+      }
+      return "+" + digits;
+    }
+    case Channel::email: {
+      std::string_view a = address;
+      while (!a.empty() && (a.front() == ' ' || a.front() == '\t')) a.remove_prefix(1);
+      while (!a.empty() && (a.back() == ' ' || a.back() == '\t')) a.remove_suffix(1);
+      const auto at = a.rfind('@');
+      if (at == std::string_view::npos || at == 0 || at + 1 == a.size() || a.find('@') != at ||
+          a.find_first_of(" \t\r\n<>,;") != std::string_view::npos) {
+        return MakeUnexpected(std::string("not an email address (local@domain)"));
+      }
+      std::string out(a.substr(0, at + 1));
+      out += AsciiLowercase(a.substr(at + 1));
+      return out;
+    }
+    case Channel::webpush:
+      if (address.rfind("https://", 0) != 0) {
+        return MakeUnexpected(std::string("a web-push address is its subscription's https endpoint"));
+      }
+      return std::string(address);
+  }
+  return MakeUnexpected(std::string("unknown channel"));
+}
+
+std::string AddressOf(const SendRequest& req, Channel channel) {
+  std::string_view raw;
+  switch (channel) {
+    case Channel::sms: raw = req.to.phone; break;
+    case Channel::viber: raw = req.to.viber; break;
+    case Channel::email: raw = req.to.email; break;
+    case Channel::webpush:
+      if (req.to.webpush) raw = req.to.webpush->endpoint;
+      break;
+  }
+  if (raw.empty()) return {};
+  auto n = NormalizeAddress(channel, raw);
+  // The decoder validated it; a form it accepts and this refuses is used as
+  // given rather than dropping the checks.
+  return n ? std::move(n).value() : std::string(raw);
+}
+
+std::string AddressKey(std::string_view tenant, std::string_view address,
+                       std::optional<Channel> channel) {
+  std::string key;
+  key.reserve(tenant.size() + address.size() + 12);
+  key += '{';
+  key += tenant;
+  key += '|';
+  key += address;
+  key += "}|";
+  key += ChannelOrAll(channel);
+  return key;
+}
+
+std::string DedupKey(std::string_view tenant, std::string_view id) {
+  std::string key;
+  key.reserve(tenant.size() + id.size() + 1);
+  key += tenant;
+  key += '|';
+  key += id;
+  return key;
+}
+
+std::string CapRecipient(const SendRequest& req, Channel channel) {
+  if (!req.to.user_id.empty()) return "u:" + req.to.user_id;
+  return AddressOf(req, channel);
+}
+
+std::string EncodeAddressRecord(const AddressRecord& r) {
+  std::string out = "{\"reason\":";
+  AppendJsonString(r.reason, out);
+  out += ",\"source\":";
+  AppendJsonString(r.source, out);
+  out += fmt::format(",\"created_ms\":{},\"expires_ms\":{}}}", r.created_ms, r.expires_ms);
+  return out;
+}
+
+std::optional<AddressRecord> DecodeAddressRecord(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(json.data(), json.size()).get(doc) != simdjson::SUCCESS) return std::nullopt;
+  AddressRecord r;
+  std::string_view s;
+  if (doc["reason"].get(s) == simdjson::SUCCESS) r.reason = s;
+  if (doc["source"].get(s) == simdjson::SUCCESS) r.source = s;
+  std::int64_t v = 0;
+  if (doc["created_ms"].get(v) == simdjson::SUCCESS) r.created_ms = v;
+  if (doc["expires_ms"].get(v) == simdjson::SUCCESS) r.expires_ms = v;
+  return r;
+}
+
+std::string_view DecisionLabel(Outcome o) {
+  switch (o) {
+    case Outcome::allowed: return "allowed";
+    case Outcome::duplicate_id:
+    case Outcome::duplicate_content: return "duplicate";
+    case Outcome::suppressed_suppression:
+    case Outcome::suppressed_no_consent:
+    case Outcome::suppressed_frequency_cap: return "suppressed";
+    case Outcome::skipped_suppression:
+    case Outcome::skipped_no_consent:
+    case Outcome::skipped_frequency_cap: return "channel_skipped";
+    case Outcome::already_sent: return "already_sent";
+  }
+  return "unknown";
+}
+
+std::string_view ReasonLabel(Outcome o) {
+  switch (o) {
+    case Outcome::allowed: return "none";
+    case Outcome::duplicate_id: return "id";
+    case Outcome::duplicate_content: return "content";
+    case Outcome::suppressed_suppression:
+    case Outcome::skipped_suppression: return "suppression";
+    case Outcome::suppressed_no_consent:
+    case Outcome::skipped_no_consent: return "no_consent";
+    case Outcome::suppressed_frequency_cap:
+    case Outcome::skipped_frequency_cap: return "frequency_cap";
+    case Outcome::already_sent: return "redelivery";
+  }
+  return "unknown";
+}
+
+void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
+                            std::string_view origin, system_clock::time_point now) {
+  req_ = &req;
+  tp_ = &tp;
+  origin_.assign(origin);
+  ops_.clear();
+  slots_.clear();
+  (void)now;
+  // 1. Claim the id. The claim holds for the whole window; a send upgrades it.
+  ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::dedup,
+                  .key = DedupKey(req.tenant, req.id), .value = "c|" + origin_,
+                  .ttl = tp.dedup_window});
+  slots_.push_back({Check::dedup, req.channels[0], false});
+  // 2. Content of the first channel to its address, when the tenant asks.
+  if (tp.content_dedup) {
+    const Channel first = req.channels[0];
+    std::string key = AddressKey(req.tenant, AddressOf(req, first), first);
+    key += '|';
+    key += Sha256Prefix(ContentBytes(req, first));
+    ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::content,
+                    .key = std::move(key), .value = req.id, .ttl = tp.content_window});
+    slots_.push_back({Check::content, first, false});
+  }
+  // 3. Opt-outs, and opt-ins where the lane requires them: the channel's own
+  // record and the all-channels one.
+  const bool bulk = req.lane == gateway::Lane::bulk;
+  const bool needs_consent = bulk ? tp.bulk_requires_opt_in : tp.transactional_requires_opt_in;
+  for (const Channel c : req.channels) {
+    const std::string address = AddressOf(req, c);
+    for (const bool all : {false, true}) {
+      const auto scope = all ? std::nullopt : std::optional<Channel>(c);
+      ops_.push_back({.type = Op::Type::get, .family = Family::suppression,
+                      .key = AddressKey(req.tenant, address, scope)});
+      slots_.push_back({Check::suppression, c, all});
+      if (needs_consent) {
+        ops_.push_back({.type = Op::Type::get, .family = Family::consent,
+                        .key = AddressKey(req.tenant, address, scope)});
+        slots_.push_back({Check::consent, c, all});
+      }
+    }
+  }
+  // 4. The send times each applicable cap counts.
+  for (std::size_t i = 0; i < tp.frequency_caps.size(); ++i) {
+    const auto& cap = tp.frequency_caps[i];
+    if (!LaneMatches(cap.lanes, req.lane)) continue;
+    if (cap.channel) {
+      if (std::find(req.channels.begin(), req.channels.end(), *cap.channel) == req.channels.end()) {
+        continue;
+      }
+      ops_.push_back({.type = Op::Type::get, .family = Family::counter,
+                      .key = CapKey(req.tenant, CapRecipient(req, *cap.channel), cap)});
+      slots_.push_back({Check::cap, *cap.channel, false, i});
+    } else {
+      ops_.push_back({.type = Op::Type::get, .family = Family::counter,
+                      .key = CapKey(req.tenant, CapRecipient(req, req.channels[0]), cap)});
+      slots_.push_back({Check::cap, req.channels[0], true, i});
+    }
+  }
+}
+
+Decision RequestPolicy::Decide(system_clock::time_point now) const {
+  Decision d;
+  const auto& req = *req_;
+  const std::int64_t now_ms = Ms(now);
+  std::array<bool, kChannelCount> has_consent{};
+  bool consent_checked = false;
+  std::string across_cap;  // an across-channel cap that is full: every channel is over it
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    const Op& op = ops_[i];
+    const auto ci = static_cast<std::size_t>(s.channel);
+    switch (s.check) {
+      case Check::dedup: {
+        if (!op.found) break;
+        const DedupRecord r = ParseDedup(op.result);
+        if (r.origin != origin_) {
+          d.verdict = Decision::Verdict::duplicate;
+          d.outcome = Outcome::duplicate_id;
+          d.reason = fmt::format("id: {} was already received within the dedup window ({})",
+                                 req.id, FormatDuration(tp_->dedup_window));
+          return d;
+        }
+        if (r.sent) {
+          d.verdict = Decision::Verdict::already_sent;
+          d.outcome = Outcome::already_sent;
+          d.reason = "redelivery: sent before a restart or rebalance; not sent again";
+          d.provider = r.provider;
+          d.provider_message_id = r.provider_message_id;
+          return d;
+        }
+        break;  // our own claim from before a crash: the send is not recorded, so it is made
+      }
+      case Check::content:
+        if (op.found && op.result != req.id) {
+          d.verdict = Decision::Verdict::duplicate;
+          d.outcome = Outcome::duplicate_content;
+          d.reason = fmt::format(
+              "content: the same {} content went to this address as request {} within {}",
+              ToString(s.channel), op.result, FormatDuration(tp_->content_window));
+          return d;
+        }
+        break;
+      case Check::suppression:
+        if (op.found && d.skipped[ci].empty()) {
+          d.skipped[ci] = fmt::format("suppression: {} opted out{}{}", ToString(s.channel),
+                                      s.all_channels ? " of every channel" : "",
+                                      DescribeRecord(op.result));
+          d.skipped_outcome[ci] = Outcome::skipped_suppression;
+        }
+        break;
+      case Check::consent:
+        consent_checked = true;
+        if (op.found) has_consent[ci] = true;
+        break;
+      case Check::cap: {
+        const auto& cap = tp_->frequency_caps[s.cap];
+        if (!op.found) break;
+        const auto* limit = OverCap(cap, op.result, now_ms);
+        if (limit == nullptr) break;
+        const std::string why =
+            fmt::format("frequency_cap: {}/{} {} reached for this recipient", limit->limit,
+                        FormatDuration(limit->window),
+                        s.all_channels ? std::string("across channels")
+                                       : fmt::format("on {}", ToString(s.channel)));
+        if (s.all_channels) {
+          if (across_cap.empty()) across_cap = why;
+        } else if (d.skipped[ci].empty()) {
+          d.skipped[ci] = why;
+          d.skipped_outcome[ci] = Outcome::skipped_frequency_cap;
+        }
+        break;
+      }
+    }
+  }
+  if (consent_checked) {
+    for (const Channel c : req.channels) {
+      const auto ci = static_cast<std::size_t>(c);
+      if (!has_consent[ci] && d.skipped[ci].empty()) {
+        d.skipped[ci] = fmt::format("no_consent: no recorded opt-in for {}", ToString(c));
+        d.skipped_outcome[ci] = Outcome::skipped_no_consent;
+      }
+    }
+  }
+  if (!across_cap.empty()) {
+    d.verdict = Decision::Verdict::suppressed;
+    d.outcome = Outcome::suppressed_frequency_cap;
+    d.reason = across_cap;
+    return d;
+  }
+  for (const Channel c : req.channels) {
+    if (d.skipped[static_cast<std::size_t>(c)].empty()) return d;  // send
+  }
+  // Every channel is skipped: the request ends suppressed, with every reason,
+  // counted under the first channel's.
+  d.verdict = Decision::Verdict::suppressed;
+  const Outcome first = d.skipped_outcome[static_cast<std::size_t>(req.channels[0])];
+  d.outcome = first == Outcome::skipped_no_consent     ? Outcome::suppressed_no_consent
+              : first == Outcome::skipped_frequency_cap ? Outcome::suppressed_frequency_cap
+                                                        : Outcome::suppressed_suppression;
+  for (const Channel c : req.channels) {
+    if (!d.reason.empty()) d.reason += "; ";
+    d.reason += d.skipped[static_cast<std::size_t>(c)];
+  }
+  return d;
+}
+
+void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
+                                std::string_view provider_message_id,
+                                system_clock::time_point now) {
+  const auto& req = *req_;
+  const auto& tp = *tp_;
+  ops_.clear();
+  slots_.clear();
+  std::string value = "s|" + origin_;
+  value += '|';
+  value += provider;
+  value += '|';
+  value += provider_message_id;
+  ops_.push_back({.type = Op::Type::put, .family = Family::dedup,
+                  .key = DedupKey(req.tenant, req.id), .value = std::move(value),
+                  .ttl = tp.dedup_window});
+  const std::string now_ms = std::to_string(Ms(now));
+  std::vector<std::string> counted;  // rules sharing a key count the send once
+  for (const auto& cap : tp.frequency_caps) {
+    if (!LaneMatches(cap.lanes, req.lane)) continue;
+    if (cap.channel && *cap.channel != channel) continue;
+    std::string key = CapKey(req.tenant, CapRecipient(req, cap.channel ? channel : req.channels[0]),
+                             cap);
+    if (std::find(counted.begin(), counted.end(), key) != counted.end()) continue;
+    counted.push_back(key);
+    ops_.push_back({.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
+                    .value = now_ms, .ttl = CapTtl(tp, cap), .keep = CapKeep(tp, cap)});
+  }
+}
+
+}  // namespace omnigate::policy

@@ -1,0 +1,128 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "gateway/config.h"
+#include "gateway/request.h"
+#include "gateway/state/state_store.h"
+
+namespace omnigate::policy {
+
+using gateway::SendRequest;
+using gateway::TenantPolicy;
+using std::chrono::system_clock;
+
+// Addresses are compared in one form, whoever wrote them: phones and Viber
+// ids in E.164 ("+40 (700) 000-001" and "0040700000001" are "+40700000001"),
+// email with its domain lower-cased (the local part is case-sensitive per
+// RFC 5321, and some servers honour that), web-push endpoints as given.
+Result<std::string, std::string> NormalizeAddress(Channel channel, std::string_view address);
+
+// The address a request sends to on `channel`, normalised. Empty when the
+// request has none for it.
+std::string AddressOf(const SendRequest& req, Channel channel);
+
+// Store keys. Recipient-scoped keys carry a Redis Cluster hash tag {…} on
+// tenant and address, so that one recipient's records share a slot. `channel`
+// unset means every channel ("*").
+std::string AddressKey(std::string_view tenant, std::string_view address,
+                       std::optional<Channel> channel);
+std::string DedupKey(std::string_view tenant, std::string_view id);
+
+// A suppression or a consent as stored (JSON): why, who said so, when
+// (epoch ms), and until when (0 = no expiry). The store's TTL enforces the
+// expiry; it is kept here to show it.
+struct AddressRecord {
+  std::string reason;
+  std::string source;
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+};
+std::string EncodeAddressRecord(const AddressRecord& r);
+std::optional<AddressRecord> DecodeAddressRecord(std::string_view json);
+
+// The policy outcomes counted in omnigate_policy_decisions_total, as
+// (decision, reason) label pairs.
+enum class Outcome : std::uint8_t {
+  allowed,                   // checks passed, a channel is sent
+  duplicate_id,              // same (tenant, id) inside the dedup window
+  duplicate_content,         // same recipient + channel + content inside the content window
+  suppressed_suppression,    // every channel opted out
+  suppressed_no_consent,     // every channel lacks the required opt-in
+  suppressed_frequency_cap,  // over a cap on every channel
+  skipped_suppression,       // one channel skipped, the cascade moved on
+  skipped_no_consent,
+  skipped_frequency_cap,
+  already_sent,  // a redelivered request the store records as sent: not sent again
+};
+inline constexpr std::size_t kOutcomeCount = 10;
+std::string_view DecisionLabel(Outcome o);
+std::string_view ReasonLabel(Outcome o);
+
+// What the checks of one request decided.
+struct Decision {
+  enum class Verdict : std::uint8_t {
+    send,          // send on the first channel not skipped
+    duplicate,     // final `duplicate`
+    suppressed,    // final `suppressed`
+    already_sent,  // final `sent` again, with the provider and id the store recorded
+  };
+  Verdict verdict = Verdict::send;
+  Outcome outcome = Outcome::allowed;
+  std::string reason;  // for the event; "<rule>: <detail>"
+  // Per channel (indexed by Channel): why it is skipped; empty = allowed.
+  std::array<std::string, kChannelCount> skipped;
+  std::array<Outcome, kChannelCount> skipped_outcome{};
+  // already_sent: what the first send recorded.
+  std::string provider;
+  std::string provider_message_id;
+};
+
+// The checks of one request against the state store, in two steps around
+// one batch: Prepare() lists the reads and claims, the caller executes them
+// (one pipelined round trip on redis, a few memtable reads embedded), and
+// Decide() reads the results. After a provider accepts the send,
+// PrepareSent() lists the writes that record it (dedup state, cap counters);
+// the final event is produced only after they are stored, so that a
+// redelivery after a crash finds the send recorded.
+//
+// `origin` names where this copy of the request came from (Kafka
+// topic/partition/offset): a claim with the same origin is the same record
+// delivered again after a crash or rebalance, not a repeat publish.
+class RequestPolicy {
+ public:
+  void Prepare(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
+               system_clock::time_point now);
+  std::span<state::Op> ops() { return ops_; }
+  Decision Decide(system_clock::time_point now) const;
+  void PrepareSent(Channel channel, std::string_view provider, std::string_view provider_message_id,
+                   system_clock::time_point now);
+
+ private:
+  enum class Check : std::uint8_t { dedup, content, suppression, consent, cap };
+  struct Slot {
+    Check check;
+    Channel channel;       // suppression, consent, per-channel caps
+    bool all_channels;     // the "*" record, or an across-channel cap
+    std::size_t cap = 0;   // index into tp_->frequency_caps
+  };
+  const SendRequest* req_ = nullptr;
+  const TenantPolicy* tp_ = nullptr;
+  std::string origin_;
+  std::vector<state::Op> ops_;
+  std::vector<Slot> slots_;
+};
+
+// The recipient a frequency cap counts: the user id when the request has
+// one, else the address of `channel` (across channels: of the first one).
+std::string CapRecipient(const SendRequest& req, Channel channel);
+
+}  // namespace omnigate::policy
