@@ -18,13 +18,16 @@ BUILD_PACKAGES=(
   librdkafka-dev libboost1.81-all-dev libcurl4-openssl-dev libnghttp2-dev
   libssl-dev libspdlog-dev libfmt-dev libsimdjson-dev libyaml-cpp-dev
   libcli11-dev librocksdb-dev libhiredis-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libmimalloc-dev
+  libbenchmark-dev libmimalloc-dev libcctz-dev
 )
 
 DEBIAN_PACKAGES=(
   "${BUILD_PACKAGES[@]}"
   # test peers nobody here wrote
   kcat redis-server python3-kafka curl
+  # the zones the quiet-hours tests load: cctz reads /usr/share/zoneinfo, and
+  # --no-install-recommends leaves out libcctz-dev's recommendation of it
+  tzdata
   # benchmark plots (bench/report.py)
   python3-matplotlib
   # benchmark references
