@@ -2,6 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+
+#include "gateway/policy/policy.h"
+
 namespace omnigate::gateway {
 
 void LatencyHistogram::Observe(std::chrono::microseconds d) {
@@ -64,6 +69,8 @@ std::string GatewayMetrics::RenderPrometheus() const {
   counter("omnigate_requests_final_total", "", "status=\"failed\"", failed.Get(), false);
   counter("omnigate_requests_final_total", "", "status=\"rejected\"", rejected.Get(), false);
   counter("omnigate_requests_final_total", "", "status=\"expired\"", expired.Get(), false);
+  counter("omnigate_requests_final_total", "", "status=\"duplicate\"", duplicates.Get(), false);
+  counter("omnigate_requests_final_total", "", "status=\"suppressed\"", suppressed.Get(), false);
   for (Channel c : kAllChannels) {
     counter("omnigate_sent_total", "Requests sent, by channel.",
             fmt::format("channel=\"{}\"", ToString(c)),
@@ -98,6 +105,17 @@ std::string GatewayMetrics::RenderPrometheus() const {
   counter("omnigate_schedule_rejected_total",
           "Requests rejected because send_at is beyond pipeline.max_schedule_ahead.", "",
           schedule_too_far.Get());
+  counter("omnigate_state_unavailable_total",
+          "Policy checks the state store could not answer; the request waits and is checked "
+          "again (never sent unchecked).",
+          "", state_unavailable.Get());
+  counter("omnigate_state_record_failures_total",
+          "Sends a provider accepted whose record the state store did not take (a redelivery "
+          "of such a request could be sent again).",
+          "", state_record_failures.Get());
+  gauge("omnigate_state_up", "1 while the state store answers (or policy is off), else 0.",
+        state_up.Get());
+  policy.AppendPrometheus(out);
   gauge("omnigate_parked", "Requests waiting on a timer (send_at or retry back-off).",
         parked.Get());
   gauge("omnigate_oldest_parked_seconds",
@@ -134,6 +152,38 @@ std::string GatewayMetrics::RenderPrometheus() const {
                                 fmt::format("provider=\"{}\"", p->name));
   }
   return out;
+}
+
+static_assert(PolicyMetrics::kOutcomes == policy::kOutcomeCount);
+
+void PolicyMetrics::Init(const std::vector<std::string>& configured_tenants) {
+  names_ = configured_tenants;
+  std::sort(names_.begin(), names_.end());
+  names_.push_back("_other");
+  rows_ = std::make_unique<Row[]>(names_.size());
+}
+
+PolicyMetrics::Row& PolicyMetrics::For(std::string_view tenant) {
+  const auto end = names_.end() - 1;
+  const auto it = std::lower_bound(names_.begin(), end, tenant);
+  const auto index = it != end && *it == tenant ? it - names_.begin() : end - names_.begin();
+  return rows_[static_cast<std::size_t>(index)];
+}
+
+void PolicyMetrics::AppendPrometheus(std::string& out) const {
+  if (names_.empty()) return;
+  out += "# HELP omnigate_policy_decisions_total Delivery-policy decisions: duplicates, "
+         "suppressions, skipped channels, allowed sends.\n";
+  out += "# TYPE omnigate_policy_decisions_total counter\n";
+  for (std::size_t t = 0; t < names_.size(); ++t) {
+    for (std::size_t o = 0; o < kOutcomes; ++o) {
+      const auto outcome = static_cast<policy::Outcome>(o);
+      fmt::format_to(std::back_inserter(out),
+                     "omnigate_policy_decisions_total{{decision=\"{}\",reason=\"{}\",tenant=\"{}\"}} {}\n",
+                     policy::DecisionLabel(outcome), policy::ReasonLabel(outcome), names_[t],
+                     rows_[t][o].Get());
+    }
+  }
 }
 
 }  // namespace omnigate::gateway

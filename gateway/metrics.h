@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "providers/channel.h"
@@ -52,6 +53,23 @@ struct ProviderMetrics {
   LatencyHistogram latency;
 };
 
+// omnigate_policy_decisions_total{decision,reason,tenant}. Tenants listed
+// under policy.tenants are counted under their names, every other tenant as
+// "_other": the label's values come from config, never from request data, so
+// a publisher cannot grow the metric without bound.
+class PolicyMetrics {
+ public:
+  static constexpr std::size_t kOutcomes = 10;  // policy::kOutcomeCount
+  using Row = std::array<Counter, kOutcomes>;
+  void Init(const std::vector<std::string>& configured_tenants);
+  Row& For(std::string_view tenant);
+  void AppendPrometheus(std::string& out) const;
+
+ private:
+  std::vector<std::string> names_;  // sorted configured tenants, then "_other"
+  std::unique_ptr<Row[]> rows_;
+};
+
 // Every counter of the gateway, declared once (STYLE.md: counters in a list,
 // per component). Owned by main; shared by reference with the components
 // that update it; read by /metrics. The provider list is fixed at start-up.
@@ -74,6 +92,12 @@ struct GatewayMetrics {
   Counter records_dropped;    // records Kafka refuses for good (too large even when cut)
   Counter redelivered_done;   // redelivered requests skipped: done before a restart/rebalance
   Counter schedule_too_far;   // send_at beyond pipeline.max_schedule_ahead (rejected)
+  Counter duplicates;         // final duplicate events
+  Counter suppressed;         // final suppressed events
+  Counter state_unavailable;  // policy checks the state store could not answer (retried)
+  Counter state_record_failures;  // sends accepted whose record the store did not take
+  Gauge state_up;             // 1 while the state store answers (or policy is off)
+  PolicyMetrics policy;
   Gauge oldest_parked_seconds;  // age of the longest-parked request (scheduled or backing off)
   Gauge parked;                 // requests parked on a timer (send_at or retry back-off)
   Gauge in_flight;    // consumed and not yet committed

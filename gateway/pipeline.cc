@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "gateway/worker.h"
+#include "gateway/state/embedded_store.h"
+#include "common/clock.h"
 #include "queue/embedded_broker.h"
 #include "queue/kafka_producer.h"
 
@@ -69,8 +71,31 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
                    *topic);
     }
   }
+  if (config->policy.enabled) {
+    std::vector<std::string> tenants;
+    for (const auto& [name, rules] : config->policy.tenants) tenants.push_back(name);
+    metrics.policy.Init(tenants);
+    if (config->state.backend == "embedded") {
+      auto store = state::EmbeddedStore::Open(
+          {.path = config->state.path, .sync_writes = config->state.sync_writes},
+          SystemClock::Instance());
+      if (!store) return MakeUnexpected("state.path: " + store.error());
+      self->embedded_store_ = std::move(store).value();
+      spdlog::info("state: embedded store at {}", config->state.path);
+    } else {
+      spdlog::info("state: redis at {}:{}, one connection per worker", config->state.redis.host,
+                   config->state.redis.port);
+    }
+    self->state_health_ = std::make_unique<StateHealth>(
+        config->state.backend, static_cast<std::size_t>(config->pipeline.workers));
+  } else {
+    spdlog::warn("policy.enabled is false: no deduplication, suppressions, consents or caps");
+  }
+  metrics.state_up.Set(1);
   for (int i = 0; i < config->pipeline.workers; ++i) {
-    self->workers_.push_back(std::make_unique<Worker>(i, config, *self->producer_, metrics));
+    self->workers_.push_back(std::make_unique<Worker>(i, config, *self->producer_, metrics,
+                                                      self->embedded_store_.get(),
+                                                      self->state_health_.get()));
   }
   auto consumer = queue::KafkaConsumer::Create({.brokers = self->bootstrap_,
                                                 .group_id = k.group_id,
@@ -161,8 +186,19 @@ bool Pipeline::Ready(std::string& why) {
     why = "kafka brokers unreachable: no answer to a metadata request within 1 s";
     return false;
   }
+  if (state_health_ && state_health_->down()) {
+    const auto since = std::chrono::steady_clock::time_point(
+        std::chrono::steady_clock::duration(state_health_->down_since_ns()));
+    why = fmt::format("state store ({}) unavailable for {} s: consumption is paused, nothing is "
+                      "sent unchecked",
+                      state_health_->backend(),
+                      std::chrono::duration_cast<std::chrono::seconds>(now - since).count());
+    return false;
+  }
   return true;
 }
+
+state::StateStore* Pipeline::shared_store() const { return embedded_store_.get(); }
 
 std::int64_t Pipeline::LaneLimit(Lane lane) const {
   const auto& pc = config_->pipeline;
@@ -264,7 +300,18 @@ void Pipeline::UpdateFlowControl() {
   const auto partition_held_cap = std::max<std::int64_t>(1, pc.max_in_flight_per_partition / 2);
   std::vector<queue::TopicPartition> pause;
   std::vector<queue::TopicPartition> resume;
+  // The state store down: every partition pauses (what is in flight waits
+  // for its checks); they resume by the rules below once it answers.
+  const bool store_down = state_health_ && state_health_->down();
+  metrics_.state_up.Set(store_down ? 0 : 1);
   for (auto& [key, p] : partitions_) {
+    if (store_down) {
+      if (!p->paused) {
+        p->paused = true;
+        pause.push_back({p->topic, p->partition});
+      }
+      continue;
+    }
     const auto mine = static_cast<std::int64_t>(p->backlog.size());
     const bool over = mine > 0 && (mine >= partition_held_cap || held >= held_cap);
     const bool under = mine <= partition_held_cap / 2 && held <= held_cap / 2;

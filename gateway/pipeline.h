@@ -20,6 +20,11 @@ class EmbeddedBroker;
 class KafkaProducer;
 }  // namespace omnigate::queue
 
+namespace omnigate::state {
+class EmbeddedStore;
+class StateStore;
+}  // namespace omnigate::state
+
 namespace omnigate::gateway {
 
 class Worker;
@@ -48,6 +53,9 @@ class Pipeline final : public queue::ConsumerListener {
   bool Ready(std::string& why);
   // The bootstrap address in use (the embedded broker's, when embedded).
   const std::string& bootstrap() const { return bootstrap_; }
+  // The embedded state store the workers share (for the admin API); null
+  // with policy off or the redis backend.
+  state::StateStore* shared_store() const;
 
   // ConsumerListener, called on the Run() thread.
   void OnAssigned(const std::vector<queue::TopicPartition>& partitions) override;
@@ -70,6 +78,8 @@ class Pipeline final : public queue::ConsumerListener {
   std::shared_ptr<const Config> config_;
   GatewayMetrics& metrics_;
   std::unique_ptr<queue::EmbeddedBroker> broker_;
+  std::unique_ptr<state::EmbeddedStore> embedded_store_;
+  std::unique_ptr<StateHealth> state_health_;
   std::unique_ptr<queue::KafkaProducer> producer_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<queue::KafkaConsumer> consumer_;

@@ -12,7 +12,11 @@
 #include <cmath>
 #include <mutex>
 
+#include "common/clock.h"
 #include "common/mask.h"
+#include "gateway/policy/policy.h"
+#include "gateway/state/redis_store.h"
+#include "gateway/state/state_store.h"
 #include "providers/log_throttle.h"
 #include "queue/kafka_consumer.h"
 #include "queue/kafka_producer.h"
@@ -51,6 +55,11 @@ struct RequestContext {
   int attempt = 0;  // sends on the current channel
   std::optional<asio::steady_timer> timer;
   std::chrono::steady_clock::time_point parked_since{};  // while in partition->waiting
+  // Delivery policy: the checks' ops and their outcome. `checked` once they
+  // passed; `skipped[channel]` says why the policy ruled a channel out.
+  policy::RequestPolicy policy;
+  bool checked = false;
+  std::array<std::string, kChannelCount> skipped;
   // The worker's list of live requests (for Stop), intrusive: no allocation
   // or hashing per request.
   RequestContext* live_prev = nullptr;
@@ -100,13 +109,27 @@ std::string ExtractId(std::string_view payload) {
 }  // namespace
 
 Worker::Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProducer& producer,
-               GatewayMetrics& metrics)
+               GatewayMetrics& metrics, state::StateStore* shared_store, StateHealth* health)
     : index_(index),
       config_(std::move(config)),
       producer_(producer),
       metrics_(metrics),
+      store_(shared_store),
+      health_(health),
       loop_(std::make_unique<Loop>()),
       rng_(static_cast<unsigned>(index) * 7919u + 17u) {
+  if (config_->policy.enabled && config_->state.backend == "redis") {
+    const auto& r = config_->state.redis;
+    own_store_ = std::make_unique<state::RedisStore>(
+        loop_->io,
+        state::RedisStoreOptions{.host = r.host,
+                                 .port = r.port,
+                                 .password = r.password,
+                                 .reconnect_backoff = r.reconnect_backoff,
+                                 .command_timeout = r.command_timeout},
+        SystemClock::Instance());
+    store_ = own_store_.get();
+  }
   providers_ = MakeWorkerProviders(*config_, loop_->io, config_->pipeline.workers);
   // Routes: the configured failover order per channel.
   for (const auto& [channel, names] : config_->routes) {
@@ -124,6 +147,7 @@ Worker::~Worker() { Stop(); }
 
 void Worker::Start(queue::KafkaConsumer* consumer) {
   consumer_ = consumer;
+  if (own_store_) asio::post(loop_->io, [this] { own_store_->Start(); });
   CommitTick();
   thread_ = std::thread([this] { loop_->io.run(); });
 }
@@ -132,6 +156,10 @@ void Worker::Stop() {
   if (!thread_.joinable()) return;
   asio::post(loop_->io, [this] {
     loop_->commit_timer.cancel();
+    // Before the requests go: closing the connection answers its pending
+    // batches (unavailable), and those answers write into the requests' ops.
+    stopped_ = true;
+    own_store_.reset();
     while (live_head_ != nullptr) {
       RequestContext* next = live_head_->live_next;
       delete live_head_;
@@ -358,6 +386,10 @@ void Worker::TrySend(RequestContext* ctx) {
     Finish(ctx, EventStatus::expired, {}, {}, "expires_at passed before it could be sent", 0);
     return;
   }
+  if (store_ != nullptr && !ctx->checked) {
+    RunChecks(ctx);  // continues here (TrySend) once they pass
+    return;
+  }
   const Channel channel = req.channels[ctx->channel_pos];
   const auto& route = routes_[static_cast<std::size_t>(channel)];
   if (route.empty()) {
@@ -441,6 +473,10 @@ void Worker::OnSendResult(RequestContext* ctx, const Route& route, providers::Se
   if (result.status == SendStatus::accepted) {
     metrics_.sent.Inc();
     metrics_.sent_by_channel[static_cast<std::size_t>(channel)].Inc();
+    if (store_ != nullptr) {
+      RecordSent(ctx, route, std::move(result));
+      return;
+    }
     Finish(ctx, EventStatus::sent, route.provider->name(), result.provider_message_id,
            result.reason, result.segments);
     return;
@@ -485,11 +521,122 @@ void Worker::ChannelFailed(RequestContext* ctx, const std::string& reason) {
     ++ctx->channel_pos;
     ctx->route_pos = 0;
     ctx->attempt = 0;
-    TrySend(ctx);
-    return;
+    if (SkipDisallowedChannels(ctx)) {
+      TrySend(ctx);
+      return;
+    }
   }
   metrics_.failed.Inc();
   Finish(ctx, EventStatus::failed, {}, {}, reason, 0);
+}
+
+bool Worker::SkipDisallowedChannels(RequestContext* ctx) {
+  const auto& channels = ctx->request.channels;
+  while (ctx->channel_pos < channels.size()) {
+    const auto& why = ctx->skipped[static_cast<std::size_t>(channels[ctx->channel_pos])];
+    if (why.empty()) return true;
+    if (ctx->channel_pos + 1 == channels.size()) return false;  // stays on the last one
+    metrics_.fallbacks.Inc();
+    Emit(ctx, EventStatus::fallback, false, {}, {}, why);
+    ++ctx->channel_pos;
+  }
+  return false;
+}
+
+void Worker::RunChecks(RequestContext* ctx) {
+  const auto& req = ctx->request;
+  // The record's place in Kafka: a claim with the same origin is this record
+  // redelivered (crash, rebalance), not a second publish of the id.
+  std::string origin = ctx->partition->topic;
+  fmt::format_to(std::back_inserter(origin), "/{}/{}", ctx->partition->partition, ctx->offset);
+  ctx->policy.Prepare(req, config_->policy.For(req.tenant), origin, SystemClock::Instance().Now());
+  store_->Execute(ctx->policy.ops(), [this, ctx](state::StoreStatus status) {
+    if (stopped_) return;
+    OnChecked(ctx, status == state::StoreStatus::ok);
+  });
+}
+
+void Worker::OnChecked(RequestContext* ctx, bool ok) {
+  if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
+  if (!ok) {
+    // Never sent unchecked: the request waits (uncommitted) and is checked
+    // again; the pipeline pauses consumption until the store answers.
+    metrics_.state_unavailable.Inc();
+    std::uniform_int_distribution<int> jitter(400, 600);
+    Park(ctx, milliseconds(jitter(rng_)));
+    return;
+  }
+  using Verdict = policy::Decision::Verdict;
+  const policy::Decision d = ctx->policy.Decide(SystemClock::Instance().Now());
+  auto& row = metrics_.policy.For(ctx->request.tenant);
+  row[static_cast<std::size_t>(d.outcome)].Inc();
+  switch (d.verdict) {
+    case Verdict::duplicate:
+      metrics_.duplicates.Inc();
+      Finish(ctx, EventStatus::duplicate, {}, {}, d.reason, 0);
+      return;
+    case Verdict::suppressed:
+      metrics_.suppressed.Inc();
+      Finish(ctx, EventStatus::suppressed, {}, {}, d.reason, 0);
+      return;
+    case Verdict::already_sent:
+      // Its final event may be the one that was lost: say it again, with
+      // what the first send recorded.
+      metrics_.sent.Inc();
+      Finish(ctx, EventStatus::sent, d.provider, d.provider_message_id, d.reason, 0);
+      return;
+    case Verdict::send:
+      break;
+  }
+  ctx->checked = true;
+  for (const Channel c : ctx->request.channels) {
+    const auto i = static_cast<std::size_t>(c);
+    if (d.skipped[i].empty()) continue;
+    ctx->skipped[i] = d.skipped[i];
+    row[static_cast<std::size_t>(d.skipped_outcome[i])].Inc();
+  }
+  SkipDisallowedChannels(ctx);  // Decide() left at least one channel
+  TrySend(ctx);
+}
+
+void Worker::ProbeStore() {
+  if (store_ == nullptr || health_ == nullptr || probing_ || stopped_) return;
+  if (!health_->down(static_cast<std::size_t>(index_))) return;
+  probing_ = true;
+  probe_.assign(1, state::Op{.type = state::Op::Type::get, .family = state::Family::dedup,
+                             .key = "omnigate-probe"});
+  store_->Execute(probe_, [this](state::StoreStatus status) {
+    if (stopped_) return;
+    probing_ = false;
+    health_->Report(static_cast<std::size_t>(index_), status == state::StoreStatus::ok);
+  });
+}
+
+void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::SendResult result) {
+  const Channel channel = ctx->request.channels[ctx->channel_pos];
+  ctx->policy.PrepareSent(channel, route.provider->name(), result.provider_message_id,
+                          SystemClock::Instance().Now());
+  // The final event waits for the record: a redelivery (crash before the
+  // commit) then finds the send recorded and does not repeat it.
+  store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
+                                      result = std::move(result)](state::StoreStatus status) {
+    if (stopped_) return;
+    const bool ok = status == state::StoreStatus::ok;
+    if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
+    if (!ok) {
+      // The send happened; its event must not be held back by the store.
+      metrics_.state_record_failures.Inc();
+      std::uint64_t held = 0;
+      if (providers::ShouldLog("state-record", "", std::chrono::seconds(1), &held)) {
+        spdlog::warn("state: a send accepted by {} could not be recorded in the {} store (+{} "
+                     "more); its final event goes out, but a redelivery of it before the "
+                     "commit would be sent again",
+                     provider, store_->backend(), held);
+      }
+    }
+    Finish(ctx, EventStatus::sent, provider, result.provider_message_id, result.reason,
+           result.segments);
+  });
 }
 
 void Worker::Park(RequestContext* ctx, milliseconds delay) {
@@ -773,6 +920,7 @@ void Worker::CommitTick() {
   }
   UpdateParkedStats();
   ReportFailures();
+  ProbeStore();
   if (!produce_backlog_.empty()) {
     auto backlog = std::move(produce_backlog_);
     produce_backlog_.clear();

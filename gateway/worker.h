@@ -20,6 +20,8 @@
 #include "gateway/partition_state.h"
 #include "gateway/provider_factory.h"
 #include "gateway/request.h"
+#include "gateway/state/state_store.h"
+#include "gateway/state_health.h"
 #include "providers/provider.h"
 #include "queue/kafka_consumer.h"
 #include "queue/kafka_message.h"
@@ -31,6 +33,10 @@ class io_context;
 namespace omnigate::queue {
 class KafkaProducer;
 }  // namespace omnigate::queue
+
+namespace omnigate::state {
+class RedisStore;
+}  // namespace omnigate::state
 
 namespace omnigate::gateway {
 
@@ -50,8 +56,13 @@ struct PendingRecord;
 // a lock. Lifecycle: constructed, Start(), any number of Submit(), Stop().
 class Worker {
  public:
+  // With policy on, `shared_store` is the embedded store every worker shares,
+  // or null with the redis backend (each worker then opens its own
+  // connection on its io_context). `health` receives this worker's store
+  // outcomes. Both outlive the worker.
   Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProducer& producer,
-         GatewayMetrics& metrics);
+         GatewayMetrics& metrics, state::StateStore* shared_store = nullptr,
+         StateHealth* health = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -104,6 +115,14 @@ class Worker {
   void TrySend(RequestContext* ctx);
   void OnSendResult(RequestContext* ctx, const Route& route, providers::SendResult result);
   void ChannelFailed(RequestContext* ctx, const std::string& reason);
+  // Delivery policy (state store): the checks before the first send, and
+  // the record of an accepted send before its final event.
+  void RunChecks(RequestContext* ctx);
+  void OnChecked(RequestContext* ctx, bool ok);
+  void RecordSent(RequestContext* ctx, const Route& route, providers::SendResult result);
+  // Moves past channels the policy skipped, emitting a fallback event for
+  // each; false when none is left.
+  bool SkipDisallowedChannels(RequestContext* ctx);
   void Park(RequestContext* ctx, std::chrono::milliseconds delay);
   void Finish(RequestContext* ctx, EventStatus status, std::string_view provider,
               std::string_view provider_message_id, std::string_view reason, int segments);
@@ -138,12 +157,21 @@ class Worker {
   queue::KafkaProducer& producer_;
   GatewayMetrics& metrics_;
   queue::KafkaConsumer* consumer_ = nullptr;
+  state::StateStore* store_ = nullptr;  // null: policy off
+  StateHealth* health_ = nullptr;
 
   class Loop;  // io_context, work guard, timers (keeps Asio out of this header)
   std::unique_ptr<Loop> loop_;
   std::thread thread_;
 
   // Worker thread only.
+  std::unique_ptr<state::RedisStore> own_store_;  // the redis backend's connection
+  bool stopped_ = false;  // Stop() began: late store answers are ignored
+  // A read the commit tick sends while this worker's store is marked down and
+  // nothing else would find out that it is back (every waiting request gone).
+  std::vector<state::Op> probe_;
+  bool probing_ = false;
+  void ProbeStore();
   RequestDecoder decoder_;
   WorkerProviders providers_;
   std::array<std::vector<Route>, kChannelCount> routes_;

@@ -53,7 +53,7 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
   cfg << "kafka:\n"
       << "  brokers: \"" << bootstrap_ << "\"\n"
       << "  group_id: e2e\n"
-      << "  commit_interval: 50ms\n"
+      << "  commit_interval: " << options_.commit_interval << "\n"
       << "  consumer: {\"session.timeout.ms\": \"6000\"}\n"
       << "pipeline:\n"
       << "  workers: 2\n"
@@ -64,6 +64,9 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
       << "http: {listen: \"127.0.0.1:0\", port_file: \"" << dir_.File("http.port") << "\""
       << (options_.http_yaml.empty() ? "" : ", " + options_.http_yaml) << "}\n"
       << "log: {level: info}\n"
+      << (options_.state_yaml.empty()
+              ? "state: {path: \"" + dir_.File("state") + "\"}\n"
+              : "state: " + options_.state_yaml + "\n")
       << "providers:\n"
       << "  - name: sms-main\n"
       << "    type: twilio\n"
@@ -101,6 +104,11 @@ void E2eFixture::StartSecondGateway() {
   std::string cfg = ReadFile(dir_.File("omnigate.yaml"));
   const std::string from = dir_.File("http.port");
   cfg.replace(cfg.find(from), from.size(), dir_.File("http2.port"));
+  // The embedded store is one process's (RocksDB locks it): the second
+  // instance keeps its own, as a second machine would.
+  if (const auto at = cfg.find(dir_.File("state") + "\""); at != std::string::npos) {
+    cfg.replace(at, dir_.File("state").size(), dir_.File("state2"));
+  }
   {
     std::ofstream(dir_.File("omnigate2.yaml")) << cfg;
   }

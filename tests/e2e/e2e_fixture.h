@@ -33,7 +33,10 @@ class E2eFixture {
     int mock_latency_ms = 0;
     int provider_max_in_flight = 256;
     std::string drain_timeout = "5s";
+    std::string commit_interval = "50ms";
     std::string extra_gateway_yaml;
+    // The `state:` mapping; empty: the embedded store in the test directory.
+    std::string state_yaml;
     // Added to the `http:` mapping (e.g. "admin_token: x").
     std::string http_yaml;
     // Prepended to the `omnigate run` command line (e.g. prlimit and its flags).

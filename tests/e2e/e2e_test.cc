@@ -8,6 +8,7 @@
 #include <set>
 
 #include "tests/e2e/e2e_fixture.h"
+#include "tests/support/redis_server.h"
 
 namespace omnigate::testing {
 namespace {
@@ -175,18 +176,20 @@ TEST(EndToEnd, WarnsWhenProvidersCouldExhaustTheDescriptorLimit) {
   EXPECT_NE(log.find("LimitNOFILE="), std::string::npos) << log;
 }
 
-TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound) {
-  constexpr int kMaxInFlight = 300;
-  E2eFixture f({.partitions = 4,
-                .max_in_flight = kMaxInFlight,
-                .max_in_flight_per_partition = 150,
-                // Slow enough (max_in_flight / latency = 1,200/s) that the kill
-                // lands well inside the stream.
-                .mock_latency_ms = 250});
+struct KillResult {
+  std::size_t received_before_kill = 0;
+  int repeats = 0;
+};
+
+// Publishes `requests` SMS, SIGKILLs the gateway mid-stream, restarts it, and
+// waits for every request to end: nothing may be lost, and what the provider
+// received twice is counted.
+KillResult KillMidStreamAndRestart(E2eFixture::Options options, int requests) {
+  KillResult r;
+  E2eFixture f(std::move(options));
   f.StartGateway();
-  constexpr int kRequests = 3000;
   std::vector<std::pair<std::string, std::string>> records;
-  for (int i = 0; i < kRequests; ++i) {
+  for (int i = 0; i < requests; ++i) {
     const std::string phone = "+4071" + std::to_string(1000000 + i);
     records.emplace_back(phone, SmsRequest("crash-" + std::to_string(i), phone,
                                            "Message number " + std::to_string(i)));
@@ -194,30 +197,79 @@ TEST(EndToEnd, SigkillMidStreamLosesNothingAndRepeatsStayWithinTheInFlightBound)
   f.Publish("omnigate.requests", records);
 
   std::vector<SeenEvent> events;
-  ASSERT_TRUE(FinalsArrive(f, 300, 90s, events, 20ms));
+  EXPECT_TRUE(FinalsArrive(f, 300, 90s, events, 20ms));
   f.KillGateway();
   // What the provider had received when the gateway died: the kill must land
   // mid-stream, or the test proves nothing.
-  const std::size_t received_before_kill = ReceivedBodies(f.MockRecords()).size();
-  ASSERT_LT(received_before_kill, static_cast<std::size_t>(kRequests))
+  r.received_before_kill = ReceivedBodies(f.MockRecords()).size();
+  EXPECT_LT(r.received_before_kill, static_cast<std::size_t>(requests))
       << "the stream finished before the kill";
 
   f.StartGateway();
-  ASSERT_TRUE(FinalsArrive(f, static_cast<std::size_t>(kRequests), 120s, events));
-
+  EXPECT_TRUE(FinalsArrive(f, static_cast<std::size_t>(requests), 120s, events));
   for (const auto& e : events) {
     if (e.final) {
       EXPECT_EQ(e.status, "sent") << e.id << " " << e.reason;
     }
   }
   const auto bodies = ReceivedBodies(f.MockRecords());
-  EXPECT_EQ(bodies.size(), static_cast<std::size_t>(kRequests)) << "every request reached the provider";
-  const int repeats = Repeats(bodies);
-  std::printf("[ REPORT ] killed after the provider received %zu of %d; repeat sends after "
-              "restart: %d (bound: pipeline.max_in_flight = %d)\n",
-              received_before_kill, kRequests, repeats, kMaxInFlight);
-  ::testing::Test::RecordProperty("repeat_sends", repeats);
-  EXPECT_LE(repeats, kMaxInFlight);
+  EXPECT_EQ(bodies.size(), static_cast<std::size_t>(requests)) << "every request reached the provider";
+  r.repeats = Repeats(bodies);
+  return r;
+}
+
+// The repeat window after a crash (DESIGN.md §8, §11): with the state store
+// recording each send before its final event, a redelivered request is sent
+// again only if it was on the wire at the kill, so repeats stay within the
+// provider's in-flight cap (here 40) rather than the pipeline's (1,000).
+// Without policy, every sent request whose commit had not caught up repeats.
+constexpr int kKillRequests = 2000;
+constexpr int kKillPipelineInFlight = 1000;
+constexpr int kKillProviderInFlight = 40;
+
+E2eFixture::Options KillOptions(std::string extra_yaml, std::string state_yaml = {}) {
+  return {.partitions = 4,
+          .max_in_flight = kKillPipelineInFlight,
+          .max_in_flight_per_partition = 500,
+          // 40 on the wire for 100 ms each: 400 sends/s, so the kill lands
+          // well inside the stream.
+          .mock_latency_ms = 100,
+          .provider_max_in_flight = kKillProviderInFlight,
+          // The default: a second of sends is acknowledged but not committed
+          // at any moment, which is what a crash repeats without the store.
+          .commit_interval = "1s",
+          .extra_gateway_yaml = std::move(extra_yaml),
+          .state_yaml = std::move(state_yaml)};
+}
+
+void ReportKill(const char* what, const KillResult& r) {
+  std::printf("[ REPORT ] SIGKILL, %s: killed after the provider received %zu of %d; repeat "
+              "sends after restart: %d (on the wire at most: providers[].max_in_flight = %d; "
+              "pipeline.max_in_flight = %d)\n",
+              what, r.received_before_kill, kKillRequests, r.repeats, kKillProviderInFlight,
+              kKillPipelineInFlight);
+  ::testing::Test::RecordProperty("repeat_sends", r.repeats);
+}
+
+TEST(EndToEnd, SigkillWithoutPolicyRepeatsWithinThePipelineInFlightBound) {
+  const auto r = KillMidStreamAndRestart(KillOptions("policy: {enabled: false}\n"), kKillRequests);
+  ReportKill("policy off", r);
+  EXPECT_LE(r.repeats, kKillPipelineInFlight);
+}
+
+TEST(EndToEnd, SigkillWithTheEmbeddedStoreRepeatsOnlyWhatWasOnTheWire) {
+  const auto r = KillMidStreamAndRestart(KillOptions(""), kKillRequests);
+  ReportKill("embedded state", r);
+  EXPECT_LE(r.repeats, kKillProviderInFlight);
+}
+
+TEST(EndToEnd, SigkillWithTheRedisStoreRepeatsOnlyWhatWasOnTheWire) {
+  RedisServer redis;
+  const auto r = KillMidStreamAndRestart(
+      KillOptions("", "{backend: redis, redis: {port: " + std::to_string(redis.port()) + "}}"),
+      kKillRequests);
+  ReportKill("redis state", r);
+  EXPECT_LE(r.repeats, kKillProviderInFlight);
 }
 
 std::vector<std::pair<std::string, std::string>> SmsBatch(const std::string& prefix, int n) {

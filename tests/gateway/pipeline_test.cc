@@ -7,9 +7,12 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "bench/mock_provider.h"
+#include "gateway/policy/policy.h"
+#include "gateway/state/blocking_store.h"
 #include "providers/webpush/webpush_crypto.h"
 #include "queue/kafka_consumer.h"
 #include "queue/kafka_producer.h"
@@ -90,6 +93,7 @@ class PipelineHarness {
     config.http.listen = "127.0.0.1:0";
     config.retry.initial_backoff = 10ms;
     config.retry.max_backoff = 50ms;
+    if (config.state.path == StateConfig{}.path) config.state.path = state_dir_.File("state");
     for (const auto& p : config.providers) config.routes[p.channel].push_back(p.name);
     config_ = std::make_shared<const Config>(std::move(config));
     auto p = Pipeline::Create(config_, metrics_);
@@ -187,10 +191,12 @@ class PipelineHarness {
   }
 
   GatewayMetrics& metrics() { return metrics_; }
+  Pipeline& pipeline() { return *pipeline_; }
   const std::string& bootstrap() const { return pipeline_->bootstrap(); }
   const Config& config() const { return *config_; }
 
  private:
+  testing::TempDir state_dir_;  // first in, last out: the store closes before it goes
   std::shared_ptr<const Config> config_;
   GatewayMetrics metrics_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -562,6 +568,96 @@ TEST(Pipeline, PartitionsPausedDuringARebalanceFlowAgainAfterIt) {
                       90s))
       << "sent " << h.metrics().sent.Get() << " of " << kRequests << "; partitions paused "
       << h.metrics().partitions_paused.Get();
+}
+
+}  // namespace
+}  // namespace omnigate::gateway
+
+namespace omnigate::gateway {
+namespace {
+
+// A suppression as the admin API writes it.
+void Suppress(state::StateStore& store, const std::string& address, Channel channel) {
+  state::BlockingStore blocking(store);
+  std::vector<state::Op> ops{{.type = state::Op::Type::put,
+                              .family = state::Family::suppression,
+                              .key = policy::AddressKey("default", address, channel),
+                              .value = policy::EncodeAddressRecord({"STOP", "test", 1, 0})}};
+  ASSERT_EQ(blocking.Run(ops), state::StoreStatus::ok);
+}
+
+std::string SmsTo(const std::string& id, const std::string& phone, const std::string& user) {
+  return R"({"id":")" + id + R"(","to":{"phone":")" + phone + R"(","user_id":")" + user +
+         R"("},"channels":["sms"],"content":{"sms":{"text":"hello"}}})";
+}
+
+TEST(Pipeline, PolicyEndsDuplicatesAndSuppressionsAndSkipsASuppressedChannel) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  c.providers = {Twilio("sms-a", mock->port())};
+  c.policy.defaults.frequency_caps = {FrequencyCap{std::nullopt, LaneScope::all, {{1, 1h}}}};
+  PipelineHarness h(c);
+  ASSERT_NE(h.pipeline().shared_store(), nullptr);
+  Suppress(*h.pipeline().shared_store(), "+40700000002", Channel::sms);
+  Suppress(*h.pipeline().shared_store(), "+40700000003", Channel::viber);
+
+  // Published twice (one partition, two offsets): sent once.
+  h.Publish("omnigate.requests", "a", SmsTo("dup-1", "+40700000001", "u-1"));
+  h.Publish("omnigate.requests", "a", SmsTo("dup-1", "+40700000001", "u-1"));
+  h.Publish("omnigate.requests", "b", SmsTo("sup-1", "+40700000002", "u-2"));
+  // Viber opted out: the cascade goes on to sms.
+  h.Publish("omnigate.requests", "c",
+            R"({"id":"skip-1","to":{"phone":"+40700000003","viber":"+40700000003","user_id":"u-3"},)"
+            R"("channels":["viber","sms"],"content":{"viber":{"text":"hi"},"sms":{"text":"hi"}}})");
+  auto events = h.WaitForFinals(3);
+  EXPECT_TRUE(WaitFor([&] {
+    events = h.WaitForFinals(3, 1s);
+    return std::count_if(events.begin(), events.end(), [](const Ev& e) {
+             return e.id == "dup-1" && e.final;
+           }) == 2;
+  }, 30s));
+  // The copy ends as a duplicate at once; the first as sent when the
+  // provider answers.
+  const auto dup = PipelineHarness::Statuses(events, "dup-1");
+  EXPECT_EQ(std::multiset<std::string>(dup.begin(), dup.end()),
+            (std::multiset<std::string>{"accepted", "accepted", "sent", "duplicate"}));
+  const Ev sup = PipelineHarness::Final(events, "sup-1");
+  EXPECT_EQ(sup.status, "suppressed");
+  EXPECT_EQ(sup.reason.rfind("suppression: sms opted out (STOP) from test", 0), 0u) << sup.reason;
+  EXPECT_EQ(PipelineHarness::Statuses(events, "skip-1"),
+            (std::vector<std::string>{"accepted", "fallback", "sent"}));
+  EXPECT_EQ(PipelineHarness::Final(events, "skip-1").channel, "sms");
+
+  // The first send of u-1 counted against its cap (1/1h): the next is suppressed.
+  h.Publish("omnigate.requests", "a", SmsTo("cap-2", "+40700000001", "u-1"));
+  events = h.WaitForFinals(4);
+  const Ev cap = PipelineHarness::Final(events, "cap-2");
+  EXPECT_EQ(cap.status, "suppressed");
+  EXPECT_EQ(cap.reason.rfind("frequency_cap: 1/1h across channels", 0), 0u) << cap.reason;
+
+  // The provider saw dup-1 and skip-1 only.
+  std::multiset<std::string> to;
+  for (const auto& m : mock->Received()) to.insert(m.to);
+  EXPECT_EQ(to, (std::multiset<std::string>{"+40700000001", "+40700000003"}));
+  auto& row = h.metrics().policy.For("default");
+  EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::duplicate_id)].Get(), 1u);
+  EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::suppressed_suppression)].Get(), 1u);
+  EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::skipped_suppression)].Get(), 1u);
+  EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::suppressed_frequency_cap)].Get(), 1u);
+  EXPECT_EQ(h.metrics().duplicates.Get(), 1u);
+  EXPECT_EQ(h.metrics().suppressed.Get(), 2u);
+}
+
+TEST(Pipeline, PolicyOffSendsEveryCopy) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  c.policy.enabled = false;
+  c.providers = {Twilio("sms-a", mock->port())};
+  PipelineHarness h(c);
+  EXPECT_EQ(h.pipeline().shared_store(), nullptr);
+  h.Publish("omnigate.requests", "a", Sms("twice-1"));
+  h.Publish("omnigate.requests", "a", Sms("twice-1"));
+  EXPECT_TRUE(WaitFor([&] { return mock->Received().size() == 2; }, 30s));
 }
 
 }  // namespace

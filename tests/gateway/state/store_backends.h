@@ -25,6 +25,7 @@
 #include "gateway/state/embedded_store.h"
 #include "gateway/state/redis_store.h"
 #include "tests/support/process.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/wait.h"
 
 namespace omnigate::state::testing_backends {
@@ -51,28 +52,13 @@ class EmbeddedBackend {
   std::unique_ptr<EmbeddedStore> store_;
 };
 
-// A free loopback port: bound, read, released (redis-server cannot be told
-// to pick one and report it).
-inline int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // A real redis-server on a free loopback port, no persistence, and a
 // RedisStore on an io_context thread of its own (as on a worker). Execute is
 // posted to that thread; the callback runs there.
 class RedisBackend {
  public:
-  explicit RedisBackend(const Clock& clock) : port_(FreePort()) {
-    StartServer();
-    store_ = std::make_unique<RedisStore>(io_, RedisStoreOptions{.port = port_,
+  explicit RedisBackend(const Clock& clock) {
+    store_ = std::make_unique<RedisStore>(io_, RedisStoreOptions{.port = server_.port(),
                                                                  .reconnect_backoff = 100ms},
                                           clock);
     boost::asio::post(io_, [this] { store_->Start(); });
@@ -88,15 +74,8 @@ class RedisBackend {
   StateStore& store() { return posting_; }
   // A restart of the store (not of redis-server, which holds the data).
   void Reopen() {}
-  void StopServer() { server_.reset(); }
-  void StartServer() {
-    server_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
-        "/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-        "--appendonly", "no", "--dir", dir_.path()});
-    EXPECT_TRUE(testing::WaitFor([&] {
-      return testing::RunCommand({"redis-cli", "-p", std::to_string(port_), "ping"}, nullptr) == 0;
-    }, 10s));
-  }
+  void StopServer() { server_.Stop(); }
+  void StartServer() { server_.Start(); }
   bool connected() const { return store_->connected(); }
 
  private:
@@ -114,9 +93,7 @@ class RedisBackend {
     RedisBackend& b_;
   };
 
-  int port_;
-  testing::TempDir dir_;
-  std::unique_ptr<testing::ChildProcess> server_;
+  testing::RedisServer server_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_{
       boost::asio::make_work_guard(io_)};
