@@ -20,14 +20,17 @@ int FreeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
-RedisServer::RedisServer() : port_(FreeLoopbackPort()) { Start(); }
+RedisServer::RedisServer(bool persistent) : port_(FreeLoopbackPort()), persistent_(persistent) {
+  Start();
+}
 
 RedisServer::~RedisServer() { Stop(); }
 
 void RedisServer::Start() {
   server_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                               "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                               "127.0.0.1", "--save", "", "--appendonly",
+                               persistent_ ? "yes" : "no", "--appendfsync", "always", "--dir",
                                dir_.path()},
       dir_.File("redis.log"));
   EXPECT_TRUE(WaitFor([&] { return Cli({"ping"}) == 0; }, std::chrono::seconds(10)))

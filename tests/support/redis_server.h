@@ -13,12 +13,13 @@ namespace omnigate::testing {
 int FreeLoopbackPort();
 
 // A real redis-server (Debian's /usr/bin/redis-server) on a free loopback
-// port, without persistence, its files in a temporary directory. Started by
-// the constructor; Stop()/Start() take it down and up on the same port (its
-// data goes with it, as with a restarted cache without persistence).
+// port, its files in a temporary directory. Started by the constructor;
+// Stop()/Start() take it down and up on the same port. Without persistence
+// its data goes with a stop; with it (append-only file, fsync on every
+// write) a restart brings every acknowledged write back.
 class RedisServer {
  public:
-  RedisServer();
+  explicit RedisServer(bool persistent = false);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -31,6 +32,7 @@ class RedisServer {
 
  private:
   int port_;
+  bool persistent_;
   TempDir dir_;
   std::unique_ptr<ChildProcess> server_;
 };
