@@ -3,6 +3,7 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 #include <cstring>
@@ -100,7 +101,96 @@ std::mutex& EmbeddedStore::Stripe(const std::string& key) {
   return stripes_[std::hash<std::string>{}(key) % stripes_.size()];
 }
 
+namespace {
+
+std::string BigEndian(std::int64_t v) {
+  std::string out(8, '\0');
+  const auto u = static_cast<std::uint64_t>(v);
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>(u >> (56 - 8 * i));
+  return out;
+}
+
+std::int64_t FromBigEndian(std::string_view b) {
+  std::uint64_t u = 0;
+  for (std::size_t i = 0; i < 8 && i < b.size(); ++i) u = (u << 8) | static_cast<unsigned char>(b[i]);
+  return static_cast<std::int64_t>(u);
+}
+
+std::string TimerPayloadKey(std::string_view id) { return "p" + std::string(id); }
+std::string TimerIndexKey(std::int64_t due, std::string_view id) {
+  return "d" + BigEndian(due) + std::string(id);
+}
+
+}  // namespace
+
+bool EmbeddedStore::RunTimer(Op& op) {
+  auto* cf = families_[static_cast<std::size_t>(Family::timer)];
+  rocksdb::WriteOptions write;
+  write.sync = sync_;
+  std::lock_guard lock(timers_mu_);
+  std::string raw;
+  const auto s = db_->Get(rocksdb::ReadOptions(), cf, TimerPayloadKey(op.key), &raw);
+  if (!s.ok() && !s.IsNotFound()) return false;
+  op.found = s.ok() && raw.size() >= 8;
+  op.result.clear();
+  rocksdb::WriteBatch batch;
+  if (op.found && op.type != Op::Type::get) {
+    batch.Delete(cf, TimerIndexKey(FromBigEndian(raw), op.key));
+  }
+  switch (op.type) {
+    case Op::Type::get:
+      if (op.found) op.result.assign(raw.data() + 8, raw.size() - 8);
+      return true;
+    case Op::Type::timer_set:
+      batch.Put(cf, TimerPayloadKey(op.key), BigEndian(op.due_ms) + op.value);
+      batch.Put(cf, TimerIndexKey(op.due_ms, op.key), "");
+      break;
+    case Op::Type::erase:
+      batch.Delete(cf, TimerPayloadKey(op.key));
+      break;
+    default:
+      spdlog::error("state: operation {} is not defined on timers", static_cast<int>(op.type));
+      return false;
+  }
+  return db_->Write(write, &batch).ok();
+}
+
+void EmbeddedStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
+                                   TimersDone done) {
+  auto* cf = families_[static_cast<std::size_t>(Family::timer)];
+  const std::int64_t now = NowMs(clock_);
+  std::vector<DueTimer> due;
+  rocksdb::WriteBatch batch;
+  {
+    std::lock_guard lock(timers_mu_);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->Seek("d"); it->Valid() && due.size() < limit; it->Next()) {
+      const std::string_view key(it->key().data(), it->key().size());
+      if (key.empty() || key[0] != 'd' || key.size() < 9) break;
+      if (FromBigEndian(key.substr(1, 8)) > now) break;
+      const std::string id(key.substr(9));
+      std::string raw;
+      batch.Delete(cf, std::string(key));
+      if (!db_->Get(rocksdb::ReadOptions(), cf, TimerPayloadKey(id), &raw).ok() || raw.size() < 8) {
+        continue;  // an index row without its timer: dropped
+      }
+      const std::int64_t next = now + lease.count();
+      batch.Put(cf, TimerPayloadKey(id), BigEndian(next) + raw.substr(8));
+      batch.Put(cf, TimerIndexKey(next, id), "");
+      due.push_back({id, raw.substr(8)});
+    }
+    if (!it->status().ok() ||
+        (batch.Count() > 0 && !db_->Write(rocksdb::WriteOptions(), &batch).ok())) {
+      spdlog::error("state: the embedded store cannot read or move its timers");
+      done(StoreStatus::unavailable, {});
+      return;
+    }
+  }
+  done(StoreStatus::ok, std::move(due));
+}
+
 bool EmbeddedStore::Run(Op& op) {
+  if (op.family == Family::timer) return RunTimer(op);
   auto* cf = families_[static_cast<std::size_t>(op.family)];
   const std::int64_t now = NowMs(clock_);
   rocksdb::WriteOptions write;
@@ -152,6 +242,9 @@ bool EmbeddedStore::Run(Op& op) {
       op.found = found;
       return db_->Put(write, cf, op.key, Encode(expires, op.result)).ok();
     }
+    case Op::Type::timer_set:
+      spdlog::error("state: timer_set belongs to the timer family");
+      return false;
   }
   return false;
 }

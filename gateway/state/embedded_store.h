@@ -40,6 +40,8 @@ class EmbeddedStore final : public StateStore {
   EmbeddedStore& operator=(const EmbeddedStore&) = delete;
 
   void Execute(std::span<Op> ops, Done done) override;
+  void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
+                      TimersDone done) override;
   std::string_view backend() const override { return "embedded"; }
 
   // Runs a full compaction now (tests; operators use the periodic one).
@@ -48,6 +50,11 @@ class EmbeddedStore final : public StateStore {
  private:
   EmbeddedStore(const Clock& clock, bool sync);
   bool Run(Op& op);
+  // Timers: "p" + id -> due (8 bytes, big-endian) + payload, and the index
+  // "d" + due (big-endian, so that keys sort by time) + id -> "". Under
+  // timers_mu_: a set, an erase and a claim each touch both.
+  bool RunTimer(Op& op);
+  std::mutex timers_mu_;
   std::mutex& Stripe(const std::string& key);
 
   const Clock& clock_;

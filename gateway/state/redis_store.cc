@@ -32,7 +32,7 @@ local function live(v, now)
 end
 )lua";
 
-constexpr std::array<const char*, 5> kScripts = {
+constexpr std::array<const char*, 9> kScripts = {
     // get
     R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
 if v then return v end
@@ -66,7 +66,57 @@ if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 local existed = 0
 if v then existed = 1 end
 return {existed, out})lua",
+    // timer_set: KEYS[1] the timer's payload key, KEYS[2] the due-time index
+    // (a sorted set); ARGV[2] the due time, ARGV[4] the payload, ARGV[6] the id.
+    R"lua(local existed = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[6])
+return existed)lua",
+    // timer get
+    R"lua(local v = redis.call('GET', KEYS[1])
+if not v then return false end
+return string.sub(v, string.find(v, '|', 1, true) + 1))lua",
+    // timer erase
+    R"lua(redis.call('ZREM', KEYS[2], ARGV[6])
+return redis.call('DEL', KEYS[1]))lua",
+    // claim: KEYS[1] the index; ARGV now, limit, lease, payload key prefix.
+    // Moves each due timer a lease ahead and returns id, payload, id, ...
+    R"lua(local now = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+local next = now + tonumber(ARGV[3])
+for _, id in ipairs(ids) do
+  local v = redis.call('GET', ARGV[4] .. id)
+  if v then
+    local payload = string.sub(v, string.find(v, '|', 1, true) + 1)
+    redis.call('SET', ARGV[4] .. id, next .. '|' .. payload)
+    redis.call('ZADD', KEYS[1], next, id)
+    out[#out + 1] = id
+    out[#out + 1] = payload
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out)lua",
 };
+constexpr std::size_t kTimerSet = 5;
+constexpr std::size_t kTimerGet = 6;
+constexpr std::size_t kTimerErase = 7;
+constexpr std::size_t kClaim = 8;
+// Every timer key shares one hash tag: a claim reads the index and the
+// payloads in one script, which Redis Cluster allows within one slot only.
+constexpr std::string_view kTimerPrefix = "og:{timers}:p:";
+constexpr std::string_view kTimerIndex = "og:{timers}:due";
+
+std::size_t ScriptFor(const Op& op) {
+  if (op.family != Family::timer) return static_cast<std::size_t>(op.type);
+  switch (op.type) {
+    case Op::Type::timer_set: return kTimerSet;
+    case Op::Type::get: return kTimerGet;
+    case Op::Type::erase: return kTimerErase;
+    default: return kScripts.size();  // not defined on timers
+  }
+}
 
 constexpr milliseconds kReclaimSlack{60'000};
 
@@ -127,6 +177,17 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
         std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
     for (std::size_t i = 0; i < ops.size(); ++i) {
       Op& op = ops[i];
+      const std::size_t script = ScriptFor(op);
+      if (script >= kScripts.size() || (op.family != Family::timer && script >= kTimerSet)) {
+        spdlog::error("state: operation {} is not defined on family {}",
+                      static_cast<int>(op.type), ToString(op.family));
+        Settle(*batch, false, 1);
+        continue;
+      }
+      if (op.family == Family::timer) {
+        SendTimerOp(batch, i, script, now);
+        continue;
+      }
       const std::string key = "og:" + std::string(ToString(op.family)) + ":" + op.key;
       const std::int64_t ttl = op.ttl.count();
       const std::string now_s = std::to_string(now);
@@ -151,6 +212,31 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   bool ready() const { return ready_; }
+
+  void ClaimDueTimers(std::size_t limit, milliseconds lease, TimersDone done) {
+    if (!ready_ || ac_ == nullptr) {
+      asio::post(io_, [done = std::move(done)] { done(StoreStatus::unavailable, {}); });
+      return;
+    }
+    const std::string now_s = std::to_string(
+        std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count());
+    const std::string limit_s = std::to_string(limit);
+    const std::string lease_s = std::to_string(lease.count());
+    const std::string& sha = shas_[kClaim];
+    const char* argv[] = {"EVALSHA",        sha.data(),     "1",           kTimerIndex.data(),
+                          now_s.data(),     limit_s.data(), lease_s.data(), kTimerPrefix.data()};
+    const std::size_t lens[] = {7,              sha.size(),     1,              kTimerIndex.size(),
+                                now_s.size(),   limit_s.size(), lease_s.size(), kTimerPrefix.size()};
+    auto* call = new TimersDone(std::move(done));
+    if (redisAsyncCommandArgv(ac_, &Impl::OnClaimReply, call, 8, argv, lens) != REDIS_OK) {
+      auto d = std::move(*call);
+      delete call;
+      asio::post(io_, [d = std::move(d)] { d(StoreStatus::unavailable, {}); });
+    }
+  }
+
+
+
 
   void Close() {
     closed_ = true;
@@ -177,6 +263,43 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     std::size_t index;
   };
 
+  void SendTimerOp(const std::shared_ptr<Batch>& batch, std::size_t i, std::size_t script,
+                   std::int64_t now) {
+    Op& op = batch->ops[i];
+    const std::string key = std::string(kTimerPrefix) + op.key;
+    const std::string now_s = std::to_string(now);
+    const std::string due_s = std::to_string(op.due_ms);
+    const std::string& sha = shas_[script];
+    const char* argv[] = {"EVALSHA",      sha.data(),   "2",  key.data(), kTimerIndex.data(),
+                          now_s.data(),   due_s.data(), "0",  op.value.data(), "0",
+                          op.key.data()};
+    const std::size_t lens[] = {7,           sha.size(),   1, key.size(), kTimerIndex.size(),
+                                now_s.size(), due_s.size(), 1, op.value.size(), 1,
+                                op.key.size()};
+    auto* reply_to = new Reply{batch, i};
+    if (redisAsyncCommandArgv(ac_, &Impl::OnReply, reply_to, 11, argv, lens) != REDIS_OK) {
+      delete reply_to;
+      Settle(*batch, false, 1);
+    }
+  }
+
+  static void OnClaimReply(redisAsyncContext*, void* r, void* privdata) {
+    std::unique_ptr<TimersDone> done(static_cast<TimersDone*>(privdata));
+    auto* rr = static_cast<redisReply*>(r);
+    if (rr == nullptr || rr->type != REDIS_REPLY_ARRAY) {
+      if (rr != nullptr && rr->type == REDIS_REPLY_ERROR) {
+        spdlog::error("state: redis refused a timer claim: {}", std::string_view(rr->str, rr->len));
+      }
+      (*done)(StoreStatus::unavailable, {});
+      return;
+    }
+    std::vector<DueTimer> due;
+    for (std::size_t i = 0; i + 1 < rr->elements; i += 2) {
+      due.push_back({std::string(rr->element[i]->str, rr->element[i]->len),
+                     std::string(rr->element[i + 1]->str, rr->element[i + 1]->len)});
+    }
+    (*done)(StoreStatus::ok, std::move(due));
+  }
   static void OnReply(redisAsyncContext* c, void* r, void* privdata) {
     std::unique_ptr<Reply> reply(static_cast<Reply*>(privdata));
     auto* self = static_cast<Impl*>(c->data);
@@ -206,6 +329,9 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
           }
           break;
         case Op::Type::erase:
+          op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
+          break;
+        case Op::Type::timer_set:
           op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
           break;
         case Op::Type::append:
@@ -398,6 +524,11 @@ RedisStore::~RedisStore() { impl_->Close(); }
 void RedisStore::Start() { impl_->Connect(); }
 
 void RedisStore::Execute(std::span<Op> ops, Done done) { impl_->Execute(ops, std::move(done)); }
+
+void RedisStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
+                                TimersDone done) {
+  impl_->ClaimDueTimers(limit, lease, std::move(done));
+}
 
 bool RedisStore::connected() const { return impl_->ready(); }
 

@@ -47,6 +47,8 @@ class RedisStore final : public StateStore {
   // Starts connecting (asynchronously). Call on the io_context's thread.
   void Start();
   void Execute(std::span<Op> ops, Done done) override;
+  void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
+                      TimersDone done) override;
   std::string_view backend() const override { return "redis"; }
   bool connected() const;
 

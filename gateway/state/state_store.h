@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace omnigate::state {
 
@@ -42,6 +43,10 @@ struct Op {
     // keeps the newest `keep` items, sets the ttl; result = the new list.
     // Frequency caps keep their send times this way.
     append,
+    // Family::timer only: sets (or moves) timer `key` to fire at `due_ms`
+    // with `value` as its payload. A get returns the payload; an erase
+    // cancels the timer (found = it was set).
+    timer_set,
   };
   Type type = Type::get;
   Family family = Family::dedup;
@@ -49,6 +54,7 @@ struct Op {
   std::string value;
   std::chrono::milliseconds ttl{0};
   std::uint32_t keep = 0;  // append only
+  std::int64_t due_ms = 0;  // timer_set only: epoch milliseconds
   // Filled by Execute.
   bool found = false;
   std::string result;
@@ -64,11 +70,27 @@ enum class StoreStatus : std::uint8_t {
 // once, after every op has its result, on the thread that called Execute for
 // synchronous backends (before Execute returns) or on the caller's executor
 // for asynchronous ones. `ops` must stay alive until `done` runs.
+// A timer that came due, as ClaimDueTimers hands it out.
+struct DueTimer {
+  std::string id;
+  std::string payload;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
   using Done = std::function<void(StoreStatus)>;
   virtual void Execute(std::span<Op> ops, Done done) = 0;
+
+  // Durable timers. Hands out up to `limit` timers due by the store's clock
+  // and moves each `lease` into the future: whoever claimed it fires it, and
+  // must erase it (or set it again) before the lease runs out, or it comes
+  // due again for anyone (a crashed instance's timers are fired by the
+  // others). On the redis backend instances share the timers, and a claim is
+  // atomic: one instance fires a timer once per lease.
+  using TimersDone = std::function<void(StoreStatus, std::vector<DueTimer>)>;
+  virtual void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
+                              TimersDone done) = 0;
   // "embedded" or "redis", for logs and /readyz.
   virtual std::string_view backend() const = 0;
 };

@@ -103,6 +103,46 @@ TYPED_TEST(StateStoreTest, AppendKeepsTheNewestItemsAndExpiresWithItsTtl) {
   EXPECT_EQ(append("600", 3).result, "600") << "an expired list starts over";
 }
 
+TYPED_TEST(StateStoreTest, TimersComeDueInOrderAndALeaseHidesThemUntilItRunsOut) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               this->clock_.Now().time_since_epoch())
+                               .count();
+  auto set = [&](const char* id, std::int64_t due, const char* payload) {
+    return this->One({.type = Op::Type::timer_set, .family = Family::timer, .key = id,
+                      .value = payload, .due_ms = due});
+  };
+  EXPECT_FALSE(set("later", now + 5000, "L").found);
+  set("first", now + 1000, "F");
+  set("second", now + 2000, "S");
+  EXPECT_TRUE(set("moved", now + 500, "M0").found == false);
+  EXPECT_TRUE(set("moved", now + 3000, "M").found) << "setting again moves it";
+  EXPECT_TRUE(ClaimDue(this->backend_.store(), 10, 60s).empty()) << "nothing due yet";
+
+  this->clock_.Advance(2s);
+  auto due = ClaimDue(this->backend_.store(), 10, 60s);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].id, "first");
+  EXPECT_EQ(due[0].payload, "F");
+  EXPECT_EQ(due[1].id, "second");
+  EXPECT_TRUE(ClaimDue(this->backend_.store(), 10, 60s).empty()) << "leased: not handed out twice";
+
+  // "first" is done with; "second" is not, so it comes back after its lease.
+  EXPECT_TRUE(this->One({.type = Op::Type::erase, .family = Family::timer, .key = "first"}).found);
+  this->clock_.Advance(60s);
+  due = ClaimDue(this->backend_.store(), 1, 60s);
+  ASSERT_EQ(due.size(), 1u) << "the limit holds";
+  EXPECT_EQ(due[0].id, "moved") << "the earliest due first";
+  due = ClaimDue(this->backend_.store(), 10, 60s);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].id, "later");
+  EXPECT_EQ(due[1].id, "second") << "its lease ran out";
+  EXPECT_EQ(this->One({.type = Op::Type::get, .family = Family::timer, .key = "later"}).result, "L");
+  // Timers survive a restart of the store.
+  this->backend_.Reopen();
+  this->clock_.Advance(61s);
+  EXPECT_EQ(ClaimDue(this->backend_.store(), 10, 60s).size(), 3u);
+}
+
 TYPED_TEST(StateStoreTest, ABatchGetsEveryResultInOneCallback) {
   std::vector<Op> ops = {this->Claim(Family::dedup, "k1", "v1", 1h),
                          this->Claim(Family::dedup, "k1", "v2", 1h),

@@ -87,6 +87,12 @@ class RedisBackend {
         b_.store_->Execute(ops, std::move(done));
       });
     }
+    void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
+                        TimersDone done) override {
+      boost::asio::post(b_.io_, [this, limit, lease, done = std::move(done)]() mutable {
+        b_.store_->ClaimDueTimers(limit, lease, std::move(done));
+      });
+    }
     std::string_view backend() const override { return "redis"; }
 
    private:
@@ -114,6 +120,24 @@ inline StoreStatus RunOps(StateStore& store, std::vector<Op>& ops) {
     std::abort();
   }
   return future.get();
+}
+
+// Claims due timers and waits for the answer.
+inline std::vector<DueTimer> ClaimDue(StateStore& store, std::size_t limit,
+                                      std::chrono::milliseconds lease,
+                                      StoreStatus* status_out = nullptr) {
+  auto promise = std::make_shared<std::promise<std::pair<StoreStatus, std::vector<DueTimer>>>>();
+  auto future = promise->get_future();
+  store.ClaimDueTimers(limit, lease, [promise](StoreStatus s, std::vector<DueTimer> due) {
+    promise->set_value({s, std::move(due)});
+  });
+  if (future.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "no answer from the store in 10 s";
+    std::abort();
+  }
+  auto [status, due] = future.get();
+  if (status_out != nullptr) *status_out = status;
+  return due;
 }
 
 class BackendNames {
