@@ -1002,6 +1002,10 @@ void MockProvider::OnMessage(const ReceivedMessage& m, std::string_view from,
     AppendJson(line, callback);
     line += R"(,"body":)";
     AppendJson(line, m.body);
+    // When it arrived (epoch ms): tests measure a scheduled send's lateness.
+    line += R"(,"ts_ms":)" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
     line += "}\n";
   }
   std::lock_guard lock(mu_);

@@ -73,10 +73,11 @@ struct PipelineConfig {
   // On rebalance or shutdown, how long in-flight requests of revoked
   // partitions may take to finish before they are abandoned (not committed).
   milliseconds drain_timeout{10'000};
-  // A scheduled request waits in memory and holds its partition's committed
-  // offset until sent (durable timers come with the state store): send_at
-  // further ahead than this is rejected (rule `horizon`).
-  milliseconds max_schedule_ahead{3'600'000};
+  // send_at further ahead than this is rejected (rule `horizon`). With the
+  // state store a scheduled request is a durable timer and its offset is
+  // committed; with policy off it waits in memory and holds its partition's
+  // committed offset, so keep this short there (check-config warns).
+  milliseconds max_schedule_ahead{30LL * 86'400'000};
 };
 
 // The defaults wait about two minutes in all (2+4+8+16+32+60 s, ±20%)
@@ -139,6 +140,22 @@ struct FrequencyCap {
   std::vector<CapLimit> limits;
 };
 
+// No bulk sends between `start` and `end` (minutes after local midnight in
+// the recipient's time zone; start > end crosses midnight): a send inside
+// is deferred to the end of the window.
+struct QuietHoursRule {
+  int start_minute = 21 * 60;
+  int end_minute = 8 * 60;
+  LaneScope lanes = LaneScope::bulk;
+  std::vector<Channel> channels;  // empty: every channel
+};
+
+// What a frequency cap does to a send over it.
+enum class OverCap : std::uint8_t {
+  suppress,  // the request ends `suppressed` (reason frequency_cap)
+  defer,     // `deferred` to when the window allows it
+};
+
 // The rules of one tenant. `policy.defaults` holds them for every tenant;
 // `policy.tenants.<name>` overrides any of them.
 struct TenantPolicy {
@@ -151,6 +168,10 @@ struct TenantPolicy {
   bool bulk_requires_opt_in = false;
   bool transactional_requires_opt_in = false;
   std::vector<FrequencyCap> frequency_caps;
+  OverCap over_cap = OverCap::suppress;
+  std::vector<QuietHoursRule> quiet_hours;
+  // For recipients without to.timezone (IANA name).
+  std::string timezone = "UTC";
 };
 
 struct PolicyConfig {

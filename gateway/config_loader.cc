@@ -13,6 +13,7 @@
 
 #include "common/duration.h"
 #include "gateway/config.h"
+#include "gateway/policy/quiet_hours.h"
 #include "queue/kafka_properties.h"
 #include "providers/generic/generic_provider.h"
 #include "providers/mailbox.h"
@@ -750,8 +751,71 @@ void ParseCapLimit(Walker& w, const YAML::Node& n, const std::string& path, CapL
 
 void ParseTenantPolicy(Walker& w, const YAML::Node& n, const std::string& path, TenantPolicy& t) {
   if (!w.Map(n, path, {"dedup_window", "content_dedup", "content_window", "bulk_requires_opt_in",
-                       "transactional_requires_opt_in", "frequency_caps"})) {
+                       "transactional_requires_opt_in", "frequency_caps", "over_cap",
+                       "quiet_hours", "timezone"})) {
     return;
+  }
+  w.Str(n["timezone"], path + ".timezone", t.timezone);
+  if (n["timezone"] && !policy::TimeZones().Valid(t.timezone)) {
+    w.Error(path + ".timezone", "unknown time zone '" + t.timezone +
+                                    "'; expected an IANA name such as Europe/Bucharest (is tzdata "
+                                    "installed?)");
+  }
+  if (n["over_cap"]) {
+    std::string action;
+    w.Str(n["over_cap"], path + ".over_cap", action);
+    if (action == "suppress") {
+      t.over_cap = OverCap::suppress;
+    } else if (action == "defer") {
+      t.over_cap = OverCap::defer;
+    } else {
+      w.Error(path + ".over_cap", "expected suppress or defer; got '" + action + "'");
+    }
+  }
+  if (const auto& quiet = n["quiet_hours"]) {
+    const std::string qpath = path + ".quiet_hours";
+    if (!quiet.IsSequence()) {
+      w.Error(qpath, "expected a list of {window, lanes, channels}");
+    } else {
+      t.quiet_hours.clear();  // a tenant's list replaces the default one
+      for (std::size_t i = 0; i < quiet.size(); ++i) {
+        const std::string item = qpath + "[" + std::to_string(i) + "]";
+        const auto& q = quiet[i];
+        if (!w.Map(q, item, {"window", "lanes", "channels"})) {
+          w.Error(item, "expected a mapping with window, lanes and channels");
+          continue;
+        }
+        QuietHoursRule rule;
+        std::string window;
+        w.Str(q["window"], item + ".window", window);
+        if (!q["window"]) {
+          w.Error(item + ".window", "required, e.g. \"21:00-08:00\" (local time of the recipient)");
+        } else if (auto parsed = policy::ParseQuietWindow(window); !parsed) {
+          w.Error(item + ".window", parsed.error());
+        } else {
+          rule.start_minute = parsed->start_minute;
+          rule.end_minute = parsed->end_minute;
+        }
+        ParseLaneScope(w, q["lanes"], item + ".lanes", rule.lanes);
+        if (const auto& channels = q["channels"]) {
+          if (!channels.IsSequence()) {
+            w.Error(item + ".channels", "expected a list such as [sms, viber]");
+          } else {
+            for (std::size_t j = 0; j < channels.size(); ++j) {
+              std::string name;
+              const std::string cpath = item + ".channels[" + std::to_string(j) + "]";
+              w.Str(channels[j], cpath, name);
+              if (auto c = ChannelFromString(name)) {
+                rule.channels.push_back(*c);
+              } else {
+                w.Error(cpath, "unknown channel '" + name + "'; accepted: email, sms, viber, webpush");
+              }
+            }
+          }
+        }
+        t.quiet_hours.push_back(std::move(rule));
+      }
+    }
   }
   w.Duration(n["dedup_window"], path + ".dedup_window", t.dedup_window, milliseconds(1000),
              30 * kDay);
@@ -923,6 +987,13 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
     ParsePolicy(w, root["policy"], c.policy);
     ParseProviders(w, root["providers"], c);
     ParseRoutes(w, root["routes"], c);
+    if (!c.policy.enabled && c.pipeline.max_schedule_ahead > milliseconds(3'600'000)) {
+      c.warnings.push_back(
+          {"pipeline.max_schedule_ahead",
+           "with policy.enabled false there is no state store: a scheduled request waits in "
+           "memory and holds its partition's committed offset until it is sent; keep this at 1h "
+           "or less"});
+    }
     if (c.pipeline.max_in_flight_per_partition > c.pipeline.max_in_flight) {
       w.Error("pipeline.max_in_flight_per_partition", "must not exceed pipeline.max_in_flight");
     }

@@ -105,6 +105,12 @@ std::string GatewayMetrics::RenderPrometheus() const {
   counter("omnigate_schedule_rejected_total",
           "Requests rejected because send_at is beyond pipeline.max_schedule_ahead.", "",
           schedule_too_far.Get());
+  counter("omnigate_deferred_total",
+          "Requests handed to a durable timer (send_at ahead, quiet hours, a cap with over_cap: "
+          "defer); their offsets are committed.",
+          "", deferred.Get());
+  counter("omnigate_timers_fired_total", "Durable timers claimed and fired.", "",
+          timers_fired.Get());
   counter("omnigate_state_unavailable_total",
           "Policy checks the state store could not answer; the request waits and is checked "
           "again (never sent unchecked).",

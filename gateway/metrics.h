@@ -59,7 +59,7 @@ struct ProviderMetrics {
 // a publisher cannot grow the metric without bound.
 class PolicyMetrics {
  public:
-  static constexpr std::size_t kOutcomes = 10;  // policy::kOutcomeCount
+  static constexpr std::size_t kOutcomes = 12;  // policy::kOutcomeCount
   using Row = std::array<Counter, kOutcomes>;
   void Init(const std::vector<std::string>& configured_tenants);
   Row& For(std::string_view tenant);
@@ -94,6 +94,8 @@ struct GatewayMetrics {
   Counter schedule_too_far;   // send_at beyond pipeline.max_schedule_ahead (rejected)
   Counter duplicates;         // final duplicate events
   Counter suppressed;         // final suppressed events
+  Counter deferred;           // requests written to a durable timer (send_at, quiet hours, caps)
+  Counter timers_fired;       // durable timers claimed and fired
   Counter state_unavailable;  // policy checks the state store could not answer (retried)
   Counter state_record_failures;  // sends accepted whose record the store did not take
   Gauge state_up;             // 1 while the state store answers (or policy is off)

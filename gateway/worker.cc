@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <charconv>
 #include <cmath>
 #include <mutex>
 
@@ -31,6 +32,7 @@ class Worker::Loop {
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> guard{asio::make_work_guard(io)};
   asio::steady_timer commit_timer{io};
+  asio::steady_timer timer_poll{io};
   // Delivery reports from the producer's thread, drained in one go by the
   // worker: one post (one wake-up) per burst of reports instead of one each.
   std::mutex deliveries_mu;
@@ -60,6 +62,18 @@ struct RequestContext {
   policy::RequestPolicy policy;
   bool checked = false;
   std::array<std::string, kChannelCount> skipped;
+  // Durable timers. `origin`: where this request was read from Kafka, kept
+  // in its timer so that its dedup claim recognises it when the timer fires.
+  // `timer_id` is set on a request fired from a timer (then `fired_json`
+  // holds its bytes and `partition` is the worker's stand-in); a request
+  // whose handling continues in a timer it wrote is `handed_to_timer`.
+  std::string origin;
+  std::string timer_id;
+  std::string fired_json;
+  bool handed_to_timer = false;
+  bool timer_writing = false;
+  std::int64_t lease_until_ms = 0;
+  state::Op timer_op;
   // The worker's list of live requests (for Stop), intrusive: no allocation
   // or hashing per request.
   RequestContext* live_prev = nullptr;
@@ -118,6 +132,11 @@ Worker::Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProd
       health_(health),
       loop_(std::make_unique<Loop>()),
       rng_(static_cast<unsigned>(index) * 7919u + 17u) {
+  timer_partition_ = std::make_shared<PartitionState>();
+  timer_partition_->topic = "(timers)";
+  timer_partition_->partition = -1;
+  timer_partition_->worker = this;
+  timer_partitions_ = {timer_partition_};
   if (config_->policy.enabled && config_->state.backend == "redis") {
     const auto& r = config_->state.redis;
     own_store_ = std::make_unique<state::RedisStore>(
@@ -149,6 +168,7 @@ void Worker::Start(queue::KafkaConsumer* consumer) {
   consumer_ = consumer;
   if (own_store_) asio::post(loop_->io, [this] { own_store_->Start(); });
   CommitTick();
+  if (store_ != nullptr) asio::post(loop_->io, [this] { PollTimers(); });
   thread_ = std::thread([this] { loop_->io.run(); });
 }
 
@@ -156,6 +176,7 @@ void Worker::Stop() {
   if (!thread_.joinable()) return;
   asio::post(loop_->io, [this] {
     loop_->commit_timer.cancel();
+    loop_->timer_poll.cancel();
     // Before the requests go: closing the connection answers its pending
     // batches (unavailable), and those answers write into the requests' ops.
     stopped_ = true;
@@ -241,6 +262,9 @@ void Worker::StartDraining() {
         if (ctx->timer) ctx->timer->cancel();
       }
     }
+    for (RequestContext* ctx : timer_partition_->waiting) {
+      if (ctx->timer) ctx->timer->cancel();
+    }
     // Queued for a connection slot, not yet written: they come back as
     // not_sent and are abandoned (OnSendResult).
     std::size_t queued = 0;
@@ -293,15 +317,11 @@ void Worker::Process(Incoming& in) {
     part->committable.store(part->tracker.committable(), std::memory_order_release);
     return;
   }
-  part->busy.fetch_add(1, std::memory_order_relaxed);
   auto* ctx = new RequestContext();
   ctx->partition = part;
   ctx->offset = offset;
   ctx->message = std::move(in.message);
-  ctx->live_next = live_head_;
-  if (live_head_ != nullptr) live_head_->live_prev = ctx;
-  live_head_ = ctx;
-  live_count_.store(++live_size_, std::memory_order_relaxed);
+  Track(ctx);
   (part->lane == Lane::bulk ? metrics_.consumed_bulk : metrics_.consumed_transactional).Inc();
 
   auto decoded = decoder_.Decode(ctx->message.payload(), part->lane);
@@ -362,9 +382,21 @@ void Worker::Reject(RequestContext* ctx, const ValidationError& error) {
   Finish(ctx, EventStatus::rejected, {}, {}, reason, 0);
 }
 
+void Worker::Track(RequestContext* ctx) {
+  ctx->partition->busy.fetch_add(1, std::memory_order_relaxed);
+  ctx->live_next = live_head_;
+  if (live_head_ != nullptr) live_head_->live_prev = ctx;
+  live_head_ = ctx;
+  live_count_.store(++live_size_, std::memory_order_relaxed);
+}
+
 void Worker::Begin(RequestContext* ctx) {
   const auto now = std::chrono::system_clock::now();
   const auto& req = ctx->request;
+  if (store_ != nullptr) {
+    TrySend(ctx);  // checks first; a send_at ahead becomes a durable timer (OnChecked)
+    return;
+  }
   if (req.send_at && *req.send_at > now) {
     // Held here until due; the offset stays uncommitted meanwhile, so a
     // restart redelivers it (bounded by pipeline.max_in_flight).
@@ -547,9 +579,13 @@ void Worker::RunChecks(RequestContext* ctx) {
   const auto& req = ctx->request;
   // The record's place in Kafka: a claim with the same origin is this record
   // redelivered (crash, rebalance), not a second publish of the id.
-  std::string origin = ctx->partition->topic;
-  fmt::format_to(std::back_inserter(origin), "/{}/{}", ctx->partition->partition, ctx->offset);
-  ctx->policy.Prepare(req, config_->policy.For(req.tenant), origin, SystemClock::Instance().Now());
+  if (ctx->origin.empty()) {
+    ctx->origin = ctx->partition->topic;
+    fmt::format_to(std::back_inserter(ctx->origin), "/{}/{}", ctx->partition->partition,
+                   ctx->offset);
+  }
+  ctx->policy.Prepare(req, config_->policy.For(req.tenant), ctx->origin,
+                      SystemClock::Instance().Now());
   store_->Execute(ctx->policy.ops(), [this, ctx](state::StoreStatus status) {
     if (stopped_) return;
     OnChecked(ctx, status == state::StoreStatus::ok);
@@ -585,6 +621,9 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
       metrics_.sent.Inc();
       Finish(ctx, EventStatus::sent, d.provider, d.provider_message_id, d.reason, 0);
       return;
+    case Verdict::deferred:
+      Defer(ctx, d.defer_until, EventStatus::deferred, d.reason);
+      return;
     case Verdict::send:
       break;
   }
@@ -596,7 +635,201 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
     row[static_cast<std::size_t>(d.skipped_outcome[i])].Inc();
   }
   SkipDisallowedChannels(ctx);  // Decide() left at least one channel
+  const auto& req = ctx->request;
+  const auto now = std::chrono::system_clock::now();
+  if (req.send_at && *req.send_at > now) {
+    Defer(ctx, *req.send_at, EventStatus::scheduled, {});
+    return;
+  }
+  const Channel channel = req.channels[ctx->channel_pos];
+  if (auto hold = policy::QuietHoursHold(req, config_->policy.For(req.tenant), channel, zones_,
+                                         now)) {
+    row[static_cast<std::size_t>(policy::Outcome::deferred_quiet_hours)].Inc();
+    Defer(ctx, hold->until, EventStatus::deferred, hold->reason);
+    return;
+  }
   TrySend(ctx);
+}
+
+namespace {
+
+constexpr std::chrono::milliseconds kTimerLease{60'000};
+constexpr std::chrono::milliseconds kTimerPoll{250};
+
+std::int64_t EpochMs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string TimerId(const SendRequest& req) { return req.tenant + "|" + req.id; }
+
+// A timer's payload: a version line, the lane, the last event's seq, the
+// origin, then the request's bytes as they were published.
+std::string TimerPayload(const RequestContext& ctx) {
+  const std::string_view json =
+      ctx.timer_id.empty() ? ctx.message.payload() : std::string_view(ctx.fired_json);
+  return fmt::format("og1\n{}\n{}\n{}\n{}", ctx.request.lane == Lane::bulk ? 'b' : 't', ctx.seq,
+                     ctx.origin, json);
+}
+
+}  // namespace
+
+void Worker::Defer(RequestContext* ctx, std::chrono::system_clock::time_point until,
+                   EventStatus status, std::string reason) {
+  const auto& req = ctx->request;
+  if (req.expires_at && until >= *req.expires_at) {
+    metrics_.expired.Inc();
+    Finish(ctx, EventStatus::expired, {}, {},
+           fmt::format("expires_at comes before it could be sent{}{}",
+                       reason.empty() ? "" : "; ", reason),
+           0);
+    return;
+  }
+  if (draining_) {
+    Abandon(ctx);
+    return;
+  }
+  metrics_.deferred.Inc();
+  Emit(ctx, status, false, {}, {}, reason);
+  // The request now lives in its timer: once the timer is written and the
+  // event acknowledged, its offset is committed (nothing pins the partition).
+  ctx->timer_op = state::Op{.type = state::Op::Type::timer_set,
+                            .family = state::Family::timer,
+                            .key = TimerId(req),
+                            .value = TimerPayload(*ctx),
+                            .due_ms = EpochMs(until)};
+  ++ctx->outstanding_records;
+  WriteTimer(ctx);
+}
+
+void Worker::WriteTimer(RequestContext* ctx) {
+  ctx->timer_writing = true;
+  store_->Execute(std::span(&ctx->timer_op, 1), [this, ctx](state::StoreStatus status) {
+    if (stopped_) return;
+    const bool ok = status == state::StoreStatus::ok;
+    if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
+    if (!ok) {
+      // Not durable yet: the request stays in flight (its offset held) and
+      // the write is tried again.
+      metrics_.state_unavailable.Inc();
+      if (!ctx->timer) ctx->timer.emplace(loop_->io);
+      ctx->timer->expires_after(milliseconds(500));
+      ctx->timer->async_wait([this, ctx](const boost::system::error_code&) {
+        if (stopped_) return;
+        if (draining_ || ctx->partition->revoked.load(std::memory_order_relaxed)) {
+          ctx->timer_writing = false;
+          --ctx->outstanding_records;
+          Abandon(ctx);
+          return;
+        }
+        WriteTimer(ctx);
+      });
+      return;
+    }
+    ctx->timer_writing = false;
+    ctx->handed_to_timer = true;
+    ctx->final_acked = true;  // its handling here has reached a durable point
+    --ctx->outstanding_records;
+    MaybeComplete(ctx);
+  });
+}
+
+void Worker::PollTimers() {
+  if (stopped_) return;
+  const std::size_t cap = std::max<std::size_t>(
+      64, static_cast<std::size_t>(config_->pipeline.max_in_flight / config_->pipeline.workers));
+  if (!draining_ && !claiming_ && live_size_ < cap) {
+    claiming_ = true;
+    store_->ClaimDueTimers(std::min<std::size_t>(256, cap - live_size_), kTimerLease,
+                           [this](state::StoreStatus status, std::vector<state::DueTimer> due) {
+                             if (stopped_) return;
+                             claiming_ = false;
+                             if (status != state::StoreStatus::ok) return;
+                             for (auto& t : due) FireTimer(std::move(t));
+                           });
+  }
+  loop_->timer_poll.expires_after(kTimerPoll);
+  loop_->timer_poll.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) PollTimers();
+  });
+}
+
+void Worker::FireTimer(state::DueTimer t) {
+  // og1 \n lane \n seq \n origin \n json
+  std::array<std::string_view, 4> head;
+  std::string_view rest = t.payload;
+  bool ok = true;
+  for (auto& field : head) {
+    const auto nl = rest.find('\n');
+    if (nl == std::string_view::npos) {
+      ok = false;
+      break;
+    }
+    field = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+  }
+  std::uint32_t seq = 0;
+  if (ok) ok = head[0] == "og1" && (head[1] == "b" || head[1] == "t");
+  if (ok) ok = std::from_chars(head[2].data(), head[2].data() + head[2].size(), seq).ec == std::errc();
+  if (!ok) {
+    spdlog::error("state: timer {} holds no request this version can read; dropped", t.id);
+    EraseTimer(t.id);
+    return;
+  }
+  auto* ctx = new RequestContext();
+  ctx->partition = timer_partition_;
+  ctx->timer_id = std::move(t.id);
+  ctx->origin = head[3];
+  ctx->seq = seq;
+  ctx->fired_json.assign(rest);
+  ctx->lease_until_ms = EpochMs(std::chrono::system_clock::now()) + kTimerLease.count();
+  Track(ctx);
+  fired_.insert(ctx);
+  metrics_.timers_fired.Inc();
+  auto decoded = decoder_.Decode(ctx->fired_json, head[1] == "b" ? Lane::bulk : Lane::transactional);
+  if (!decoded) {
+    spdlog::error("state: timer {} holds a request that no longer decodes ({}); dropped",
+                  ctx->timer_id, decoded.error().ToString());
+    Release(ctx, true);
+    return;
+  }
+  ctx->request = std::move(decoded).value();
+  ctx->event_id = ctx->request.id;
+  TrySend(ctx);
+}
+
+void Worker::EraseTimer(const std::string& id) {
+  auto ops = std::make_shared<std::vector<state::Op>>(
+      1, state::Op{.type = state::Op::Type::erase, .family = state::Family::timer, .key = id});
+  // Best effort: a timer left behind fires again after its lease, and its
+  // dedup record then stops a second send.
+  store_->Execute(*ops, [ops](state::StoreStatus) {});
+}
+
+// A fired request can outlive its lease (retries with back-off): the lease
+// is renewed while it lives, so that no other worker or instance fires it.
+void Worker::RenewLeases() {
+  if (fired_.empty() || store_ == nullptr) return;
+  const std::int64_t now = EpochMs(std::chrono::system_clock::now());
+  auto ops = std::make_shared<std::vector<state::Op>>();
+  std::vector<RequestContext*> renewed;
+  for (RequestContext* ctx : fired_) {
+    if (ctx->handed_to_timer || ctx->timer_writing) continue;
+    if (ctx->lease_until_ms - now > kTimerLease.count() / 2) continue;
+    ops->push_back(state::Op{.type = state::Op::Type::timer_set,
+                             .family = state::Family::timer,
+                             .key = ctx->timer_id,
+                             .value = TimerPayload(*ctx),
+                             .due_ms = now + kTimerLease.count()});
+    ctx->lease_until_ms = now + kTimerLease.count();
+  }
+  if (ops->empty()) return;
+  store_->Execute(*ops, [ops](state::StoreStatus status) {
+    if (status != state::StoreStatus::ok) {
+      spdlog::warn("state: {} timer lease(s) could not be renewed; another instance may fire "
+                   "them, and their dedup records keep the send single",
+                   ops->size());
+    }
+  });
 }
 
 void Worker::ProbeStore() {
@@ -681,9 +914,11 @@ void Worker::Abandon(RequestContext* ctx) {
 void Worker::UpdateParkedStats() {
   std::int64_t count = 0;
   auto oldest = std::chrono::steady_clock::time_point::max();
-  for (const auto& p : partitions_) {
-    count += static_cast<std::int64_t>(p->waiting.size());
-    for (const RequestContext* ctx : p->waiting) oldest = std::min(oldest, ctx->parked_since);
+  for (const auto* p : {&partitions_, &timer_partitions_}) {
+    for (const auto& part : *p) {
+      count += static_cast<std::int64_t>(part->waiting.size());
+      for (const RequestContext* ctx : part->waiting) oldest = std::min(oldest, ctx->parked_since);
+    }
   }
   parked_count_.store(count, std::memory_order_relaxed);
   oldest_parked_since_.store(
@@ -889,7 +1124,22 @@ void Worker::MaybeComplete(RequestContext* ctx) {
 
 void Worker::Release(RequestContext* ctx, bool durable) {
   auto& part = *ctx->partition;
-  if (durable) {
+  if (!ctx->timer_id.empty()) {
+    fired_.erase(ctx);
+    if (durable && !ctx->handed_to_timer) {
+      EraseTimer(ctx->timer_id);  // its handling ended here
+    } else if (!durable && !stopped_) {
+      // Given up (shutdown): due again now, for whoever polls next, rather
+      // than when the lease runs out.
+      auto ops = std::make_shared<std::vector<state::Op>>(
+          1, state::Op{.type = state::Op::Type::timer_set,
+                       .family = state::Family::timer,
+                       .key = ctx->timer_id,
+                       .value = TimerPayload(*ctx),
+                       .due_ms = EpochMs(std::chrono::system_clock::now())});
+      store_->Execute(*ops, [ops](state::StoreStatus) {});
+    }
+  } else if (durable) {
     part.tracker.MarkDone(ctx->offset);
     part.committable.store(part.tracker.committable(), std::memory_order_release);
   }
@@ -921,6 +1171,7 @@ void Worker::CommitTick() {
   UpdateParkedStats();
   ReportFailures();
   ProbeStore();
+  RenewLeases();
   if (!produce_backlog_.empty()) {
     auto backlog = std::move(produce_backlog_);
     produce_backlog_.clear();

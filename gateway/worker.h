@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/config.h"
@@ -20,6 +21,7 @@
 #include "gateway/partition_state.h"
 #include "gateway/provider_factory.h"
 #include "gateway/request.h"
+#include "gateway/policy/quiet_hours.h"
 #include "gateway/state/state_store.h"
 #include "gateway/state_health.h"
 #include "providers/provider.h"
@@ -119,6 +121,17 @@ class Worker {
   // the record of an accepted send before its final event.
   void RunChecks(RequestContext* ctx);
   void OnChecked(RequestContext* ctx, bool ok);
+  // Durable timers: a request deferred or scheduled is written to a timer
+  // (its offset then committed); due timers are claimed and fired here.
+  void Defer(RequestContext* ctx, std::chrono::system_clock::time_point until, EventStatus status,
+             std::string reason);
+  void WriteTimer(RequestContext* ctx);
+  void PollTimers();
+  void FireTimer(state::DueTimer t);
+  void EraseTimer(const std::string& id);
+  void RenewLeases();
+  // Counts a new request as live (list, partition's busy count).
+  void Track(RequestContext* ctx);
   void RecordSent(RequestContext* ctx, const Route& route, providers::SendResult result);
   // Moves past channels the policy skipped, emitting a fallback event for
   // each; false when none is left.
@@ -171,6 +184,14 @@ class Worker {
   // nothing else would find out that it is back (every waiting request gone).
   std::vector<state::Op> probe_;
   bool probing_ = false;
+  // Requests fired from timers: their stand-in partition (never committed;
+  // a fired request ends by erasing its timer) and the live ones, whose
+  // leases are renewed.
+  std::shared_ptr<PartitionState> timer_partition_;
+  std::vector<std::shared_ptr<PartitionState>> timer_partitions_;
+  std::unordered_set<RequestContext*> fired_;
+  bool claiming_ = false;
+  policy::TimeZones zones_;
   void ProbeStore();
   RequestDecoder decoder_;
   WorkerProviders providers_;

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <ctime>
 
 #include "common/duration.h"
 #include "common/json.h"
 #include "common/text.h"
+#include "gateway/policy/quiet_hours.h"
 
 namespace omnigate::policy {
 namespace {
@@ -70,9 +72,10 @@ std::chrono::milliseconds CapTtl(const TenantPolicy& tp, const gateway::Frequenc
 }
 
 // The first limit of `cap` that one more send would break, given the send
-// times (epoch ms, comma-separated) already counted.
+// times (epoch ms, comma-separated) already counted; `release_ms` is when
+// every limit of the cap allows one more.
 const gateway::CapLimit* OverCap(const gateway::FrequencyCap& cap, std::string_view times,
-                                 std::int64_t now_ms) {
+                                 std::int64_t now_ms, std::int64_t* release_ms = nullptr) {
   std::vector<std::int64_t> sent;
   for (std::size_t pos = 0; pos < times.size();) {
     auto comma = times.find(',', pos);
@@ -82,13 +85,22 @@ const gateway::CapLimit* OverCap(const gateway::FrequencyCap& cap, std::string_v
     sent.push_back(t);
     pos = comma + 1;
   }
+  std::sort(sent.begin(), sent.end());
+  const gateway::CapLimit* over = nullptr;
   for (const auto& limit : cap.limits) {
     const std::int64_t since = now_ms - limit.window.count();
-    const auto in_window = std::count_if(sent.begin(), sent.end(),
-                                         [&](std::int64_t t) { return t > since; });
-    if (in_window >= limit.limit) return &limit;
+    const auto first_in = std::upper_bound(sent.begin(), sent.end(), since);
+    const auto in_window = sent.end() - first_in;
+    if (in_window < limit.limit) continue;
+    if (over == nullptr) over = &limit;
+    // One more fits once the oldest (in_window - limit + 1) sends have left
+    // the window.
+    if (release_ms != nullptr) {
+      const std::int64_t t = *(first_in + (in_window - limit.limit)) + limit.window.count();
+      *release_ms = std::max(*release_ms, t);
+    }
   }
-  return nullptr;
+  return over;
 }
 
 std::string Sha256Prefix(std::string_view bytes) {
@@ -309,6 +321,8 @@ std::string_view DecisionLabel(Outcome o) {
     case Outcome::skipped_no_consent:
     case Outcome::skipped_frequency_cap: return "channel_skipped";
     case Outcome::already_sent: return "already_sent";
+    case Outcome::deferred_frequency_cap:
+    case Outcome::deferred_quiet_hours: return "deferred";
   }
   return "unknown";
 }
@@ -325,6 +339,8 @@ std::string_view ReasonLabel(Outcome o) {
     case Outcome::suppressed_frequency_cap:
     case Outcome::skipped_frequency_cap: return "frequency_cap";
     case Outcome::already_sent: return "redelivery";
+    case Outcome::deferred_frequency_cap: return "frequency_cap";
+    case Outcome::deferred_quiet_hours: return "quiet_hours";
   }
   return "unknown";
 }
@@ -396,6 +412,7 @@ Decision RequestPolicy::Decide(system_clock::time_point now) const {
   std::array<bool, kChannelCount> has_consent{};
   bool consent_checked = false;
   std::string across_cap;  // an across-channel cap that is full: every channel is over it
+  std::int64_t release_ms = 0;  // when the caps that are full allow one more
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     const Slot& s = slots_[i];
     const Op& op = ops_[i];
@@ -446,7 +463,7 @@ Decision RequestPolicy::Decide(system_clock::time_point now) const {
       case Check::cap: {
         const auto& cap = tp_->frequency_caps[s.cap];
         if (!op.found) break;
-        const auto* limit = OverCap(cap, op.result, now_ms);
+        const auto* limit = OverCap(cap, op.result, now_ms, &release_ms);
         if (limit == nullptr) break;
         const std::string why =
             fmt::format("frequency_cap: {}/{} {} reached for this recipient", limit->limit,
@@ -472,7 +489,20 @@ Decision RequestPolicy::Decide(system_clock::time_point now) const {
       }
     }
   }
+  const bool defer = tp_->over_cap == gateway::OverCap::defer;
+  auto deferred = [&](std::string reason) {
+    d.verdict = Decision::Verdict::deferred;
+    d.outcome = Outcome::deferred_frequency_cap;
+    d.defer_until = system_clock::time_point(std::chrono::milliseconds(release_ms));
+    d.reason = std::move(reason);
+    d.skipped = {};
+    d.skipped_outcome = {};
+  };
   if (!across_cap.empty()) {
+    if (defer) {
+      deferred(across_cap);
+      return d;
+    }
     d.verdict = Decision::Verdict::suppressed;
     d.outcome = Outcome::suppressed_frequency_cap;
     d.reason = across_cap;
@@ -482,7 +512,15 @@ Decision RequestPolicy::Decide(system_clock::time_point now) const {
     if (d.skipped[static_cast<std::size_t>(c)].empty()) return d;  // send
   }
   // Every channel is skipped: the request ends suppressed, with every reason,
-  // counted under the first channel's.
+  // counted under the first channel's. Only caps on every channel, with
+  // over_cap: defer, wait instead.
+  const bool all_capped = std::all_of(req.channels.begin(), req.channels.end(), [&](Channel c) {
+    return d.skipped_outcome[static_cast<std::size_t>(c)] == Outcome::skipped_frequency_cap;
+  });
+  if (defer && all_capped) {
+    deferred(d.skipped[static_cast<std::size_t>(req.channels[0])]);
+    return d;
+  }
   d.verdict = Decision::Verdict::suppressed;
   const Outcome first = d.skipped_outcome[static_cast<std::size_t>(req.channels[0])];
   d.outcome = first == Outcome::skipped_no_consent     ? Outcome::suppressed_no_consent
@@ -522,6 +560,50 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
     ops_.push_back({.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
                     .value = now_ms, .ttl = CapTtl(tp, cap), .keep = CapKeep(tp, cap)});
   }
+}
+
+namespace {
+
+std::string HhMm(int minute) { return fmt::format("{:02}:{:02}", minute / 60, minute % 60); }
+
+std::string Rfc3339(system_clock::time_point t) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  const std::time_t tt = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+}  // namespace
+
+std::optional<QuietHold> QuietHoursHold(const SendRequest& req, const TenantPolicy& tp,
+                                        Channel channel, TimeZones& zones,
+                                        system_clock::time_point now) {
+  if (tp.quiet_hours.empty()) return std::nullopt;
+  std::string_view zone_name = req.to.timezone.empty() ? tp.timezone : req.to.timezone;
+  auto zone = zones.Find(zone_name);
+  std::string note;
+  if (!zone) {
+    note = fmt::format(" (to.timezone '{}' is unknown here; the tenant's zone is used)", zone_name);
+    zone_name = tp.timezone;
+    zone = zones.Find(zone_name);
+    if (!zone) zone = cctz::utc_time_zone();
+  }
+  std::optional<QuietHold> hold;
+  for (const auto& rule : tp.quiet_hours) {
+    if (!LaneMatches(rule.lanes, req.lane)) continue;
+    if (!rule.channels.empty() &&
+        std::find(rule.channels.begin(), rule.channels.end(), channel) == rule.channels.end()) {
+      continue;
+    }
+    const auto until = QuietUntil({rule.start_minute, rule.end_minute}, *zone, now);
+    if (!until || (hold && *until <= hold->until)) continue;
+    hold = QuietHold{*until, fmt::format("quiet_hours: {}-{} {} for {}; released at {}{}",
+                                         HhMm(rule.start_minute), HhMm(rule.end_minute),
+                                         zone_name, ToString(channel), Rfc3339(*until), note)};
+  }
+  return hold;
 }
 
 }  // namespace omnigate::policy

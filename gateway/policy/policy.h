@@ -62,8 +62,10 @@ enum class Outcome : std::uint8_t {
   skipped_no_consent,
   skipped_frequency_cap,
   already_sent,  // a redelivered request the store records as sent: not sent again
+  deferred_frequency_cap,  // over a cap with over_cap: defer
+  deferred_quiet_hours,    // inside the recipient's quiet hours
 };
-inline constexpr std::size_t kOutcomeCount = 10;
+inline constexpr std::size_t kOutcomeCount = 12;
 std::string_view DecisionLabel(Outcome o);
 std::string_view ReasonLabel(Outcome o);
 
@@ -74,6 +76,7 @@ struct Decision {
     duplicate,     // final `duplicate`
     suppressed,    // final `suppressed`
     already_sent,  // final `sent` again, with the provider and id the store recorded
+    deferred,      // `deferred` until `defer_until` (over a cap, over_cap: defer)
   };
   Verdict verdict = Verdict::send;
   Outcome outcome = Outcome::allowed;
@@ -84,6 +87,7 @@ struct Decision {
   // already_sent: what the first send recorded.
   std::string provider;
   std::string provider_message_id;
+  system_clock::time_point defer_until{};
 };
 
 // The checks of one request against the state store, in two steps around
@@ -120,6 +124,20 @@ class RequestPolicy {
   std::vector<state::Op> ops_;
   std::vector<Slot> slots_;
 };
+
+class TimeZones;
+
+// When a send on `channel` may go, if the tenant's quiet hours hold it now:
+// the end of the latest window in effect, in the recipient's time zone
+// (to.timezone, else the tenant's; an unknown zone name in a request falls
+// back to the tenant's and says so in the reason).
+struct QuietHold {
+  system_clock::time_point until;
+  std::string reason;  // "quiet_hours: 21:00-08:00 Europe/Bucharest ..."
+};
+std::optional<QuietHold> QuietHoursHold(const SendRequest& req, const TenantPolicy& tp,
+                                        Channel channel, TimeZones& zones,
+                                        system_clock::time_point now);
 
 // The recipient a frequency cap counts: the user id when the request has
 // one, else the address of `channel` (across channels: of the first one).

@@ -56,7 +56,7 @@ TEST(Config, EmptyDocumentGivesDefaults) {
   // The retry budget outlasts a provider restart (hardening #11): 2+4+8+16+32+60 s.
   EXPECT_EQ(c->retry.max_attempts, 7);
   EXPECT_EQ(c->retry.initial_backoff, std::chrono::seconds(2));
-  EXPECT_EQ(c->pipeline.max_schedule_ahead, std::chrono::hours(1));
+  EXPECT_EQ(c->pipeline.max_schedule_ahead, std::chrono::hours(24 * 30));
   EXPECT_TRUE(c->providers.empty());
 }
 

@@ -662,3 +662,45 @@ TEST(Pipeline, PolicyOffSendsEveryCopy) {
 
 }  // namespace
 }  // namespace omnigate::gateway
+
+namespace omnigate::gateway {
+namespace {
+
+// A bulk send inside the recipient's quiet hours is deferred to a durable
+// timer (its release is covered by the policy and timer suites; here: it
+// leaves the pipeline, committed, without a final event), while the
+// transactional lane goes through.
+TEST(Pipeline, QuietHoursDeferBulkToATimerAndLetTransactionalThrough) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  c.providers = {Twilio("sms-a", mock->port())};
+  const auto now = std::chrono::system_clock::now();
+  const auto minute = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count() % 1440);
+  c.policy.defaults.quiet_hours = {
+      QuietHoursRule{(minute + 1440 - 60) % 1440, (minute + 60) % 1440, LaneScope::bulk, {}}};
+  PipelineHarness h(c);
+  h.Publish("omnigate.requests.bulk", "a", SmsTo("night-bulk", "+40700000001", "u-1"));
+  h.Publish("omnigate.requests", "b", SmsTo("night-otp", "+40700000002", "u-2"));
+  auto events = h.WaitForFinals(1);
+  EXPECT_EQ(PipelineHarness::Final(events, "night-otp").status, "sent");
+  ASSERT_TRUE(WaitFor([&] {
+    events = h.WaitForFinals(1, 1s);
+    return PipelineHarness::Statuses(events, "night-bulk").size() == 2;
+  }, 30s));
+  EXPECT_EQ(PipelineHarness::Statuses(events, "night-bulk"),
+            (std::vector<std::string>{"accepted", "deferred"}));
+  for (const auto& e : events) {
+    if (e.id == "night-bulk" && e.status == "deferred") {
+      EXPECT_EQ(e.reason.rfind("quiet_hours: ", 0), 0u) << e.reason;
+      EXPECT_NE(e.reason.find("UTC for sms; released at "), std::string::npos) << e.reason;
+    }
+  }
+  EXPECT_TRUE(WaitFor([&] {
+    return h.metrics().deferred.Get() == 1 && h.metrics().in_flight.Get() == 0;
+  }, 30s)) << "deferred and committed";
+  EXPECT_EQ(mock->Received().size(), 1u);
+}
+
+}  // namespace
+}  // namespace omnigate::gateway

@@ -1,6 +1,7 @@
 // The delivery policy's decisions on both state-store backends, with a
 // manual clock: windows are crossed by moving the clock, never by waiting.
 #include "gateway/policy/policy.h"
+#include "gateway/policy/quiet_hours.h"
 
 #include <gtest/gtest.h>
 
@@ -295,6 +296,96 @@ TEST(AddressRecord, RoundTripsThroughJson) {
   EXPECT_EQ(back->created_ms, 1234);
   EXPECT_EQ(back->expires_ms, 5678);
   EXPECT_FALSE(DecodeAddressRecord("not json"));
+}
+
+}  // namespace
+}  // namespace omnigate::policy
+
+namespace omnigate::policy {
+namespace {
+
+using gateway::Lane;
+using gateway::LaneScope;
+using gateway::QuietHoursRule;
+using std::chrono::sys_days;
+using namespace std::chrono;
+
+template <typename Backend>
+class DeferTest : public PolicyTest<Backend> {};
+TYPED_TEST_SUITE(DeferTest, ::testing::Types<state::testing_backends::EmbeddedBackend>,
+                 state::testing_backends::BackendNames);
+
+TYPED_TEST(DeferTest, OverACapWithDeferWaitsUntilTheWindowAllowsOneMore) {
+  this->tp_.over_cap = gateway::OverCap::defer;
+  this->tp_.frequency_caps = {
+      gateway::FrequencyCap{std::nullopt, LaneScope::bulk, {{1, 1h}, {2, 24h}}}};
+  SendRequest r = Sms("d-1");
+  r.to.user_id = "u-9";
+  const auto t0 = this->clock_.Now();
+  EXPECT_EQ(this->Check(r, "r/9/1").verdict, Decision::Verdict::send);
+  this->clock_.Advance(10min);
+  r.id = "d-2";
+  Decision d = this->Check(r, "r/9/2");
+  EXPECT_EQ(d.verdict, Decision::Verdict::deferred);
+  EXPECT_EQ(d.outcome, Outcome::deferred_frequency_cap);
+  EXPECT_EQ(d.defer_until, t0 + 1h);
+  // At t0+1h it goes; the next one is then held by 2/24h until t0+24h.
+  this->clock_.Advance(50min);
+  EXPECT_EQ(this->Check(r, "r/9/2").verdict, Decision::Verdict::send);
+  this->clock_.Advance(1h);
+  r.id = "d-3";
+  d = this->Check(r, "r/9/3");
+  EXPECT_EQ(d.verdict, Decision::Verdict::deferred);
+  EXPECT_EQ(d.defer_until, t0 + 24h);
+}
+
+SendRequest Bulk(std::string tz = "Europe/Bucharest") {
+  SendRequest r = Sms("q-1");
+  r.lane = Lane::bulk;
+  r.to.timezone = std::move(tz);
+  return r;
+}
+
+system_clock::time_point Utc(int y, unsigned m, unsigned d, int h, int min) {
+  return sys_days(year(y) / month(m) / day(d)) + hours(h) + minutes(min);
+}
+
+TEST(QuietHours, HoldBulkSendsInTheRecipientsNightAcrossMidnightAndDst) {
+  gateway::TenantPolicy tp;
+  tp.timezone = "UTC";
+  tp.quiet_hours = {QuietHoursRule{21 * 60, 8 * 60, LaneScope::bulk, {Channel::sms, Channel::viber}}};
+  TimeZones zones;
+  // 23:30 EEST on the night the clocks go back: released at 08:00 EET.
+  auto hold = QuietHoursHold(Bulk(), tp, Channel::sms, zones, Utc(2026, 10, 24, 20, 30));
+  ASSERT_TRUE(hold);
+  EXPECT_EQ(hold->until, Utc(2026, 10, 25, 6, 0));
+  EXPECT_EQ(hold->reason.rfind("quiet_hours: 21:00-08:00 Europe/Bucharest for sms; released at "
+                               "2026-10-25T06:00:00Z", 0), 0u) << hold->reason;
+  // 01:30 EET on the night the clocks go forward: released at 08:00 EEST.
+  hold = QuietHoursHold(Bulk(), tp, Channel::sms, zones, Utc(2026, 3, 28, 23, 30));
+  ASSERT_TRUE(hold);
+  EXPECT_EQ(hold->until, Utc(2026, 3, 29, 5, 0));
+  // After midnight on an ordinary night (03:00 EET).
+  hold = QuietHoursHold(Bulk(), tp, Channel::sms, zones, Utc(2026, 12, 2, 1, 0));
+  ASSERT_TRUE(hold);
+  EXPECT_EQ(hold->until, Utc(2026, 12, 2, 6, 0));
+  // 08:00 local exactly: the window is over.
+  EXPECT_FALSE(QuietHoursHold(Bulk(), tp, Channel::sms, zones, Utc(2026, 12, 2, 6, 0)));
+  // Daytime, another channel, the transactional lane: not held.
+  EXPECT_FALSE(QuietHoursHold(Bulk(), tp, Channel::sms, zones, Utc(2026, 12, 2, 12, 0)));
+  EXPECT_FALSE(QuietHoursHold(Bulk(), tp, Channel::email, zones, Utc(2026, 12, 2, 1, 0)));
+  SendRequest otp = Bulk();
+  otp.lane = Lane::transactional;
+  EXPECT_FALSE(QuietHoursHold(otp, tp, Channel::sms, zones, Utc(2026, 12, 2, 1, 0)));
+  // No zone in the request: the tenant's (UTC): 01:00 UTC is inside, until 08:00 UTC.
+  hold = QuietHoursHold(Bulk(""), tp, Channel::sms, zones, Utc(2026, 12, 2, 1, 0));
+  ASSERT_TRUE(hold);
+  EXPECT_EQ(hold->until, Utc(2026, 12, 2, 8, 0));
+  // An unknown zone falls back to the tenant's and says so.
+  hold = QuietHoursHold(Bulk("Mars/Olympus"), tp, Channel::sms, zones, Utc(2026, 12, 2, 1, 0));
+  ASSERT_TRUE(hold);
+  EXPECT_EQ(hold->until, Utc(2026, 12, 2, 8, 0));
+  EXPECT_NE(hold->reason.find("'Mars/Olympus' is unknown"), std::string::npos) << hold->reason;
 }
 
 }  // namespace
