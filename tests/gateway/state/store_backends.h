@@ -98,6 +98,8 @@ class RedisBackend {
     }, 10s));
   }
   bool connected() const { return store_->connected(); }
+  // For a second connection of the caller's own (BlockingStore).
+  int port() const { return port_; }
 
  private:
   class Posting final : public StateStore {
