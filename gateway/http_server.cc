@@ -3,10 +3,13 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
+
+#include "common/text.h"
 
 namespace omnigate::gateway {
 
@@ -30,6 +33,7 @@ struct RouteEntry {
   bool prefix = false;
   bool needs_token = true;
   HttpHandler handler;
+  std::size_t max_body_bytes = 0;  // 0 = kMaxBodyBytes
 };
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -52,22 +56,44 @@ class HttpServer::Impl {
 
   HttpResponse Dispatch(const HttpRequest& req) const {
     bool path_matched = false;
+    const RouteEntry* r = Find(req.method, req.target, path_matched);
+    if (r == nullptr) {
+      if (path_matched) return {405, "application/json", R"({"error":"method not allowed"})"};
+      return {404, "application/json", R"({"error":"not found"})"};
+    }
+    if (!Authorized(*r, req.header("authorization"))) {
+      return {401, "application/json", R"({"error":"missing or wrong bearer token"})"};
+    }
+    return r->handler(req);
+  }
+
+  const RouteEntry* Find(std::string_view method, std::string_view path, bool& path_matched) const {
     for (const auto& r : routes_) {
-      const bool match = r.prefix ? req.target.rfind(r.path, 0) == 0 : req.target == r.path;
+      const bool match = r.prefix ? path.substr(0, r.path.size()) == r.path : path == r.path;
       if (!match) continue;
       path_matched = true;
-      if (r.method != req.method) continue;
-      if (r.needs_token && !token_.empty()) {
-        const std::string* auth = req.header("authorization");
-        if (auth == nullptr || auth->rfind("Bearer ", 0) != 0 ||
-            !ConstantTimeEquals(std::string_view(*auth).substr(7), token_)) {
-          return {401, "application/json", R"({"error":"missing or wrong bearer token"})"};
-        }
-      }
-      return r.handler(req);
+      if (r.method == method) return &r;
     }
-    if (path_matched) return {405, "application/json", R"({"error":"method not allowed"})"};
-    return {404, "application/json", R"({"error":"not found"})"};
+    return nullptr;
+  }
+
+  bool Authorized(const RouteEntry& r, const std::string* auth) const {
+    if (!r.needs_token || token_.empty()) return true;
+    return auth != nullptr && auth->rfind("Bearer ", 0) == 0 &&
+           ConstantTimeEquals(std::string_view(*auth).substr(7), token_);
+  }
+
+  // What a request may send, decided once its header is read: the body
+  // limit of its route, or nullopt when it lacks the token the route needs
+  // (then at most kMaxBodyBytes, so that a route's larger limit serves only
+  // those allowed to call it).
+  std::optional<std::size_t> BodyLimit(std::string_view method, std::string_view path,
+                                       const std::string* auth) const {
+    bool path_matched = false;
+    const RouteEntry* r = Find(method, path, path_matched);
+    if (r == nullptr) return kMaxBodyBytes;  // answered 404 or 405 once read
+    if (!Authorized(*r, auth)) return std::nullopt;
+    return r->max_body_bytes == 0 ? kMaxBodyBytes : r->max_body_bytes;
   }
 
   // One accept at a time, and none while at the connection cap: waiting
@@ -132,11 +158,66 @@ class HttpServer::Impl {
     Session(Impl* server, tcp::socket s) : impl(server), stream(std::move(s)) {}
     ~Session() { impl->Closed(); }
 
+    // The header first, so that the body limit can be the route's own
+    // (bulk imports take more than other routes) and a client that waits for
+    // "100 Continue" (curl does, for large uploads) is not left waiting.
     void Read() {
       parser.emplace();
-      parser->body_limit(kMaxBodyBytes);
+      // A Content-Length above this fails while the header is parsed, before
+      // the route is known: the largest limit of any route. OnHeader narrows it.
+      parser->body_limit(impl->max_body_bytes_);
+      body_limit = impl->max_body_bytes_;
       // Covers a slow client as much as an idle keep-alive one.
       stream.expires_after(impl->options_.idle_timeout);
+      bhttp::async_read_header(
+          stream, buffer, *parser,
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    }
+
+    void OnHeader(beast::error_code ec) {
+      if (ec) {
+        OnRead(ec);
+        return;
+      }
+      const auto& msg = parser->get();
+      const std::string_view target = msg.target();
+      const auto auth = msg.find(bhttp::field::authorization);
+      const std::string auth_value = auth == msg.end() ? std::string() : std::string(auth->value());
+      auto limit = impl->BodyLimit(msg.method_string(), target.substr(0, target.find('?')),
+                                   auth == msg.end() ? nullptr : &auth_value);
+      const bool wants_continue =
+          !parser->is_done() && EqualsIgnoreAsciiCase(msg[bhttp::field::expect], "100-continue");
+      if (!limit) {
+        // A client waiting for "100 Continue" has not sent its body: refuse
+        // it now, and close, as the body will not be read.
+        if (wants_continue) {
+          Reply(HttpResponse{401, "application/json",
+                             R"({"error":"missing or wrong bearer token"})"},
+                false, msg.version());
+          return;
+        }
+        limit = kMaxBodyBytes;  // read as any other; Dispatch answers 401
+      }
+      const auto length = parser->content_length();
+      if (length && *length > *limit) {
+        ReplyTooLarge(*limit, msg.version());
+        return;
+      }
+      body_limit = *limit;
+      parser->body_limit(*limit);  // chunked bodies count against it as they arrive
+      if (wants_continue) {
+        auto go_on = std::make_shared<bhttp::response<bhttp::empty_body>>(
+            bhttp::status::continue_, msg.version());
+        bhttp::async_write(stream, *go_on,
+                           [self = shared_from_this(), go_on](beast::error_code wec, std::size_t) {
+                             if (!wec) self->ReadBody();
+                           });
+        return;
+      }
+      ReadBody();
+    }
+
+    void ReadBody() {
       bhttp::async_read(stream, buffer, *parser,
                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           self->OnRead(ec);
@@ -150,7 +231,7 @@ class HttpServer::Impl {
         return;
       }
       if (ec == bhttp::error::body_limit) {
-        Reply(HttpResponse{413, "application/json", R"({"error":"body too large"})"}, false, 11);
+        ReplyTooLarge(body_limit, 11);
         return;
       }
       if (ec) return;
@@ -169,6 +250,12 @@ class HttpServer::Impl {
       }
       req.body = std::move(msg.body());
       Reply(impl->Dispatch(req), msg.keep_alive(), msg.version());
+    }
+
+    void ReplyTooLarge(std::size_t limit, unsigned version) {
+      Reply(HttpResponse{413, "application/json",
+                         fmt::format(R"({{"error":"body too large: at most {} bytes"}})", limit)},
+            false, version);
     }
 
     void Reply(HttpResponse r, bool keep_alive, unsigned version) {
@@ -196,12 +283,14 @@ class HttpServer::Impl {
     beast::tcp_stream stream;
     beast::flat_buffer buffer;
     std::optional<bhttp::request_parser<bhttp::string_body>> parser;
+    std::size_t body_limit = kMaxBodyBytes;  // of the request being read
   };
 
   HttpServerOptions options_;
   std::string listen_;
   std::string token_;
   std::vector<RouteEntry> routes_;
+  std::size_t max_body_bytes_ = kMaxBodyBytes;  // the largest limit of any route
   std::atomic<int> connections_{0};
   bool accepting_ = false;  // server thread only
   bool at_cap_logged_ = false;
@@ -219,11 +308,13 @@ HttpServer::HttpServer(HttpServerOptions options)
 
 HttpServer::~HttpServer() { Stop(); }
 
-void HttpServer::Route(std::string method, std::string path, HttpHandler handler, Access access) {
+void HttpServer::Route(std::string method, std::string path, HttpHandler handler, Access access,
+                       std::size_t max_body_bytes) {
   const auto& open = impl_->options_.open_routes;
   const bool listed_open = std::find(open.begin(), open.end(), path) != open.end();
   RouteEntry e{std::move(method), std::move(path), false,
-               access == Access::admin && !listed_open, std::move(handler)};
+               access == Access::admin && !listed_open, std::move(handler), max_body_bytes};
+  impl_->max_body_bytes_ = std::max(impl_->max_body_bytes_, max_body_bytes);
   if (!e.path.empty() && e.path.back() == '*') {
     e.prefix = true;
     e.path.pop_back();

@@ -62,9 +62,12 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // `path` is exact, or a prefix when it ends with '*'.
+  // `path` is exact, or a prefix when it ends with '*'. Request bodies are
+  // capped at 1 MiB (413 above it) unless the route sets `max_body_bytes`;
+  // a limit above 1 MiB applies only to callers with the admin token (when
+  // one is configured), so only they can make the server buffer that much.
   void Route(std::string method, std::string path, HttpHandler handler,
-             Access access = Access::admin);
+             Access access = Access::admin, std::size_t max_body_bytes = 0);
 
   // Connections being served now (approximate from other threads).
   int connections() const;

@@ -113,6 +113,15 @@ struct ValidationError {
   std::string ToString() const;
 };
 
+// RFC 3339 date-time as requests carry it (send_at, expires_at):
+// YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm), 'T' and 'Z' in either case
+// (§5.6). nullopt when malformed, or with `out_of_range` set when the year is
+// outside kMinYear..kMaxYear. The admin API reads its expiries with it too.
+inline constexpr int kMinYear = 1970;
+inline constexpr int kMaxYear = 2261;
+std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s,
+                                                                  bool& out_of_range);
+
 // Decodes and validates send requests with simdjson. Holds a reusable parser
 // and its buffers: one instance per worker thread, not thread-safe.
 class RequestDecoder {

@@ -450,15 +450,12 @@ bool ParseDigits(std::string_view s, std::size_t pos, std::size_t count, int& ou
   return true;
 }
 
-// RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm). 'T' and
-// 'Z' may be lowercase (§5.6). A leap second (:60) is accepted and lands on
-// the next second, as a POSIX clock would show it. Digits past nanoseconds
-// are truncated. system_clock counts nanoseconds in 64 bits (1677-09-21 to
-// 2262-04-11); a year outside kMinYear..kMaxYear sets `out_of_range` instead
-// of wrapping around.
-constexpr int kMinYear = 1970;
-constexpr int kMaxYear = 2261;
+}  // namespace
 
+// A leap second (:60) is accepted and lands on the next second, as a POSIX
+// clock would show it. Digits past nanoseconds are truncated. system_clock
+// counts nanoseconds in 64 bits (1677-09-21 to 2262-04-11); a year outside
+// kMinYear..kMaxYear sets `out_of_range` instead of wrapping around.
 std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view s,
                                                                   bool& out_of_range) {
   using namespace std::chrono;
@@ -517,6 +514,8 @@ std::optional<std::chrono::system_clock::time_point> ParseRfc3339(std::string_vi
   if (utc < kEarliest || utc > kLatest) return std::nullopt;
   return system_clock::time_point(duration_cast<system_clock::duration>(utc) + fraction);
 }
+
+namespace {
 
 Check OptionalTimestamp(dom::object object, std::string_view key,
                         std::optional<std::chrono::system_clock::time_point>& out) {

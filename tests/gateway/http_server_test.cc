@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -95,6 +96,43 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   std::string out;
   ASSERT_EQ(RunCommand({"curl", "-sv", base_ + "/healthz", base_ + "/healthz"}, &out), 0);
   EXPECT_EQ(out, "ok\nok\n");
+}
+
+TEST_F(HttpServerTest, ARouteMayTakeALargerBodyFromCallersWithTheToken) {
+  server_ = std::make_unique<HttpServer>(
+      HttpServerOptions{.listen = "127.0.0.1:0", .admin_token = "s3cret"});
+  auto size = [](const HttpRequest& r) {
+    return HttpResponse{200, "text/plain", std::to_string(r.body.size())};
+  };
+  server_->Route("POST", "/small", size);
+  server_->Route("POST", "/large", size, Access::admin, 4u << 20);
+  auto port = server_->Start();
+  ASSERT_TRUE(port) << port.error();
+  base_ = "http://127.0.0.1:" + std::to_string(*port);
+  omnigate::testing::TempDir dir;
+  const std::string file = dir.File("body");
+  {
+    std::FILE* f = std::fopen(file.c_str(), "wb");
+    ASSERT_NE(f, nullptr);
+    const std::string body(2u << 20, 'x');
+    std::fwrite(body.data(), 1, body.size(), f);
+    std::fclose(f);
+  }
+  auto with = [&](std::vector<std::string> args) {
+    const std::vector<std::string> upload = {
+        "-H", "Expect: 100-continue", "--expect100-timeout", "30", "--data-binary", "@" + file};
+    args.insert(args.begin(), upload.begin(), upload.end());
+    return Curl(args);
+  };
+  // curl waits for "100 Continue" up to the timeout: answered at once, the
+  // upload takes nowhere near it.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(with({"-H", "Authorization: Bearer s3cret", base_ + "/large"}), "2097152 200");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  // The usual limit elsewhere, named in the answer; no token, no body read.
+  EXPECT_EQ(with({"-H", "Authorization: Bearer s3cret", base_ + "/small"}),
+            R"({"error":"body too large: at most 1048576 bytes"} 413)");
+  EXPECT_NE(with({base_ + "/large"}).find(" 401"), std::string::npos);
 }
 
 TEST(HttpServer, BadListenAddressIsReported) {

@@ -77,6 +77,8 @@ class RedisBackend {
   void StopServer() { server_.Stop(); }
   void StartServer() { server_.Start(); }
   bool connected() const { return store_->connected(); }
+  // For a second connection of the caller's own (BlockingStore).
+  int port() const { return port_; }
 
  private:
   class Posting final : public StateStore {
