@@ -11,8 +11,11 @@
 #include <thread>
 #include <variant>
 
+#include "common/clock.h"
+#include "gateway/address_api.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
+#include "gateway/state/blocking_store.h"
 #include "gateway/logging.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
@@ -133,6 +136,24 @@ int Run(const std::string& path) {
   http.Route("GET", "/metrics", [&metrics](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics.RenderPrometheus()};
   });
+  // The admin API's own way to the store: straight to the embedded one the
+  // workers share, or a redis connection of its own (never a worker's).
+  std::unique_ptr<state::BlockingStore> admin_store;
+  if (config->policy.enabled) {
+    if (state::StateStore* shared = p->shared_store()) {
+      admin_store = std::make_unique<state::BlockingStore>(*shared);
+    } else {
+      const auto& r = config->state.redis;
+      admin_store = std::make_unique<state::BlockingStore>(
+          state::RedisStoreOptions{.host = r.host,
+                                   .port = r.port,
+                                   .password = r.password,
+                                   .reconnect_backoff = r.reconnect_backoff,
+                                   .command_timeout = r.command_timeout},
+          SystemClock::Instance());
+    }
+    RegisterAddressRoutes(http, *admin_store, SystemClock::Instance());
+  }
   WarnAboutOpenListener(config->http);
   auto port = http.Start();
   if (!port) {
@@ -148,6 +169,7 @@ int Run(const std::string& path) {
   }
   const int rc = p->Run(stop);
   http.Stop();
+  admin_store.reset();  // before the pipeline and the embedded store it owns
   pipeline->reset();
   if (!stop.load()) StopSignalWatcher(watcher);
   else watcher.join();

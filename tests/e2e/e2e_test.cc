@@ -619,3 +619,45 @@ TEST(EndToEnd, ScheduledRequestsSurviveAKillAndAreSentOnceOnTime) {
 
 }  // namespace
 }  // namespace omnigate::testing
+
+namespace omnigate::testing {
+namespace {
+
+// The admin API and the pipeline of a real `omnigate run` agree: an opt-out
+// posted over HTTP (in the form an operator types it) stops the next send to
+// that number, a duplicate id ends as such, and removing the opt-out lets the
+// next request through.
+TEST(EndToEnd, AnOptOutPostedToTheApiStopsTheNextSendAndItsRemovalLiftsIt) {
+  E2eFixture f({});
+  f.StartGateway();
+  const std::string base = "http://127.0.0.1:" + std::to_string(f.http_port());
+  std::string out;
+  ASSERT_EQ(RunCommand({"curl", "-s", "-X", "POST", base + "/v1/suppressions", "-d",
+                        R"({"tenant":"shop-ro","address":"0040 700 000 077","channel":"sms",)"
+                        R"("reason":"STOP","source":"sms-keyword"})"},
+                       &out), 0);
+  EXPECT_NE(out.find("\"applied\":1"), std::string::npos) << out;
+  f.Publish("omnigate.requests", {{"k", SmsRequest("opt-1", "+40700000077", "hi")},
+                                  {"k", SmsRequest("opt-1", "+40700000077", "hi")}});
+  std::vector<SeenEvent> events;
+  ASSERT_TRUE(WaitFor([&] {
+    events = f.ReadEvents();
+    return std::count_if(events.begin(), events.end(), [](const SeenEvent& e) { return e.final; }) == 2;
+  }, 60s, 100ms)) << f.GatewayLog();
+  std::multiset<std::string> finals;
+  for (const auto& e : events) {
+    if (e.final) finals.insert(e.status + ": " + e.reason.substr(0, e.reason.find(':')));
+  }
+  EXPECT_EQ(finals, (std::multiset<std::string>{"suppressed: suppression", "duplicate: id"}));
+
+  ASSERT_EQ(RunCommand({"curl", "-s", "-X", "DELETE",
+                        base + "/v1/suppressions?tenant=shop-ro&address=%2B40700000077&channel=sms"},
+                       &out), 0);
+  EXPECT_NE(out.find("\"deleted\":1"), std::string::npos) << out;
+  f.Publish("omnigate.requests", {{"k", SmsRequest("opt-2", "+40700000077", "hi")}});
+  ASSERT_TRUE(FinalsArrive(f, 2, 60s, events));
+  EXPECT_EQ(ReceivedBodies(f.MockRecords()).size(), 1u);
+}
+
+}  // namespace
+}  // namespace omnigate::testing

@@ -78,7 +78,7 @@ class RedisBackend {
   void StartServer() { server_.Start(); }
   bool connected() const { return store_->connected(); }
   // For a second connection of the caller's own (BlockingStore).
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
   class Posting final : public StateStore {
