@@ -161,6 +161,15 @@ def targets(results):
             "gateway CPU per send to an HTTPS provider ÷ plain HTTP (`http_client: %s`)" %
             (t.get("http_client") or "?"), "≤ 1.3×", t_cpu, plain_cpu, 1.3, False,
             "%s %s µs ÷ max-sms %s µs" % (t.get("name", "?"), fmt_1(t_cpu), fmt_1(plain_cpu))))
+    for name, limit in (("policy-embedded", 1.3), ("policy-redis", 1.6)):
+        pol = scenario(results, name)
+        p_cpu = get(pol, "cpu_us_per_send")
+        what = "full policy on (%s state)" % name.split("-", 1)[1]
+        source = "%s %s µs ÷ max-sms %s µs" % (name, fmt_1(p_cpu), fmt_1(plain_cpu))
+        if get(pol, "redis_cpu_us_per_send") is not None:
+            source += "; redis-server %s µs/send besides" % fmt_1(pol["redis_cpu_us_per_send"])
+        rows.append(ratio_row("gateway CPU per send, %s ÷ no policy" % what, "≤ %.1f×" % limit,
+                              p_cpu, plain_cpu, limit, False, source))
     return rows + [
         row("p99 latency at half the max rate", "≤ 20 ms", get(half, "latency_ms", "p99"), 20, False,
             fmt_ms, "half-rate"),

@@ -122,7 +122,9 @@ std::string GatewayMetrics::RenderPrometheus() const {
   gauge("omnigate_state_up", "1 while the state store answers (or policy is off), else 0.",
         state_up.Get());
   policy.AppendPrometheus(out);
-  gauge("omnigate_parked", "Requests waiting on a timer (send_at or retry back-off).",
+  gauge("omnigate_parked",
+        "Requests waiting in memory on a timer (retry back-off, a state store retry; send_at "
+        "only with policy off).",
         parked.Get());
   gauge("omnigate_oldest_parked_seconds",
         "How long the longest-waiting parked request has waited; it holds its partition's "

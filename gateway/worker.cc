@@ -333,9 +333,10 @@ void Worker::Process(Incoming& in) {
   const auto& pc = config_->pipeline;
   if (ctx->request.send_at &&
       *ctx->request.send_at > std::chrono::system_clock::now() + pc.max_schedule_ahead) {
-    // A scheduled request waits in memory and holds its partition's committed
-    // offset until it is sent; far-future schedules would pin partitions for
-    // days (docs/architecture.md, "Known limits").
+    // With the state store a schedule is a durable timer; without it the
+    // request waits in memory holding its partition's committed offset. Either
+    // way a publisher's far-future send_at (a unit mix-up, a bad clock) is
+    // refused rather than kept for years.
     metrics_.schedule_too_far.Inc();
     Reject(ctx, {"send_at", "horizon",
                  fmt::format("is more than pipeline.max_schedule_ahead ({} s) ahead",
@@ -605,7 +606,9 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
   using Verdict = policy::Decision::Verdict;
   const policy::Decision d = ctx->policy.Decide(SystemClock::Instance().Now());
   auto& row = metrics_.policy.For(ctx->request.tenant);
-  row[static_cast<std::size_t>(d.outcome)].Inc();
+  // An allowed request is counted when it goes (below), not when a
+  // schedule or quiet hours defer it.
+  if (d.outcome != policy::Outcome::allowed) row[static_cast<std::size_t>(d.outcome)].Inc();
   switch (d.verdict) {
     case Verdict::duplicate:
       metrics_.duplicates.Inc();
@@ -648,6 +651,7 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
     Defer(ctx, hold->until, EventStatus::deferred, hold->reason);
     return;
   }
+  row[static_cast<std::size_t>(policy::Outcome::allowed)].Inc();
   TrySend(ctx);
 }
 
@@ -735,6 +739,7 @@ void Worker::WriteTimer(RequestContext* ctx) {
 
 void Worker::PollTimers() {
   if (stopped_) return;
+  RenewLeases();
   const std::size_t cap = std::max<std::size_t>(
       64, static_cast<std::size_t>(config_->pipeline.max_in_flight / config_->pipeline.workers));
   if (!draining_ && !claiming_ && live_size_ < cap) {
@@ -834,6 +839,12 @@ void Worker::RenewLeases() {
 
 void Worker::ProbeStore() {
   if (store_ == nullptr || health_ == nullptr || probing_ || stopped_) return;
+  // A redis connection that is down (or never came up: wrong address or
+  // password) makes this worker unready even before a request needs it.
+  if (own_store_ && !own_store_->connected()) {
+    health_->Report(static_cast<std::size_t>(index_), false);
+    return;
+  }
   if (!health_->down(static_cast<std::size_t>(index_))) return;
   probing_ = true;
   probe_.assign(1, state::Op{.type = state::Op::Type::get, .family = state::Family::dedup,
@@ -1171,7 +1182,6 @@ void Worker::CommitTick() {
   UpdateParkedStats();
   ReportFailures();
   ProbeStore();
-  RenewLeases();
   if (!produce_backlog_.empty()) {
     auto backlog = std::move(produce_backlog_);
     produce_backlog_.clear();

@@ -354,9 +354,11 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
   slots_.clear();
   (void)now;
   // 1. Claim the id. The claim holds for the whole window; a send upgrades it.
+  // Visible at once is what a claim needs; durable it need not be: after a
+  // crash the redelivered record is sent whether its claim survived or not.
   ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::dedup,
                   .key = DedupKey(req.tenant, req.id), .value = "c|" + origin_,
-                  .ttl = tp.dedup_window});
+                  .ttl = tp.dedup_window, .may_lose_on_crash = true});
   slots_.push_back({Check::dedup, req.channels[0], false});
   // 2. Content of the first channel to its address, when the tenant asks.
   if (tp.content_dedup) {

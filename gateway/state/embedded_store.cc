@@ -2,11 +2,16 @@
 
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
+#include <tuple>
 #include <vector>
 
 namespace omnigate::state {
@@ -67,8 +72,20 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // Two or more worker threads write small batches at once. With adaptive
+  // yield a waiting writer spins in sched_yield, which cost more CPU per send
+  // than the writes themselves in policy-embedded (bench/README.md).
+  db_options.enable_write_thread_adaptive_yield = false;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.compaction_filter = &Filter();
+  // Most lookups miss (no opt-out, no earlier claim): bloom filters answer
+  // them without walking the memtable's skip list or reading SST blocks.
+  cf_options.memtable_prefix_bloom_size_ratio = 0.1;
+  cf_options.memtable_whole_key_filtering = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.whole_key_filtering = true;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (std::size_t i = 0; i < kFamilyCount; ++i) {
@@ -189,18 +206,42 @@ void EmbeddedStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds 
   done(StoreStatus::ok, std::move(due));
 }
 
-bool EmbeddedStore::Run(Op& op) {
+// A multi-op batch's writes, applied together by one rocksdb::Write: one
+// write-ahead-log append and one write-group join per batch instead of one
+// per op (the policy records a send and counts it in one batch).
+struct EmbeddedStore::Pending {
+  rocksdb::WriteBatch writes;
+  // (family, key) -> encoded value, or nullopt for a delete: what the batch
+  // has written so far, for its own later reads.
+  std::vector<std::tuple<Family, std::string, std::optional<std::string>>> overlay;
+  bool all_may_lose = true;
+};
+
+bool EmbeddedStore::Run(Op& op, Pending* batch) {
   if (op.family == Family::timer) return RunTimer(op);
   auto* cf = families_[static_cast<std::size_t>(op.family)];
   const std::int64_t now = NowMs(clock_);
   rocksdb::WriteOptions write;
   write.sync = sync_;
+  write.disableWAL = op.may_lose_on_crash && !sync_;
   auto read_live = [&](bool& found, std::string& out) -> bool {
     std::string raw;
-    const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
     found = false;
-    if (s.IsNotFound()) return true;
-    if (!s.ok()) return false;
+    bool in_batch = false;
+    if (batch != nullptr) {
+      for (auto it = batch->overlay.rbegin(); it != batch->overlay.rend(); ++it) {
+        if (std::get<0>(*it) != op.family || std::get<1>(*it) != op.key) continue;
+        in_batch = true;
+        if (!std::get<2>(*it)) return true;  // deleted earlier in the batch
+        raw = *std::get<2>(*it);
+        break;
+      }
+    }
+    if (!in_batch) {
+      const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
+      if (s.IsNotFound()) return true;
+      if (!s.ok()) return false;
+    }
     std::int64_t expires = 0;
     std::string_view payload;
     if (Decode(raw, expires, payload) && Live(expires, now)) {
@@ -209,38 +250,49 @@ bool EmbeddedStore::Run(Op& op) {
     }
     return true;
   };
+  auto put = [&](std::string value) -> bool {
+    if (batch == nullptr) return db_->Put(write, cf, op.key, value).ok();
+    batch->writes.Put(cf, op.key, value);
+    batch->overlay.emplace_back(op.family, op.key, std::move(value));
+    batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
+    return true;
+  };
+  auto erase = [&]() -> bool {
+    if (batch == nullptr) return db_->Delete(write, cf, op.key).ok();
+    batch->writes.Delete(cf, op.key);
+    batch->overlay.emplace_back(op.family, op.key, std::nullopt);
+    batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
+    return true;
+  };
+  // A write takes the key's stripe (unless the batch holds it), so that it
+  // never lands between the read and the write of another thread's
+  // put_if_absent or append.
+  std::unique_lock<std::mutex> lock;
+  if (batch == nullptr && op.type != Op::Type::get) lock = std::unique_lock(Stripe(op.key));
   const std::int64_t expires = op.ttl.count() > 0 ? now + op.ttl.count() : 0;
   op.found = false;
   op.result.clear();
   switch (op.type) {
     case Op::Type::get:
       return read_live(op.found, op.result);
-    case Op::Type::put: {
-      // Under the key's stripe, so that it never lands between the read and
-      // the write of another thread's put_if_absent or append.
-      std::lock_guard lock(Stripe(op.key));
-      return db_->Put(write, cf, op.key, Encode(expires, op.value)).ok();
-    }
-    case Op::Type::put_if_absent: {
-      std::lock_guard lock(Stripe(op.key));
+    case Op::Type::put:
+      return put(Encode(expires, op.value));
+    case Op::Type::put_if_absent:
       if (!read_live(op.found, op.result)) return false;
       if (op.found) return true;
-      return db_->Put(write, cf, op.key, Encode(expires, op.value)).ok();
-    }
+      return put(Encode(expires, op.value));
     case Op::Type::erase: {
-      std::lock_guard lock(Stripe(op.key));
       std::string ignored;
       if (!read_live(op.found, ignored)) return false;
-      return db_->Delete(write, cf, op.key).ok();
+      return erase();
     }
     case Op::Type::append: {
-      std::lock_guard lock(Stripe(op.key));
       bool found = false;
       std::string list;
       if (!read_live(found, list)) return false;
       op.result = AppendKeepingNewest(list, op.value, op.keep);
       op.found = found;
-      return db_->Put(write, cf, op.key, Encode(expires, op.result)).ok();
+      return put(Encode(expires, op.result));
     }
     case Op::Type::timer_set:
       spdlog::error("state: timer_set belongs to the timer family");
@@ -250,15 +302,51 @@ bool EmbeddedStore::Run(Op& op) {
 }
 
 void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
-  for (Op& op : ops) {
-    if (!Run(op)) {
-      spdlog::error("state: the embedded store failed a {} in family {}; treating the store as "
-                    "unavailable",
-                    op.type == Op::Type::get ? "read" : "write", ToString(op.family));
-      done(StoreStatus::unavailable);
-      return;
+  auto fail = [&](const Op& op) {
+    spdlog::error("state: the embedded store failed a {} in family {}; treating the store as "
+                  "unavailable",
+                  op.type == Op::Type::get ? "read" : "write", ToString(op.family));
+    done(StoreStatus::unavailable);
+  };
+  const bool has_timer = std::any_of(ops.begin(), ops.end(),
+                                     [](const Op& op) { return op.family == Family::timer; });
+  if (ops.size() <= 1 || has_timer) {
+    for (Op& op : ops) {
+      if (!Run(op)) return fail(op);
+    }
+    done(StoreStatus::ok);
+    return;
+  }
+  // Every stripe the batch writes, taken in one order (no deadlock with
+  // another batch taking an overlapping set).
+  std::vector<std::size_t> stripes;
+  for (const Op& op : ops) {
+    if (op.type != Op::Type::get) {
+      stripes.push_back(std::hash<std::string>{}(op.key) % stripes_.size());
     }
   }
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripes.size());
+  for (const std::size_t i : stripes) locks.emplace_back(stripes_[i]);
+  Pending batch;
+  for (Op& op : ops) {
+    if (!Run(op, &batch)) {
+      locks.clear();  // `done` may call Execute again
+      return fail(op);
+    }
+  }
+  if (batch.writes.Count() > 0) {
+    rocksdb::WriteOptions write;
+    write.sync = sync_;
+    write.disableWAL = batch.all_may_lose && !sync_;
+    if (!db_->Write(write, &batch.writes).ok()) {
+      locks.clear();
+      return fail(ops[0]);
+    }
+  }
+  locks.clear();
   done(StoreStatus::ok);
 }
 

@@ -49,7 +49,10 @@ class EmbeddedStore final : public StateStore {
 
  private:
   EmbeddedStore(const Clock& clock, bool sync);
-  bool Run(Op& op);
+  // One op. With `batch`, the caller holds every stripe the batch writes:
+  // writes go to the batch, and reads see the batch's earlier writes.
+  struct Pending;
+  bool Run(Op& op, Pending* batch = nullptr);
   // Timers: "p" + id -> due (8 bytes, big-endian) + payload, and the index
   // "d" + due (big-endian, so that keys sort by time) + id -> "". Under
   // timers_mu_: a set, an erase and a claim each touch both.

@@ -55,6 +55,11 @@ struct Op {
   std::chrono::milliseconds ttl{0};
   std::uint32_t keep = 0;  // append only
   std::int64_t due_ms = 0;  // timer_set only: epoch milliseconds
+  // The write must be visible to every later op at once, but may be lost in
+  // a crash (a dedup claim: after a crash the redelivered request is sent
+  // whether its claim survived or not). The embedded backend then skips its
+  // write-ahead log for a batch whose writes all say so.
+  bool may_lose_on_crash = false;
   // Filled by Execute.
   bool found = false;
   std::string result;

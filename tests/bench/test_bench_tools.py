@@ -40,6 +40,9 @@ FULL = {
         # Over TLS: ratios to max-sms's CPU per send, never the best max-* (even when faster).
         scenario("max-sms-tls-auto", 20000.0, cpu_us=43.0, tls=True, http_client="auto"),
         scenario("max-sms-tls-native", 45000.0, cpu_us=25.8, tls=True, http_client="native"),
+        # Full policy on: ratios to max-sms's CPU per send (1.3x embedded, 1.6x redis).
+        scenario("policy-embedded", 15000.0, cpu_us=43.0, policy="embedded"),
+        scenario("policy-redis", 20000.0, cpu_us=30.1, policy="redis", redis_cpu_us_per_send=20.0),
         scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500,
                  latency_split_ms={"publish_to_accepted": {"p50": 2.0, "p99": 9.5},
                                    "accepted_to_final": {"p50": 1.0, "p99": 3.25}},
@@ -142,6 +145,12 @@ class ReportTest(Tmp):
         row = table_row(text, "gateway CPU per send to an HTTPS provider ÷ plain HTTP "
                               "(`http_client: auto`)")
         self.assertEqual(row[2:], ["2.00× (max-sms-tls-auto 43.0 µs ÷ max-sms 21.5 µs)", "MISS"])
+        row = table_row(text, "gateway CPU per send, full policy on (embedded state) ÷ no policy")
+        self.assertEqual(row[1:], ["≤ 1.3×", "2.00× (policy-embedded 43.0 µs ÷ max-sms 21.5 µs)",
+                                   "MISS"])
+        row = table_row(text, "gateway CPU per send, full policy on (redis state) ÷ no policy")
+        self.assertEqual(row[1:], ["≤ 1.6×", "1.40× (policy-redis 30.1 µs ÷ max-sms 21.5 µs; "
+                                             "redis-server 20.0 µs/send besides)", "PASS"])
         self.assertEqual(table_row(text, "HTTP ceiling (wrk → nginx/1.22.1, return 201)")[2],
                          "100,000 requests/s")
         self.assertEqual(table_row(text, "CPU per HTTP request against nginx: wrk (client "
