@@ -86,7 +86,9 @@ class Exported:
         for m in re.finditer(r"std::string\s+(\w+)\s*=\s*fmt::format\(([^;]*);", text):
             variables[m.group(1)] = set(re.findall(r'([a-z_]+)=\\"', m.group(2)))
         histograms = set(re.findall(r"# TYPE (omnigate_[a-z0-9_]+) histogram", text))
-        for m in re.finditer(r'"(omnigate_[a-z0-9_]+)"', text):
+        # A name passed on its own ("omnigate_x"), or starting a format string
+        # that writes the labels itself ("omnigate_x{{a=\"{}\"}} {}\n").
+        for m in re.finditer(r'"(omnigate_[a-z0-9_]+)(?:"|\{\{)', text):
             name = m.group(1)
             end = text.find(");", m.end())
             stmt = text[m.end():end if end >= 0 else len(text)]
@@ -111,6 +113,23 @@ class Exported:
         pairs = re.findall(r'\{"([a-z_]+)",\s*&p->\w+\}', text)
         if pairs and self.values.get("outcome", None) is None and "outcome" in text:
             self.values["outcome"] = set(pairs)
+        # Values formatted in by a function returning literals, such as
+        # policy::DecisionLabel(outcome) for decision="{}" (the policy
+        # decisions): the label keys written "{}" and the *Label( calls of one
+        # statement pair up in order; the values are what the function (in a
+        # .cc file under the same source tree) can return.
+        sources = Path(metrics_cc).parent
+        for stmt in re.findall(r"fmt::format_to\((.*?)\);", text, re.S):
+            keys = re.findall(r'([a-z_]+)=\\"\{\}\\"', stmt)
+            funcs = re.findall(r"(\w+Label)\(", stmt)
+            for key, func in zip(keys, funcs):
+                literals = set()
+                for cc in sources.rglob("*.cc"):
+                    body = re.search(rf"\b{func}\([^)]*\)\s*\{{(.*?)\n\}}", cc.read_text(), re.S)
+                    if body:
+                        literals |= set(re.findall(r'return "([a-z_]+)";', body.group(1)))
+                if literals:
+                    self.values[key] = literals
         if len(self.labels) < 10:
             raise SystemExit(f"{metrics_cc}: found only {len(self.labels)} metric names; "
                              "has the way metrics are rendered changed? Update Exported in "
@@ -296,13 +315,14 @@ def check_prometheus_unit_tests(src, args):
     p = run([promtool, "test", "rules", str(prom / "alerts_test.yml")])
     if p.returncode != 0:
         fail("promtool test rules deploy/prometheus/alerts_test.yml")
-    # The file must keep showing the two alerts that matter most firing, and
+    # The file must keep showing the alerts that matter most firing, and
     # at least one healthy series staying quiet beside them.
     fired, quiet = set(), set()
     for t in load_yaml(prom / "alerts_test.yml")["tests"]:
         for a in t.get("alert_rule_test", []):
             (fired if a.get("exp_alerts") else quiet).add(a["alertname"])
-    for must in ("OmnigateSendsStalled", "OmnigateProviderFailureRatioHigh"):
+    for must in ("OmnigateSendsStalled", "OmnigateProviderFailureRatioHigh",
+                 "OmnigateStateStoreDown"):
         if must not in fired:
             fail(f"alerts_test.yml: no test where {must} fires")
     if not quiet:
