@@ -4,7 +4,11 @@
 Mix (of --count): 45% OTP SMS (transactional), 15% Viber-first cascades that
 fall back to SMS (bulk), 8% Unicode order updates by SMS, 15% email (text +
 html, one-click unsubscribe), 15% web push, 2% invalid requests of several
-kinds. --push-key gives P-256 public keys (base64url, from `omnigate
+kinds. On top of that, what the delivery policy is for: about 2% of requests
+published twice (same id), 0.5% re-published under a new id with the same
+content, 1% campaign SMS to an opted-out number (SUPPRESSED_PHONE), 1% to one
+much-messaged customer (CAPPED_PHONE, over tenant shop-ro's 1/1h bulk cap),
+and 1% bulk SMS for tenant night-shop, whose quiet hours hold them. --push-key gives P-256 public keys (base64url, from `omnigate
 vapid-keys --json`) to use as subscription keys, as a browser's would be.
 """
 import argparse
@@ -25,6 +29,11 @@ INVALID = [
 ]
 
 
+# demo.sh posts this number's opt-out to /v1/suppressions before publishing.
+SUPPRESSED_PHONE = "+40700999001"
+CAPPED_PHONE = "+40700888001"
+
+
 def b64url(raw):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -36,6 +45,7 @@ def main():
     ap.add_argument("--push-key", action="append", default=[])
     args = ap.parse_args()
     rng = random.Random(args.seed)
+    out = []
     for i in range(args.count):
         phone = "+4070%07d" % rng.randrange(10_000_000)
         rid = "demo-%d" % i
@@ -95,7 +105,31 @@ def main():
                 "id": rid, "tenant": "otp",
                 "to": {"phone": phone}, "channels": ["sms"],
                 "content": {"sms": {"text": "Your code is %06d" % rng.randrange(10**6)}}})
-        print("%s\t%s\t%s" % (topic, phone, body))
+        out.append((topic, phone, body))
+        extra = rng.random()
+        if extra < 0.02:
+            out.append((topic, phone, body))  # published twice: one is a duplicate
+        elif extra < 0.025 and '"shop-ro"' in body and topic == REQUESTS:
+            # The same message to the same address under a new id: shop-ro
+            # has content dedup on.
+            out.append((topic, phone, body.replace('"id": "%s"' % rid, '"id": "%s-again"' % rid)))
+        elif extra < 0.035:
+            out.append((BULK, SUPPRESSED_PHONE, json.dumps({
+                "id": "demo-optout-%d" % i, "tenant": "shop-ro", "campaign": "autumn-sale",
+                "to": {"phone": SUPPRESSED_PHONE}, "channels": ["sms"],
+                "content": {"sms": {"text": "Autumn sale: -30%% today (%d)" % i}}})))
+        elif extra < 0.045:
+            out.append((BULK, CAPPED_PHONE, json.dumps({
+                "id": "demo-capped-%d" % i, "tenant": "shop-ro", "campaign": "autumn-sale",
+                "to": {"phone": CAPPED_PHONE, "user_id": "loyal-customer"}, "channels": ["sms"],
+                "content": {"sms": {"text": "New arrivals (%d)" % i}}})))
+        elif extra < 0.055:
+            out.append((BULK, phone, json.dumps({
+                "id": "demo-night-%d" % i, "tenant": "night-shop", "campaign": "late-offer",
+                "to": {"phone": phone, "timezone": "Europe/Bucharest"}, "channels": ["sms"],
+                "content": {"sms": {"text": "Late offer (%d)" % i}}})))
+    for topic, key, body in out:
+        print("%s\t%s\t%s" % (topic, key, body))
 
 
 if __name__ == "__main__":

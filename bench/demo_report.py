@@ -39,11 +39,15 @@ def main(req_path, ev_path, dlq_path):
     channels = Counter()
     failed = Counter()
     fallbacks = Counter()
+    policy = Counter()
     with open(ev_path, encoding="utf-8") as f:
         for line in f:
             ev = json.loads(line)
             if ev["status"] == "fallback":
                 fallbacks[ev.get("reason") or "?"] += 1
+            if ev["status"] in ("duplicate", "suppressed", "deferred"):
+                rule = (ev.get("reason") or "?").split(":", 1)[0]
+                policy["%s (%s)" % (ev["status"], rule)] += 1
             if ev.get("final"):
                 finals[ev["id"]] = ev
                 statuses[ev["status"]] += 1
@@ -55,6 +59,7 @@ def main(req_path, ev_path, dlq_path):
         dlq = sum(1 for line in f if line.strip())
     lat = sorted(ts_ms(ev["ts"]) - published[i] for i, ev in finals.items() if i in published)
     last_final = max(ts_ms(ev["ts"]) for ev in finals.values())
+    # Fallback reasons that name a policy rule are skipped channels.
     span_s = max(1e-3, (last_final - first_pub) / 1000.0)
     print("   requests consumed : %d" % len(finals))
     for s, n in sorted(statuses.items()):
@@ -64,6 +69,8 @@ def main(req_path, ev_path, dlq_path):
         print("   failed (channel: reason): %s" % ", ".join("%s %d" % kv for kv in sorted(failed.items())))
     print("   cascade fallbacks : %d%s" % (sum(fallbacks.values()), (" (" + ", ".join(
         "%s %d" % kv for kv in sorted(fallbacks.items())) + ")") if fallbacks else ""))
+    print("   policy decisions  : %s" % (", ".join("%s %d" % kv for kv in sorted(policy.items()))
+                                          or "none"))
     print("   DLQ records       : %d" % dlq)
     print("   throughput        : %.0f requests/s (first publish to last final event, %.2f s)"
           % (len(finals) / span_s, span_s))

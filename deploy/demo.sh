@@ -45,6 +45,7 @@ for _ in 1 2 3 4; do
     python3 -c 'import json,sys; print(json.load(sys.stdin)["publicKey"])')")
 done
 
+quiet_window="$(TZ=Europe/Bucharest date -d '-1 hour' +%H:%M)-$(TZ=Europe/Bucharest date -d '+1 hour' +%H:%M)"
 cat >"$work/omnigate.yaml" <<YAML
 kafka:
   brokers: embedded
@@ -53,6 +54,21 @@ kafka:
 pipeline: {workers: 2}
 http: {listen: "127.0.0.1:0", port_file: "$work/http.port"}
 log: {level: info}
+state: {path: "$work/state"}
+policy:
+  defaults: {dedup_window: 24h}
+  tenants:
+    shop-ro:
+      content_dedup: true
+      timezone: Europe/Bucharest
+      frequency_caps:
+        - {channel: all, lanes: bulk, limits: [1/1h, 3/24h]}
+    night-shop:
+      timezone: Europe/Bucharest
+      # Quiet from an hour ago to an hour from now, Bucharest time: whenever
+      # the demo runs, this tenant's bulk sends are deferred.
+      quiet_hours:
+        - {window: "$quiet_window", lanes: bulk}
 providers:
   - name: sms-main
     type: twilio
@@ -96,6 +112,11 @@ until curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null; do
   sleep 0.2
 done
 
+echo "== recording an opt-out through the admin API (POST /v1/suppressions)"
+curl -sf -X POST "http://127.0.0.1:$http_port/v1/suppressions" \
+  -d '{"tenant":"shop-ro","address":"+40 700 999 001","channel":"all","reason":"STOP","source":"sms-keyword"}'
+echo
+
 echo "== publishing $count requests (all four channels, Viber->SMS cascades, invalid ones) with kcat"
 python3 "$root/bench/demo_load.py" --count "$count" "${push_keys[@]}" >"$work/requests.tsv"
 for topic in omnigate.requests omnigate.requests.bulk; do
@@ -108,19 +129,25 @@ expected="$(wc -l <"$work/requests.tsv")"
 metric() {  # name-with-labels
   curl -sf "http://127.0.0.1:$http_port/metrics" | awk -v m="$1" '$1 == m {print $2}'
 }
+# Requests whose handling ended here: a final event, or handed to a durable
+# timer (quiet hours: they go out when the window opens).
 final_total() {
   curl -sf "http://127.0.0.1:$http_port/metrics" |
-    awk '$1 ~ /^omnigate_requests_final_total/ {s += $2} END {print s + 0}'
+    awk '$1 ~ /^omnigate_requests_final_total/ || $1 == "omnigate_deferred_total" {s += $2}
+         END {print s + 0}'
 }
 
 deadline=$((SECONDS + 300))
 while :; do
   done_n="$(final_total)"
-  printf '\r   consumed %s  sent %s  rejected %s  failed %s  in-flight %s   ' \
+  printf '\r   consumed %s  sent %s  rejected %s  failed %s  duplicate %s  suppressed %s  deferred %s  in-flight %s   ' \
     "$(( $(metric 'omnigate_requests_consumed_total{lane="transactional"}') + $(metric 'omnigate_requests_consumed_total{lane="bulk"}') ))" \
     "$(metric 'omnigate_requests_final_total{status="sent"}')" \
     "$(metric 'omnigate_requests_final_total{status="rejected"}')" \
     "$(metric 'omnigate_requests_final_total{status="failed"}')" \
+    "$(metric 'omnigate_requests_final_total{status="duplicate"}')" \
+    "$(metric 'omnigate_requests_final_total{status="suppressed"}')" \
+    "$(metric 'omnigate_deferred_total')" \
     "$(metric 'omnigate_in_flight')"
   [ "$done_n" -ge "$expected" ] && break
   if [ "$SECONDS" -ge "$deadline" ]; then echo; echo "demo: timed out" >&2; exit 1; fi

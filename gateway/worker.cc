@@ -74,6 +74,9 @@ struct RequestContext {
   bool timer_writing = false;
   std::int64_t lease_until_ms = 0;
   state::Op timer_op;
+  // Cap keys this request holds a reservation under (Worker::cap_pending_)
+  // from its check until its send is counted in the store, or it ends.
+  std::vector<std::string> cap_reserved;
   // The worker's list of live requests (for Stop), intrusive: no allocation
   // or hashing per request.
   RequestContext* live_prev = nullptr;
@@ -604,7 +607,11 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
     return;
   }
   using Verdict = policy::Decision::Verdict;
-  const policy::Decision d = ctx->policy.Decide(SystemClock::Instance().Now());
+  const policy::Decision d =
+      ctx->policy.Decide(SystemClock::Instance().Now(), [this](const std::string& key) {
+        const auto it = cap_pending_.find(key);
+        return it == cap_pending_.end() ? 0 : it->second;
+      });
   auto& row = metrics_.policy.For(ctx->request.tenant);
   // An allowed request is counted when it goes (below), not when a
   // schedule or quiet hours defer it.
@@ -652,7 +659,20 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
     return;
   }
   row[static_cast<std::size_t>(policy::Outcome::allowed)].Inc();
+  // Reserved until the send is counted: the recipient's next request, checked
+  // meanwhile, sees this one. (A recipient's requests share a partition, so
+  // one worker sees them all.)
+  ctx->cap_reserved = ctx->policy.CapKeysFor(channel);
+  for (const auto& key : ctx->cap_reserved) ++cap_pending_[key];
   TrySend(ctx);
+}
+
+void Worker::ReleaseCaps(RequestContext* ctx) {
+  for (const auto& key : ctx->cap_reserved) {
+    const auto it = cap_pending_.find(key);
+    if (it != cap_pending_.end() && --it->second <= 0) cap_pending_.erase(it);
+  }
+  ctx->cap_reserved.clear();
 }
 
 namespace {
@@ -865,6 +885,7 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
   store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
                                       result = std::move(result)](state::StoreStatus status) {
     if (stopped_) return;
+    ReleaseCaps(ctx);  // counted in the store now (or, failing that, never)
     const bool ok = status == state::StoreStatus::ok;
     if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
     if (!ok) {
@@ -1135,6 +1156,7 @@ void Worker::MaybeComplete(RequestContext* ctx) {
 
 void Worker::Release(RequestContext* ctx, bool durable) {
   auto& part = *ctx->partition;
+  if (!ctx->cap_reserved.empty()) ReleaseCaps(ctx);
   if (!ctx->timer_id.empty()) {
     fired_.erase(ctx);
     if (durable && !ctx->handed_to_timer) {

@@ -12,6 +12,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -192,6 +193,10 @@ class Worker {
   std::unordered_set<RequestContext*> fired_;
   bool claiming_ = false;
   policy::TimeZones zones_;
+  // Sends checked against a frequency cap and not yet counted in the store,
+  // by cap key (see RequestPolicy::Decide).
+  std::unordered_map<std::string, int> cap_pending_;
+  void ReleaseCaps(RequestContext* ctx);
   void ProbeStore();
   RequestDecoder decoder_;
   WorkerProviders providers_;

@@ -75,8 +75,9 @@ std::chrono::milliseconds CapTtl(const TenantPolicy& tp, const gateway::Frequenc
 // times (epoch ms, comma-separated) already counted; `release_ms` is when
 // every limit of the cap allows one more.
 const gateway::CapLimit* OverCap(const gateway::FrequencyCap& cap, std::string_view times,
-                                 std::int64_t now_ms, std::int64_t* release_ms = nullptr) {
-  std::vector<std::int64_t> sent;
+                                 std::int64_t now_ms, std::int64_t* release_ms = nullptr,
+                                 int pending = 0) {
+  std::vector<std::int64_t> sent(static_cast<std::size_t>(std::max(0, pending)), now_ms);
   for (std::size_t pos = 0; pos < times.size();) {
     auto comma = times.find(',', pos);
     if (comma == std::string_view::npos) comma = times.size();
@@ -407,7 +408,7 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
   }
 }
 
-Decision RequestPolicy::Decide(system_clock::time_point now) const {
+Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount& pending) const {
   Decision d;
   const auto& req = *req_;
   const std::int64_t now_ms = Ms(now);
@@ -464,8 +465,10 @@ Decision RequestPolicy::Decide(system_clock::time_point now) const {
         break;
       case Check::cap: {
         const auto& cap = tp_->frequency_caps[s.cap];
-        if (!op.found) break;
-        const auto* limit = OverCap(cap, op.result, now_ms, &release_ms);
+        const int in_flight = pending ? pending(op.key) : 0;
+        if (!op.found && in_flight == 0) break;
+        const auto* limit = OverCap(cap, op.found ? std::string_view(op.result) : std::string_view(),
+                                    now_ms, &release_ms, in_flight);
         if (limit == nullptr) break;
         const std::string why =
             fmt::format("frequency_cap: {}/{} {} reached for this recipient", limit->limit,
@@ -533,6 +536,19 @@ Decision RequestPolicy::Decide(system_clock::time_point now) const {
     d.reason += d.skipped[static_cast<std::size_t>(c)];
   }
   return d;
+}
+
+std::vector<std::string> RequestPolicy::CapKeysFor(Channel channel) const {
+  const auto& req = *req_;
+  std::vector<std::string> keys;
+  for (const auto& cap : tp_->frequency_caps) {
+    if (!LaneMatches(cap.lanes, req.lane)) continue;
+    if (cap.channel && *cap.channel != channel) continue;
+    std::string key = CapKey(req.tenant, CapRecipient(req, cap.channel ? channel : req.channels[0]),
+                             cap);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
+  }
+  return keys;
 }
 
 void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -106,7 +107,15 @@ class RequestPolicy {
   void Prepare(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
                system_clock::time_point now);
   std::span<state::Op> ops() { return ops_; }
-  Decision Decide(system_clock::time_point now) const;
+  // `pending` (may be empty) says how many sends under a cap key are
+  // checked and on their way but not yet counted in the store: they count
+  // as sent now, so that a burst to one recipient cannot pass a cap before
+  // the first send is recorded.
+  using PendingCount = std::function<int(const std::string& cap_key)>;
+  Decision Decide(system_clock::time_point now, const PendingCount& pending = {}) const;
+  // The cap keys a send on `channel` is counted under (what PrepareSent
+  // appends to).
+  std::vector<std::string> CapKeysFor(Channel channel) const;
   void PrepareSent(Channel channel, std::string_view provider, std::string_view provider_message_id,
                    system_clock::time_point now);
 

@@ -634,18 +634,29 @@ TEST(Pipeline, PolicyEndsDuplicatesAndSuppressionsAndSkipsASuppressedChannel) {
   const Ev cap = PipelineHarness::Final(events, "cap-2");
   EXPECT_EQ(cap.status, "suppressed");
   EXPECT_EQ(cap.reason.rfind("frequency_cap: 1/1h across channels", 0), 0u) << cap.reason;
+  // A burst to a new recipient, all in flight at once: one goes, the rest
+  // see it on its way (the store has not counted it yet) and are capped.
+  for (int i = 0; i < 8; ++i) {
+    h.Publish("omnigate.requests", "burst", SmsTo("burst-" + std::to_string(i), "+40700000005", "u-5"));
+  }
+  events = h.WaitForFinals(12);
+  int burst_sent = 0;
+  for (int i = 0; i < 8; ++i) {
+    burst_sent += PipelineHarness::Final(events, "burst-" + std::to_string(i)).status == "sent";
+  }
+  EXPECT_EQ(burst_sent, 1);
 
-  // The provider saw dup-1 and skip-1 only.
+  // The provider saw dup-1, skip-1 and one of the burst only.
   std::multiset<std::string> to;
   for (const auto& m : mock->Received()) to.insert(m.to);
-  EXPECT_EQ(to, (std::multiset<std::string>{"+40700000001", "+40700000003"}));
+  EXPECT_EQ(to, (std::multiset<std::string>{"+40700000001", "+40700000003", "+40700000005"}));
   auto& row = h.metrics().policy.For("default");
   EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::duplicate_id)].Get(), 1u);
   EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::suppressed_suppression)].Get(), 1u);
   EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::skipped_suppression)].Get(), 1u);
-  EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::suppressed_frequency_cap)].Get(), 1u);
+  EXPECT_EQ(row[static_cast<std::size_t>(policy::Outcome::suppressed_frequency_cap)].Get(), 8u);
   EXPECT_EQ(h.metrics().duplicates.Get(), 1u);
-  EXPECT_EQ(h.metrics().suppressed.Get(), 2u);
+  EXPECT_EQ(h.metrics().suppressed.Get(), 9u);
 }
 
 TEST(Pipeline, PolicyOffSendsEveryCopy) {

@@ -390,3 +390,28 @@ TEST(QuietHours, HoldBulkSendsInTheRecipientsNightAcrossMidnightAndDst) {
 
 }  // namespace
 }  // namespace omnigate::policy
+
+namespace omnigate::policy {
+namespace {
+
+TEST(PolicyPending, SendsOnTheirWayCountAgainstACapBeforeTheStoreHasThem) {
+  gateway::TenantPolicy tp;
+  tp.frequency_caps = {gateway::FrequencyCap{std::nullopt, gateway::LaneScope::all, {{2, std::chrono::hours(1)}}}};
+  SendRequest r = Sms("burst-1");
+  r.to.user_id = "u-burst";
+  RequestPolicy p;
+  const auto now = std::chrono::system_clock::now();
+  p.Prepare(r, tp, "r/0/1", now);  // nothing in the store: every op answers "not found"
+  const auto keys = p.CapKeysFor(Channel::sms);
+  ASSERT_EQ(keys.size(), 1u);
+  auto pending = [&](int n) {
+    return [&, n](const std::string& key) { return key == keys[0] ? n : 0; };
+  };
+  EXPECT_EQ(p.Decide(now, pending(1)).verdict, Decision::Verdict::send);
+  const Decision d = p.Decide(now, pending(2));
+  EXPECT_EQ(d.verdict, Decision::Verdict::suppressed);
+  EXPECT_EQ(d.outcome, Outcome::suppressed_frequency_cap);
+}
+
+}  // namespace
+}  // namespace omnigate::policy
