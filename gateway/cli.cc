@@ -16,6 +16,7 @@
 #include "gateway/config.h"
 #include "gateway/http_server.h"
 #include "gateway/state/blocking_store.h"
+#include "gateway/state_options.h"
 #include "gateway/logging.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
@@ -143,14 +144,8 @@ int Run(const std::string& path) {
     if (state::StateStore* shared = p->shared_store()) {
       admin_store = std::make_unique<state::BlockingStore>(*shared);
     } else {
-      const auto& r = config->state.redis;
-      admin_store = std::make_unique<state::BlockingStore>(
-          state::RedisStoreOptions{.host = r.host,
-                                   .port = r.port,
-                                   .password = r.password,
-                                   .reconnect_backoff = r.reconnect_backoff,
-                                   .command_timeout = r.command_timeout},
-          SystemClock::Instance());
+      admin_store = std::make_unique<state::BlockingStore>(RedisOptions(config->state.redis),
+                                                           SystemClock::Instance());
     }
     RegisterAddressRoutes(http, *admin_store, SystemClock::Instance());
   }

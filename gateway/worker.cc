@@ -1,7 +1,6 @@
 #include "gateway/worker.h"
 
 #include <simdjson.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,9 +14,11 @@
 
 #include "common/clock.h"
 #include "common/mask.h"
+#include "common/sha256.h"
 #include "gateway/policy/policy.h"
 #include "gateway/state/redis_store.h"
 #include "gateway/state/state_store.h"
+#include "gateway/state_options.h"
 #include "providers/log_throttle.h"
 #include "queue/kafka_consumer.h"
 #include "queue/kafka_producer.h"
@@ -141,15 +142,8 @@ Worker::Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProd
   timer_partition_->worker = this;
   timer_partitions_ = {timer_partition_};
   if (config_->policy.enabled && config_->state.backend == "redis") {
-    const auto& r = config_->state.redis;
-    own_store_ = std::make_unique<state::RedisStore>(
-        loop_->io,
-        state::RedisStoreOptions{.host = r.host,
-                                 .port = r.port,
-                                 .password = r.password,
-                                 .reconnect_backoff = r.reconnect_backoff,
-                                 .command_timeout = r.command_timeout},
-        SystemClock::Instance());
+    own_store_ = std::make_unique<state::RedisStore>(loop_->io, RedisOptions(config_->state.redis),
+                                                     SystemClock::Instance());
     store_ = own_store_.get();
   }
   providers_ = MakeWorkerProviders(*config_, loop_->io, config_->pipeline.workers);
@@ -628,6 +622,11 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
     case Verdict::already_sent:
       // Its final event may be the one that was lost: say it again, with
       // what the first send recorded.
+      if (d.channel) {
+        const auto& channels = ctx->request.channels;
+        const auto it = std::find(channels.begin(), channels.end(), *d.channel);
+        if (it != channels.end()) ctx->channel_pos = static_cast<std::size_t>(it - channels.begin());
+      }
       metrics_.sent.Inc();
       Finish(ctx, EventStatus::sent, d.provider, d.provider_message_id, d.reason, 0);
       return;
@@ -638,26 +637,33 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
       break;
   }
   ctx->checked = true;
-  for (const Channel c : ctx->request.channels) {
-    const auto i = static_cast<std::size_t>(c);
-    if (d.skipped[i].empty()) continue;
-    ctx->skipped[i] = d.skipped[i];
-    row[static_cast<std::size_t>(d.skipped_outcome[i])].Inc();
-  }
-  SkipDisallowedChannels(ctx);  // Decide() left at least one channel
   const auto& req = ctx->request;
   const auto now = std::chrono::system_clock::now();
+  // A deferral records nothing about the channels: the checks run again
+  // when its timer fires, and their skips are reported then, once.
   if (req.send_at && *req.send_at > now) {
     Defer(ctx, *req.send_at, EventStatus::scheduled, {});
     return;
   }
-  const Channel channel = req.channels[ctx->channel_pos];
+  std::size_t first = 0;  // Decide() left at least one channel
+  while (first + 1 < req.channels.size() &&
+         !d.skipped[static_cast<std::size_t>(req.channels[first])].empty()) {
+    ++first;
+  }
+  const Channel channel = req.channels[first];
   if (auto hold = policy::QuietHoursHold(req, config_->policy.For(req.tenant), channel, zones_,
                                          now)) {
     row[static_cast<std::size_t>(policy::Outcome::deferred_quiet_hours)].Inc();
     Defer(ctx, hold->until, EventStatus::deferred, hold->reason);
     return;
   }
+  for (const Channel c : req.channels) {
+    const auto i = static_cast<std::size_t>(c);
+    if (d.skipped[i].empty()) continue;
+    ctx->skipped[i] = d.skipped[i];
+    row[static_cast<std::size_t>(d.skipped_outcome[i])].Inc();
+  }
+  SkipDisallowedChannels(ctx);
   row[static_cast<std::size_t>(policy::Outcome::allowed)].Inc();
   // Reserved until the send is counted: the recipient's next request, checked
   // meanwhile, sees this one. (A recipient's requests share a partition, so
@@ -1006,19 +1012,6 @@ void Worker::Emit(RequestContext* ctx, EventStatus status, bool final, std::stri
 
 namespace {
 
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (unsigned int i = 0; i < size; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 std::size_t HeadersSize(const PendingRecord& rec) {
   std::size_t n = 0;

@@ -1,7 +1,6 @@
 #include "gateway/policy/policy.h"
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 
 #include "common/duration.h"
 #include "common/json.h"
+#include "common/sha256.h"
 #include "common/text.h"
 #include "gateway/policy/quiet_hours.h"
 
@@ -104,18 +104,6 @@ const gateway::CapLimit* OverCap(const gateway::FrequencyCap& cap, std::string_v
   return over;
 }
 
-std::string Sha256Prefix(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < 16 && i < size; ++i) {  // 128 bits: collisions are not a concern
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
 
 // The content of one channel, fields separated by a byte no text field can
 // hold unescaped in JSON, so that moving text between fields changes it.
@@ -157,11 +145,13 @@ std::string ContentBytes(const SendRequest& req, Channel channel) {
   return b;
 }
 
-// The dedup record: "c|<origin>" once claimed, "s|<origin>|<provider>|<id>"
-// once a provider accepted the send.
+// The dedup record: "c|<origin>" once claimed,
+// "s|<origin>|<channel>|<provider>|<id>" once a provider accepted the send
+// (the id last: it is the provider's and may hold anything).
 struct DedupRecord {
   bool sent = false;
   std::string_view origin;
+  std::string_view channel;
   std::string_view provider;
   std::string_view provider_message_id;
 };
@@ -171,13 +161,13 @@ DedupRecord ParseDedup(std::string_view v) {
   if (v.size() < 2 || v[1] != '|') return r;
   r.sent = v[0] == 's';
   v.remove_prefix(2);
-  auto bar = v.find('|');
-  r.origin = v.substr(0, bar);
-  if (bar == std::string_view::npos) return r;
-  v.remove_prefix(bar + 1);
-  bar = v.find('|');
-  r.provider = v.substr(0, bar);
-  if (bar != std::string_view::npos) r.provider_message_id = v.substr(bar + 1);
+  for (std::string_view* field : {&r.origin, &r.channel, &r.provider}) {
+    const auto bar = v.find('|');
+    *field = v.substr(0, bar);
+    if (bar == std::string_view::npos) return r;
+    v.remove_prefix(bar + 1);
+  }
+  r.provider_message_id = v;
   return r;
 }
 
@@ -366,7 +356,7 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
     const Channel first = req.channels[0];
     std::string key = AddressKey(req.tenant, AddressOf(req, first), first);
     key += '|';
-    key += Sha256Prefix(ContentBytes(req, first));
+    key += Sha256Hex(ContentBytes(req, first), 16);  // 128 bits: collisions are no concern
     ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::content,
                     .key = std::move(key), .value = req.id, .ttl = tp.content_window});
     slots_.push_back({Check::content, first, false});
@@ -437,6 +427,7 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
           d.reason = "redelivery: sent before a restart or rebalance; not sent again";
           d.provider = r.provider;
           d.provider_message_id = r.provider_message_id;
+          d.channel = ChannelFromString(r.channel);
           return d;
         }
         break;  // our own claim from before a crash: the send is not recorded, so it is made
@@ -559,6 +550,8 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
   ops_.clear();
   slots_.clear();
   std::string value = "s|" + origin_;
+  value += '|';
+  value += ToString(channel);
   value += '|';
   value += provider;
   value += '|';

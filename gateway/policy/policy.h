@@ -86,6 +86,7 @@ struct Decision {
   std::array<std::string, kChannelCount> skipped;
   std::array<Outcome, kChannelCount> skipped_outcome{};
   // already_sent: what the first send recorded.
+  std::optional<Channel> channel;
   std::string provider;
   std::string provider_message_id;
   system_clock::time_point defer_until{};

@@ -227,12 +227,23 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
                           now_s.data(),     limit_s.data(), lease_s.data(), kTimerPrefix.data()};
     const std::size_t lens[] = {7,              sha.size(),     1,              kTimerIndex.size(),
                                 now_s.size(),   limit_s.size(), lease_s.size(), kTimerPrefix.size()};
-    auto* call = new TimersDone(std::move(done));
+    // A batch of its own, so that the watchdog times a claim out like any
+    // other command (an idle worker's only command may be its timer poll).
+    auto batch = std::make_shared<Batch>();
+    auto due = std::make_shared<std::vector<DueTimer>>();
+    batch->pending = 1;
+    batch->deadline = std::chrono::steady_clock::now() + options_.command_timeout;
+    batch->done = [done = std::move(done), due](StoreStatus status) {
+      done(status, status == StoreStatus::ok ? std::move(*due) : std::vector<DueTimer>());
+    };
+    auto* call = new ClaimCall{batch, due};
     if (redisAsyncCommandArgv(ac_, &Impl::OnClaimReply, call, 8, argv, lens) != REDIS_OK) {
-      auto d = std::move(*call);
       delete call;
-      asio::post(io_, [d = std::move(d)] { d(StoreStatus::unavailable, {}); });
+      Settle(*batch, false, 1);
+      return;
     }
+    in_flight_.push_back(batch);
+    ArmWatchdog();
   }
 
 
@@ -283,22 +294,27 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  static void OnClaimReply(redisAsyncContext*, void* r, void* privdata) {
-    std::unique_ptr<TimersDone> done(static_cast<TimersDone*>(privdata));
+  struct ClaimCall {
+    std::shared_ptr<Batch> batch;
+    std::shared_ptr<std::vector<DueTimer>> due;
+  };
+
+  static void OnClaimReply(redisAsyncContext* c, void* r, void* privdata) {
+    std::unique_ptr<ClaimCall> call(static_cast<ClaimCall*>(privdata));
+    auto* self = static_cast<Impl*>(c->data);
     auto* rr = static_cast<redisReply*>(r);
-    if (rr == nullptr || rr->type != REDIS_REPLY_ARRAY) {
-      if (rr != nullptr && rr->type == REDIS_REPLY_ERROR) {
-        spdlog::error("state: redis refused a timer claim: {}", std::string_view(rr->str, rr->len));
+    if (call->batch->settled) return;  // timed out already
+    const bool ok = rr != nullptr && rr->type == REDIS_REPLY_ARRAY;
+    if (rr != nullptr && rr->type == REDIS_REPLY_ERROR) {
+      spdlog::error("state: redis refused a timer claim: {}", std::string_view(rr->str, rr->len));
+    }
+    if (ok) {
+      for (std::size_t i = 0; i + 1 < rr->elements; i += 2) {
+        call->due->push_back({std::string(rr->element[i]->str, rr->element[i]->len),
+                              std::string(rr->element[i + 1]->str, rr->element[i + 1]->len)});
       }
-      (*done)(StoreStatus::unavailable, {});
-      return;
     }
-    std::vector<DueTimer> due;
-    for (std::size_t i = 0; i + 1 < rr->elements; i += 2) {
-      due.push_back({std::string(rr->element[i]->str, rr->element[i]->len),
-                     std::string(rr->element[i + 1]->str, rr->element[i + 1]->len)});
-    }
-    (*done)(StoreStatus::ok, std::move(due));
+    if (self != nullptr) self->Settle(*call->batch, ok, 1);
   }
   static void OnReply(redisAsyncContext* c, void* r, void* privdata) {
     std::unique_ptr<Reply> reply(static_cast<Reply*>(privdata));
@@ -321,6 +337,7 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
         case Op::Type::put:
           break;
         case Op::Type::put_if_absent:
+        case Op::Type::append:  // both answer {existed, value}
           if (rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
             op.found = rr->element[0]->integer == 1;
             op.result.assign(rr->element[1]->str, rr->element[1]->len);
@@ -333,14 +350,6 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
           break;
         case Op::Type::timer_set:
           op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
-          break;
-        case Op::Type::append:
-          if (rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
-            op.found = rr->element[0]->integer == 1;
-            op.result.assign(rr->element[1]->str, rr->element[1]->len);
-          } else {
-            ok = false;
-          }
           break;
       }
     } else if (rr != nullptr && self != nullptr) {

@@ -100,6 +100,11 @@ void E2eFixture::StartGateway() {
   http_port_ = std::stoi(Trim(ReadFile(dir_.File("http.port"))));
 }
 
+int E2eFixture::second_http_port() const {
+  const std::string port = Trim(ReadFile(dir_.File("http2.port")));
+  return port.empty() ? -1 : std::stoi(port);
+}
+
 void E2eFixture::StartSecondGateway() {
   std::string cfg = ReadFile(dir_.File("omnigate.yaml"));
   const std::string from = dir_.File("http.port");

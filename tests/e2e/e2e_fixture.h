@@ -77,6 +77,7 @@ class E2eFixture {
   std::string SecondGatewayLog() const;
   std::string config_path() const { return dir_.File("omnigate.yaml"); }
   int http_port() const { return http_port_; }
+  int second_http_port() const;
   const std::string& bootstrap() const { return bootstrap_; }
 
  private:

@@ -107,6 +107,7 @@ TYPED_TEST(PolicyTest, TheSameRecordRedeliveredIsSentOnlyIfItsSendWasNotRecorded
   EXPECT_EQ(again.verdict, Verdict::already_sent);
   EXPECT_EQ(again.provider, "sms-main");
   EXPECT_EQ(again.provider_message_id, "SMo-2");
+  EXPECT_EQ(again.channel, Channel::sms) << "the channel it went out on";
   // A different record with the id is still a duplicate.
   EXPECT_EQ(this->Check(Sms("o-2"), "req/3/78").verdict, Verdict::duplicate);
 }
