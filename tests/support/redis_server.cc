@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace omnigate::testing {
 
 int FreeLoopbackPort() {
@@ -21,7 +23,25 @@ int FreeLoopbackPort() {
 }
 
 RedisServer::RedisServer(bool persistent) : port_(FreeLoopbackPort()), persistent_(persistent) {
+  // The port is free when picked, not when redis-server binds it: a test
+  // running beside this one may take it first, and then this one's PING
+  // would be answered by the other's server. Retried on a new port until the
+  // server answering is the one started here.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (StartAndCheckOwner()) return;
+    server_.reset();
+    port_ = FreeLoopbackPort();
+  }
+  ADD_FAILURE() << "redis-server: no port of its own after 5 attempts";
+}
+
+bool RedisServer::StartAndCheckOwner() {
   Start();
+  std::string info;
+  if (Cli({"info", "server"}, &info) != 0) return false;
+  const auto at = info.find("process_id:");
+  if (at == std::string::npos) return false;
+  return std::atoi(info.c_str() + at + 11) == static_cast<int>(server_->pid());
 }
 
 RedisServer::~RedisServer() { Stop(); }

@@ -31,6 +31,7 @@ class RedisServer {
   int Cli(const std::vector<std::string>& args, std::string* out = nullptr) const;
 
  private:
+  bool StartAndCheckOwner();
   int port_;
   bool persistent_;
   TempDir dir_;
