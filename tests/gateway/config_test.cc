@@ -510,6 +510,7 @@ TEST(Config, ShippedExamplesAreValid) {
   ::setenv("TWILIO_ACCOUNT_SID", "ACexample", 0);
   ::setenv("TWILIO_AUTH_TOKEN", "example", 0);
   ::setenv("OMNIGATE_ADMIN_TOKEN", "example", 0);
+  ::setenv("REDIS_PASSWORD", "example", 0);
   for (const char* name : {"omnigate.yaml", "omnigate-embedded.yaml"}) {
     const std::string path = std::string(OMNIGATE_SOURCE_DIR) + "/examples/" + name;
     auto r = LoadConfigFile(path);
