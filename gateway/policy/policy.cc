@@ -51,24 +51,25 @@ std::string CapKey(std::string_view tenant, std::string_view recipient,
   return key;
 }
 
-// How many send times a cap's list keeps: the largest limit of every rule
-// sharing its key.
-std::uint32_t CapKeep(const TenantPolicy& tp, const gateway::FrequencyCap& cap) {
-  int keep = 1;
-  for (const auto& other : tp.frequency_caps) {
-    if (other.channel != cap.channel || other.lanes != cap.lanes) continue;
-    for (const auto& l : other.limits) keep = std::max(keep, l.limit);
-  }
-  return static_cast<std::uint32_t>(keep);
-}
-
-std::chrono::milliseconds CapTtl(const TenantPolicy& tp, const gateway::FrequencyCap& cap) {
+// What a cap's list of send times holds, over every rule sharing its key:
+// the newest `keep` times (the largest limit) for `ttl` (the longest window).
+struct CapList {
+  std::uint32_t keep = 1;
   std::chrono::milliseconds ttl{0};
+};
+
+CapList CapListOf(const TenantPolicy& tp, const gateway::FrequencyCap& cap) {
+  int keep = 1;
+  CapList list;
   for (const auto& other : tp.frequency_caps) {
     if (other.channel != cap.channel || other.lanes != cap.lanes) continue;
-    for (const auto& l : other.limits) ttl = std::max(ttl, l.window);
+    for (const auto& l : other.limits) {
+      keep = std::max(keep, l.limit);
+      list.ttl = std::max(list.ttl, l.window);
+    }
   }
-  return ttl;
+  list.keep = static_cast<std::uint32_t>(keep);
+  return list;
 }
 
 // The first limit of `cap` that one more send would break, given the send
@@ -529,16 +530,26 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
   return d;
 }
 
-std::vector<std::string> RequestPolicy::CapKeysFor(Channel channel) const {
+std::vector<std::pair<std::string, const gateway::FrequencyCap*>> RequestPolicy::CountedCaps(
+    Channel channel) const {
   const auto& req = *req_;
-  std::vector<std::string> keys;
+  std::vector<std::pair<std::string, const gateway::FrequencyCap*>> caps;
   for (const auto& cap : tp_->frequency_caps) {
     if (!LaneMatches(cap.lanes, req.lane)) continue;
     if (cap.channel && *cap.channel != channel) continue;
     std::string key = CapKey(req.tenant, CapRecipient(req, cap.channel ? channel : req.channels[0]),
                              cap);
-    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(std::move(key));
+    // Rules sharing a key count the send once.
+    if (std::none_of(caps.begin(), caps.end(), [&](const auto& c) { return c.first == key; })) {
+      caps.emplace_back(std::move(key), &cap);
+    }
   }
+  return caps;
+}
+
+std::vector<std::string> RequestPolicy::CapKeysFor(Channel channel) const {
+  std::vector<std::string> keys;
+  for (auto& [key, cap] : CountedCaps(channel)) keys.push_back(std::move(key));
   return keys;
 }
 
@@ -560,16 +571,10 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
                   .key = DedupKey(req.tenant, req.id), .value = std::move(value),
                   .ttl = tp.dedup_window});
   const std::string now_ms = std::to_string(Ms(now));
-  std::vector<std::string> counted;  // rules sharing a key count the send once
-  for (const auto& cap : tp.frequency_caps) {
-    if (!LaneMatches(cap.lanes, req.lane)) continue;
-    if (cap.channel && *cap.channel != channel) continue;
-    std::string key = CapKey(req.tenant, CapRecipient(req, cap.channel ? channel : req.channels[0]),
-                             cap);
-    if (std::find(counted.begin(), counted.end(), key) != counted.end()) continue;
-    counted.push_back(key);
+  for (auto& [key, cap] : CountedCaps(channel)) {
+    const CapList list = CapListOf(tp, *cap);
     ops_.push_back({.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
-                    .value = now_ms, .ttl = CapTtl(tp, cap), .keep = CapKeep(tp, cap)});
+                    .value = now_ms, .ttl = list.ttl, .keep = list.keep});
   }
 }
 

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -128,6 +129,10 @@ class RequestPolicy {
     bool all_channels;     // the "*" record, or an across-channel cap
     std::size_t cap = 0;   // index into tp_->frequency_caps
   };
+  // The cap keys a send on `channel` counts under, each once, with a rule
+  // that owns it.
+  std::vector<std::pair<std::string, const gateway::FrequencyCap*>> CountedCaps(
+      Channel channel) const;
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
   std::string origin_;
