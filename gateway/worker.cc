@@ -889,7 +889,10 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
   // The final event waits for the record: a redelivery (crash before the
   // commit) then finds the send recorded and does not repeat it.
   store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
-                                      result = std::move(result)](state::StoreStatus status) {
+                                      result = std::move(result)](state::StoreStatus status) mutable {
+    // The provider's slot was held until now: what a crash can repeat stays
+    // within the provider's max_in_flight (DESIGN.md §8).
+    result.slot.Release();
     if (stopped_) return;
     ReleaseCaps(ctx);  // counted in the store now (or, failing that, never)
     const bool ok = status == state::StoreStatus::ok;

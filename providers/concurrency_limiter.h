@@ -3,36 +3,54 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 
 namespace omnigate::providers {
+
+class ConcurrencyLimiter;
+
+// One taken place under a ConcurrencyLimiter. Copies share it (callbacks
+// are std::function, so they must be copyable); it is freed by Release() on
+// any copy or when the last copy is dropped, and freeing may start the next
+// queued task on the spot. A slot may outlive its limiter (a callback still
+// held by a store at shutdown): it then frees nothing.
+class LimiterSlot {
+ public:
+  LimiterSlot() = default;
+
+  void Release();
+  bool held() const;
+
+ private:
+  friend class ConcurrencyLimiter;
+  struct Core;
+  struct Hold;
+  explicit LimiterSlot(const std::shared_ptr<Core>& core);
+  std::shared_ptr<Hold> hold_;
+};
 
 // Bounds the sends one adapter has on the wire and queues the rest, serving
 // the transactional lane before the bulk lane (DESIGN.md §3). Not
 // thread-safe: owned by one adapter on one worker thread.
 class ConcurrencyLimiter {
  public:
-  explicit ConcurrencyLimiter(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
+  explicit ConcurrencyLimiter(std::size_t limit);
 
-  // Runs `task(true)` now when a slot is free, else queues it. Whoever the
-  // task begins must call Release() exactly once when it is finished. A
-  // queued task that is abandoned runs as `task(false)` instead (and takes
-  // no slot).
-  using Task = std::function<void(bool run)>;
+  // Runs `task` with a held slot now when one is free, else queues it. The
+  // task's work keeps the slot until it is done with it. A queued task that
+  // is abandoned runs with an empty slot instead (held() false).
+  using Task = std::function<void(LimiterSlot slot)>;
   void Run(bool bulk, Task task);
-  void Release();
-  // Calls every queued task with false (shutdown: nothing new goes on the
-  // wire). Returns how many there were.
+  // Calls every queued task with an empty slot (shutdown: nothing new goes
+  // on the wire). Returns how many there were.
   std::size_t AbandonQueued();
 
-  std::size_t active() const { return active_; }
-  std::size_t queued() const { return transactional_.size() + bulk_.size(); }
-  std::size_t limit() const { return limit_; }
+  std::size_t active() const;
+  std::size_t queued() const;
+  std::size_t limit() const;
 
  private:
-  std::size_t limit_;
-  std::size_t active_ = 0;
-  std::deque<Task> transactional_;
-  std::deque<Task> bulk_;
+  std::shared_ptr<LimiterSlot::Core> core_;
 };
 
 }  // namespace omnigate::providers

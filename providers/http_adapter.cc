@@ -83,8 +83,8 @@ HttpDispatcher::HttpDispatcher(std::string provider_name, std::string api,
 
 void HttpDispatcher::Dispatch(bool bulk, http::Request request, Mapper map, SendCallback done) {
   limiter_.Run(bulk, [this, request = std::move(request), map = std::move(map),
-                      done = std::move(done)](bool run) mutable {
-    if (!run) {
+                      done = std::move(done)](LimiterSlot slot) mutable {
+    if (!slot.held()) {
       SendResult abandoned;
       abandoned.status = SendStatus::retry;
       abandoned.reason = "shutdown";
@@ -99,9 +99,12 @@ void HttpDispatcher::Dispatch(bool bulk, http::Request request, Mapper map, Send
       last_origin_ = std::make_shared<const std::string>(url_origin);
     }
     transport_.Send(std::move(request), [this, origin = last_origin_, map = std::move(map),
-                                         done = std::move(done)](http::Response r) {
-      limiter_.Release();
+                                         done = std::move(done),
+                                         slot = std::move(slot)](http::Response r) mutable {
       SendResult result = map(r);
+      // The caller frees the slot when it is done with the send (see
+      // SendResult::slot), or it frees itself when the result is dropped.
+      result.slot = std::move(slot);
       if (result.status == SendStatus::permanent && result.reason == "auth") {
         LogThrottled(provider_name_, "auth",
                      "provider {}: {} refused our credentials (status {}); check the "

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "providers/channel.h"
+#include "providers/concurrency_limiter.h"
 
 namespace omnigate::providers {
 
@@ -45,6 +46,11 @@ struct SendResult {
   // Never reached the wire (abandoned in the adapter's queue at shutdown):
   // sending it again later cannot duplicate anything.
   bool not_sent = false;
+  // The adapter's concurrency slot this send held. It stays taken while the
+  // caller holds it and frees when released or dropped: the pipeline keeps
+  // it until an accepted send is recorded in the state store, so a
+  // provider's max_in_flight also bounds the sends a crash can repeat.
+  LimiterSlot slot;
 };
 
 // Channel content as the adapters see it. Views stay valid until the

@@ -264,6 +264,8 @@ TEST_F(WebPushProviderTest, SendsAnEncryptedVapidSignedPush) {
 
   EXPECT_EQ(result->status, SendStatus::accepted) << result->reason;
   EXPECT_EQ(result->provider_message_id, CaptureServer::LocationOf(1));
+  EXPECT_EQ(provider.in_flight(), 1u) << "the caller holds the send's slot until it lets go";
+  result->slot.Release();
   EXPECT_EQ(provider.in_flight(), 0u);
   ASSERT_EQ(server.requests().size(), 1u);
   const auto& req = server.requests()[0];
