@@ -16,6 +16,7 @@
 #include "common/mask.h"
 #include "common/sha256.h"
 #include "gateway/policy/policy.h"
+#include "gateway/state/turn_batcher.h"
 #include "gateway/state/redis_store.h"
 #include "gateway/state/state_store.h"
 #include "gateway/state_options.h"
@@ -146,6 +147,7 @@ Worker::Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProd
                                                      SystemClock::Instance());
     store_ = own_store_.get();
   }
+  if (store_ != nullptr) batched_store_ = std::make_unique<state::TurnBatcher>(loop_->io, *store_);
   providers_ = MakeWorkerProviders(*config_, loop_->io, config_->pipeline.workers);
   // Routes: the configured failover order per channel.
   for (const auto& [channel, names] : config_->routes) {
@@ -584,7 +586,7 @@ void Worker::RunChecks(RequestContext* ctx) {
   }
   ctx->policy.Prepare(req, config_->policy.For(req.tenant), ctx->origin,
                       SystemClock::Instance().Now());
-  store_->Execute(ctx->policy.ops(), [this, ctx](state::StoreStatus status) {
+  batched_store_->Execute(ctx->policy.ops(), [this, ctx](state::StoreStatus status) {
     if (stopped_) return;
     OnChecked(ctx, status == state::StoreStatus::ok);
   });
@@ -888,7 +890,7 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
                           SystemClock::Instance().Now());
   // The final event waits for the record: a redelivery (crash before the
   // commit) then finds the send recorded and does not repeat it.
-  store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
+  batched_store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
                                       result = std::move(result)](state::StoreStatus status) mutable {
     // The provider's slot was held until now: what a crash can repeat stays
     // within the provider's max_in_flight (DESIGN.md §8).

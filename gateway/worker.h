@@ -39,6 +39,7 @@ class KafkaProducer;
 
 namespace omnigate::state {
 class RedisStore;
+class TurnBatcher;
 }  // namespace omnigate::state
 
 namespace omnigate::gateway {
@@ -180,6 +181,8 @@ class Worker {
 
   // Worker thread only.
   std::unique_ptr<state::RedisStore> own_store_;  // the redis backend's connection
+  // The policy's checks and send records of one loop turn, as one store call.
+  std::unique_ptr<state::TurnBatcher> batched_store_;
   bool stopped_ = false;  // Stop() began: late store answers are ignored
   // A read the commit tick sends while this worker's store is marked down and
   // nothing else would find out that it is back (every waiting request gone).
