@@ -11,7 +11,8 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
-#include <tuple>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace omnigate::state {
@@ -211,10 +212,30 @@ void EmbeddedStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds 
 // per op (the policy records a send and counts it in one batch).
 struct EmbeddedStore::Pending {
   rocksdb::WriteBatch writes;
-  // (family, key) -> encoded value, or nullopt for a delete: what the batch
-  // has written so far, for its own later reads.
-  std::vector<std::tuple<Family, std::string, std::optional<std::string>>> overlay;
+  // family byte + key -> encoded value, or nullopt for a delete: what the
+  // batch has written so far, for its own later reads. Hashed: a worker's
+  // batch holds a whole loop turn's requests.
+  std::unordered_map<std::string, std::optional<std::string>> overlay;
+  std::string lookup;  // reused for finds
   bool all_may_lose = true;
+
+  static void OverlayKey(Family family, std::string_view key, std::string& out) {
+    out.clear();
+    out.push_back(static_cast<char>(family));
+    out.append(key);
+  }
+  // Null when the batch has not written the key.
+  const std::optional<std::string>* Find(Family family, std::string_view key) {
+    if (overlay.empty()) return nullptr;
+    OverlayKey(family, key, lookup);
+    const auto it = overlay.find(lookup);
+    return it == overlay.end() ? nullptr : &it->second;
+  }
+  void Record(Family family, std::string_view key, std::optional<std::string> value) {
+    std::string k;
+    OverlayKey(family, key, k);
+    overlay.insert_or_assign(std::move(k), std::move(value));
+  }
 };
 
 bool EmbeddedStore::Run(Op& op, Pending* batch) {
@@ -229,12 +250,10 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
     found = false;
     bool in_batch = false;
     if (batch != nullptr) {
-      for (auto it = batch->overlay.rbegin(); it != batch->overlay.rend(); ++it) {
-        if (std::get<0>(*it) != op.family || std::get<1>(*it) != op.key) continue;
+      if (const auto* written = batch->Find(op.family, op.key)) {
         in_batch = true;
-        if (!std::get<2>(*it)) return true;  // deleted earlier in the batch
-        raw = *std::get<2>(*it);
-        break;
+        if (!*written) return true;  // deleted earlier in the batch
+        raw = **written;
       }
     }
     if (!in_batch) {
@@ -253,14 +272,14 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
   auto put = [&](std::string value) -> bool {
     if (batch == nullptr) return db_->Put(write, cf, op.key, value).ok();
     batch->writes.Put(cf, op.key, value);
-    batch->overlay.emplace_back(op.family, op.key, std::move(value));
+    batch->Record(op.family, op.key, std::move(value));
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
   auto erase = [&]() -> bool {
     if (batch == nullptr) return db_->Delete(write, cf, op.key).ok();
     batch->writes.Delete(cf, op.key);
-    batch->overlay.emplace_back(op.family, op.key, std::nullopt);
+    batch->Record(op.family, op.key, std::nullopt);
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
