@@ -14,22 +14,13 @@ namespace omnigate::state {
 namespace {
 
 Op Claim(std::string key, std::string value) {
-  Op op;
-  op.type = Op::Type::put_if_absent;
-  op.family = Family::dedup;
-  op.key = std::move(key);
-  op.value = std::move(value);
-  return op;
+  return {.type = Op::Type::put_if_absent, .family = Family::dedup, .key = std::move(key),
+          .value = std::move(value)};
 }
 
 Op Append(std::string key, std::string item) {
-  Op op;
-  op.type = Op::Type::append;
-  op.family = Family::counter;
-  op.key = std::move(key);
-  op.value = std::move(item);
-  op.keep = 10;
-  return op;
+  return {.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
+          .value = std::move(item), .keep = 10};
 }
 
 class TurnBatcherTest : public ::testing::Test {
