@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,7 @@ inline bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
 
 // RFC 4648 §4 base64 (standard alphabet, '=' padding), appended to `out`.
 void AppendBase64(std::string_view in, std::string& out);
+// Its inverse; nullopt for anything but canonical padded base64.
+std::optional<std::string> DecodeBase64(std::string_view in);
 
 }  // namespace omnigate

@@ -30,6 +30,8 @@ DEBIAN_PACKAGES=(
   tzdata
   # benchmark plots (bench/report.py)
   python3-matplotlib
+  # the dashboard's browser test (tests/e2e, driven by puppeteer-core)
+  chromium
   # benchmark references
   kannel wrk nginx-light
   # static checks of the deploy kit (tests/deploy): promtool, docker-compose

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "gateway/address_api.h"
+#include "gateway/dashboard.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
 #include "gateway/state/blocking_store.h"
@@ -136,6 +137,11 @@ int Run(const std::string& path) {
   });
   http.Route("GET", "/metrics", [&metrics](const HttpRequest&) {
     return HttpResponse{200, "text/plain; version=0.0.4", metrics.RenderPrometheus()};
+  });
+  RegisterDashboardRoutes(http, metrics, [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               SystemClock::Instance().Now().time_since_epoch())
+        .count();
   });
   // The admin API's own way to the store: straight to the embedded one the
   // workers share, or a redis connection of its own (never a worker's).

@@ -58,6 +58,9 @@ struct KafkaConfig {
   // reads only gzip unless a codec package is registered (kafkajs-lz4 for
   // lz4); see docs/wire-formats.md. lz4: the cheapest for the producer.
   std::string compression = "lz4";
+  // How often librdkafka reports consumer lag, broker round trips and the
+  // producer's queue (statistics.interval.ms) for /metrics; 0 turns it off.
+  milliseconds statistics_interval{5000};
   // Extra librdkafka properties, passed through verbatim (e.g.
   // "security.protocol", "sasl.mechanisms"). Values support ${ENV}.
   std::map<std::string, std::string> consumer_properties;

@@ -239,7 +239,8 @@ constexpr milliseconds kDay{86'400'000};
 
 void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
   if (!w.Map(n, "kafka", {"brokers", "embedded", "group_id", "topics", "commit_interval",
-                          "commit_metadata_max_bytes", "compression", "consumer", "producer"})) {
+                          "commit_metadata_max_bytes", "compression", "statistics_interval",
+                          "consumer", "producer"})) {
     return;
   }
   w.Str(n["brokers"], "kafka.brokers", k.brokers);
@@ -264,6 +265,8 @@ void ParseKafka(Walker& w, const YAML::Node& n, KafkaConfig& k) {
              milliseconds(60'000));
   w.Int(n["commit_metadata_max_bytes"], "kafka.commit_metadata_max_bytes",
         k.commit_metadata_max_bytes, 0, 1'000'000);
+  w.Duration(n["statistics_interval"], "kafka.statistics_interval", k.statistics_interval,
+             milliseconds(0), milliseconds(3'600'000));
   w.Properties(n["consumer"], "kafka.consumer", k.consumer_properties);
   w.Properties(n["producer"], "kafka.producer", k.producer_properties);
   w.Str(n["compression"], "kafka.compression", k.compression);

@@ -61,9 +61,7 @@ class HttpServer::Impl {
       if (path_matched) return {405, "application/json", R"({"error":"method not allowed"})"};
       return {404, "application/json", R"({"error":"not found"})"};
     }
-    if (!Authorized(*r, req.header("authorization"))) {
-      return {401, "application/json", R"({"error":"missing or wrong bearer token"})"};
-    }
+    if (!Authorized(*r, req.header("authorization"))) return Unauthorized();
     return r->handler(req);
   }
 
@@ -79,8 +77,25 @@ class HttpServer::Impl {
 
   bool Authorized(const RouteEntry& r, const std::string* auth) const {
     if (!r.needs_token || token_.empty()) return true;
-    return auth != nullptr && auth->rfind("Bearer ", 0) == 0 &&
-           ConstantTimeEquals(std::string_view(*auth).substr(7), token_);
+    if (auth == nullptr) return false;
+    if (auth->rfind("Bearer ", 0) == 0) {
+      return ConstantTimeEquals(std::string_view(*auth).substr(7), token_);
+    }
+    if (auth->rfind("Basic ", 0) == 0) {
+      const auto credentials = DecodeBase64(std::string_view(*auth).substr(6));
+      if (!credentials) return false;
+      const auto colon = credentials->find(':');
+      return colon != std::string::npos &&
+             ConstantTimeEquals(std::string_view(*credentials).substr(colon + 1), token_);
+    }
+    return false;
+  }
+
+  static HttpResponse Unauthorized() {
+    HttpResponse r{401, "application/json", R"({"error":"missing or wrong admin token"})"};
+    r.headers = {{"WWW-Authenticate", R"(Basic realm="omnigate", charset="UTF-8")"},
+                 {"WWW-Authenticate", R"(Bearer realm="omnigate")"}};
+    return r;
   }
 
   // What a request may send, decided once its header is read: the body
@@ -191,9 +206,7 @@ class HttpServer::Impl {
         // A client waiting for "100 Continue" has not sent its body: refuse
         // it now, and close, as the body will not be read.
         if (wants_continue) {
-          Reply(HttpResponse{401, "application/json",
-                             R"({"error":"missing or wrong bearer token"})"},
-                false, msg.version());
+          Reply(Impl::Unauthorized(), false, msg.version());
           return;
         }
         limit = kMaxBodyBytes;  // read as any other; Dispatch answers 401
@@ -264,6 +277,7 @@ class HttpServer::Impl {
       res->set(bhttp::field::server, "omnigate");
       res->set(bhttp::field::content_type, r.content_type);
       res->set(bhttp::field::cache_control, "no-store");
+      for (const auto& [name, value] : r.headers) res->insert(name, value);
       res->keep_alive(keep_alive);
       res->body() = std::move(r.body);
       res->prepare_payload();

@@ -28,14 +28,18 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // added to the defaults
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string listen;  // "host:port"
-  // Every route demands "Authorization: Bearer <token>" when this is set,
-  // except those in `open_routes` and those registered as Access::open.
+  // Every route demands the token when this is set, except those in
+  // `open_routes` and those registered as Access::open: "Authorization:
+  // Bearer <token>", or HTTP Basic with the token as the password (any user
+  // name), which is what a browser sends for the dashboard after asking.
+  // A refusal carries both challenges (RFC 7235).
   std::string admin_token;
   std::vector<std::string> open_routes;  // exact paths, e.g. "/healthz"
   int max_connections = 256;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "common/json.h"
 #include "gateway/policy/policy.h"
 
 namespace omnigate::gateway {
@@ -122,6 +123,7 @@ std::string GatewayMetrics::RenderPrometheus() const {
   gauge("omnigate_state_up", "1 while the state store answers (or policy is off), else 0.",
         state_up.Get());
   policy.AppendPrometheus(out);
+  kafka.AppendPrometheus(out);
   gauge("omnigate_parked",
         "Requests waiting in memory on a timer (retry back-off, a state store retry; send_at "
         "only with policy off).",
@@ -192,6 +194,184 @@ void PolicyMetrics::AppendPrometheus(std::string& out) const {
                      rows_[t][o].Get());
     }
   }
+}
+
+void KafkaHealth::Update(const queue::KafkaStats& stats) {
+  const std::lock_guard<std::mutex> lock(mu_);
+  (stats.type == "consumer" ? consumer_ : producer_) = stats;
+}
+
+queue::KafkaStats KafkaHealth::consumer() const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return consumer_;
+}
+
+queue::KafkaStats KafkaHealth::producer() const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  return producer_;
+}
+
+void KafkaHealth::AppendPrometheus(std::string& out) const {
+  const std::lock_guard<std::mutex> lock(mu_);
+  auto it = std::back_inserter(out);
+  fmt::format_to(it,
+                 "# HELP omnigate_kafka_consumer_lag_messages Records not yet finished by this "
+                 "instance (log end minus committed offset), per assigned partition\n"
+                 "# TYPE omnigate_kafka_consumer_lag_messages gauge\n");
+  for (const auto& p : consumer_.partitions) {
+    fmt::format_to(it, "omnigate_kafka_consumer_lag_messages{{topic=\"{}\",partition=\"{}\"}} {}\n",
+                   p.topic, p.partition, p.lag);
+  }
+  fmt::format_to(it,
+                 "# HELP omnigate_kafka_broker_up 1 while the client's connection to the broker "
+                 "is up\n# TYPE omnigate_kafka_broker_up gauge\n");
+  for (const auto* s : {&consumer_, &producer_}) {
+    for (const auto& b : s->brokers) {
+      fmt::format_to(it, "omnigate_kafka_broker_up{{client=\"{}\",broker=\"{}\"}} {}\n", s->type,
+                     b.name, b.up ? 1 : 0);
+    }
+  }
+  fmt::format_to(it,
+                 "# HELP omnigate_kafka_broker_rtt_seconds Request round trip to the broker over "
+                 "the last statistics interval\n# TYPE omnigate_kafka_broker_rtt_seconds gauge\n");
+  for (const auto* s : {&consumer_, &producer_}) {
+    for (const auto& b : s->brokers) {
+      const std::pair<const char*, double> quantiles[] = {{"0.5", b.rtt_p50_seconds},
+                                                          {"0.99", b.rtt_p99_seconds}};
+      for (const auto& [q, v] : quantiles) {
+        fmt::format_to(it,
+                       "omnigate_kafka_broker_rtt_seconds{{client=\"{}\",broker=\"{}\","
+                       "quantile=\"{}\"}} {}\n",
+                       s->type, b.name, q, v);
+      }
+    }
+  }
+  struct QueueGauge {
+    const char* name;
+    const char* unit;
+    std::int64_t value;
+  };
+  const QueueGauge queue[] = {
+      {"omnigate_kafka_producer_queue_messages", "records", producer_.queued_messages},
+      {"omnigate_kafka_producer_queue_bytes", "bytes", producer_.queued_bytes}};
+  for (const auto& g : queue) {
+    fmt::format_to(it, "# HELP {} Events and DLQ records in the producer's local queue, not yet "
+                       "acknowledged ({})\n# TYPE {} gauge\n{} {}\n",
+                   g.name, g.unit, g.name, g.name, g.value);
+  }
+}
+
+std::array<std::uint64_t, LatencyHistogram::kBoundsSeconds.size() + 1> LatencyHistogram::Buckets()
+    const {
+  std::array<std::uint64_t, kBoundsSeconds.size() + 1> out{};
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = buckets_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+std::array<std::uint64_t, PolicyMetrics::kOutcomes> PolicyMetrics::Totals() const {
+  std::array<std::uint64_t, kOutcomes> out{};
+  for (std::size_t t = 0; t < names_.size(); ++t) {
+    for (std::size_t o = 0; o < kOutcomes; ++o) out[o] += rows_[t][o].Get();
+  }
+  return out;
+}
+
+std::string GatewayMetrics::RenderStatsJson(std::int64_t now_ms) const {
+  std::string out;
+  out.reserve(4096);
+  auto it = std::back_inserter(out);
+  auto object = [&](const char* name, std::initializer_list<std::pair<const char*, std::int64_t>> f) {
+    fmt::format_to(it, "\"{}\":{{", name);
+    bool first = true;
+    for (const auto& [key, value] : f) {
+      fmt::format_to(it, "{}\"{}\":{}", first ? "" : ",", key, value);
+      first = false;
+    }
+    out += "},";
+  };
+  auto n = [](const Counter& c) { return static_cast<std::int64_t>(c.Get()); };
+  fmt::format_to(it, "{{\"time_ms\":{},", now_ms);
+  object("consumed", {{"transactional", n(consumed_transactional)}, {"bulk", n(consumed_bulk)}});
+  object("final", {{"sent", n(sent)},
+                   {"failed", n(failed)},
+                   {"rejected", n(rejected)},
+                   {"expired", n(expired)},
+                   {"duplicate", n(duplicates)},
+                   {"suppressed", n(suppressed)}});
+  out += "\"sent_by_channel\":{";
+  for (Channel c : kAllChannels) {
+    fmt::format_to(it, "{}\"{}\":{}", c == kAllChannels[0] ? "" : ",", ToString(c),
+                   sent_by_channel[static_cast<std::size_t>(c)].Get());
+  }
+  out += "},";
+  object("counters", {{"retries", n(retries)},
+                      {"fallbacks", n(fallbacks)},
+                      {"dlq_records", n(dlq_records)},
+                      {"deferred", n(deferred)},
+                      {"timers_fired", n(timers_fired)},
+                      {"abandoned", n(abandoned)},
+                      {"event_delivery_failures", n(event_delivery_failures)},
+                      {"commit_failures", n(commit_failures)},
+                      {"state_unavailable", n(state_unavailable)}});
+  object("gauges", {{"in_flight", in_flight.Get()},
+                    {"held_back", held_back.Get()},
+                    {"parked", parked.Get()},
+                    {"oldest_parked_seconds", oldest_parked_seconds.Get()},
+                    {"partitions_assigned", partitions_assigned.Get()},
+                    {"partitions_paused", partitions_paused.Get()},
+                    {"state_up", state_up.Get()}});
+  out += "\"latency_bounds_seconds\":[";
+  for (std::size_t i = 0; i < LatencyHistogram::kBoundsSeconds.size(); ++i) {
+    fmt::format_to(it, "{}{}", i == 0 ? "" : ",", LatencyHistogram::kBoundsSeconds[i]);
+  }
+  out += "],\"providers\":[";
+  for (std::size_t i = 0; i < providers.size(); ++i) {
+    const auto& p = *providers[i];
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    AppendJsonString(p.name, out);
+    fmt::format_to(it,
+                   ",\"channel\":\"{}\",\"accepted\":{},\"retry\":{},\"throttled\":{},"
+                   "\"permanent\":{},\"invalid_address\":{},\"latency_buckets\":[",
+                   ToString(p.channel), p.accepted.Get(), p.retry.Get(), p.throttled.Get(),
+                   p.permanent.Get(), p.invalid_address.Get());
+    const auto buckets = p.latency.Buckets();
+    for (std::size_t b = 0; b < buckets.size(); ++b) {
+      fmt::format_to(it, "{}{}", b == 0 ? "" : ",", buckets[b]);
+    }
+    out += "]}";
+  }
+  out += "],\"policy\":[";
+  const auto totals = policy.Totals();
+  for (std::size_t o = 0; o < totals.size(); ++o) {
+    const auto outcome = static_cast<policy::Outcome>(o);
+    fmt::format_to(it, "{}{{\"decision\":\"{}\",\"reason\":\"{}\",\"count\":{}}}",
+                   o == 0 ? "" : ",", policy::DecisionLabel(outcome), policy::ReasonLabel(outcome),
+                   totals[o]);
+  }
+  const auto consumer = kafka.consumer();
+  const auto producer = kafka.producer();
+  out += "],\"kafka\":{\"lag\":[";
+  for (std::size_t i = 0; i < consumer.partitions.size(); ++i) {
+    const auto& part = consumer.partitions[i];
+    out += i == 0 ? "{\"topic\":" : ",{\"topic\":";
+    AppendJsonString(part.topic, out);
+    fmt::format_to(it, ",\"partition\":{},\"lag\":{}}}", part.partition, part.lag);
+  }
+  out += "],\"brokers\":[";
+  bool first = true;
+  for (const auto* s : {&consumer, &producer}) {
+    for (const auto& b : s->brokers) {
+      out += first ? "{\"client\":" : ",{\"client\":";
+      first = false;
+      AppendJsonString(s->type, out);
+      out += ",\"name\":";
+      AppendJsonString(b.name, out);
+      fmt::format_to(it, ",\"up\":{},\"rtt_p99_seconds\":{}}}", b.up, b.rtt_p99_seconds);
+    }
+  }
+  fmt::format_to(it, "],\"producer_queue_messages\":{}}}}}", producer.queued_messages);
+  return out;
 }
 
 }  // namespace omnigate::gateway

@@ -5,11 +5,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "providers/channel.h"
+#include "queue/kafka_stats.h"
 
 namespace omnigate::gateway {
 
@@ -35,6 +37,8 @@ class LatencyHistogram {
   void Observe(std::chrono::microseconds d);
   void AppendPrometheus(std::string& out, const std::string& name, const std::string& labels) const;
   std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  // Observations per bucket (not cumulative), the last one above every bound.
+  std::array<std::uint64_t, kBoundsSeconds.size() + 1> Buckets() const;
 
  private:
   std::array<std::atomic<std::uint64_t>, kBoundsSeconds.size() + 1> buckets_{};
@@ -64,10 +68,30 @@ class PolicyMetrics {
   void Init(const std::vector<std::string>& configured_tenants);
   Row& For(std::string_view tenant);
   void AppendPrometheus(std::string& out) const;
+  // Each outcome summed over the tenants.
+  std::array<std::uint64_t, kOutcomes> Totals() const;
 
  private:
   std::vector<std::string> names_;  // sorted configured tenants, then "_other"
   std::unique_ptr<Row[]> rows_;
+};
+
+// The latest librdkafka statistics of the gateway's consumer and producer
+// (kafka.statistics_interval): lag per assigned partition, broker round
+// trips and state, the producer's local queue. Updated from the clients'
+// polling threads, read by /metrics and /v1/stats.
+class KafkaHealth {
+ public:
+  void Update(const queue::KafkaStats& stats);
+  void AppendPrometheus(std::string& out) const;
+  // Copies of the latest documents (type empty: none yet).
+  queue::KafkaStats consumer() const;
+  queue::KafkaStats producer() const;
+
+ private:
+  mutable std::mutex mu_;
+  queue::KafkaStats consumer_;
+  queue::KafkaStats producer_;
 };
 
 // Every counter of the gateway, declared once (STYLE.md: counters in a list,
@@ -100,6 +124,7 @@ struct GatewayMetrics {
   Counter state_record_failures;  // sends accepted whose record the store did not take
   Gauge state_up;             // 1 while the state store answers (or policy is off)
   PolicyMetrics policy;
+  KafkaHealth kafka;
   Gauge oldest_parked_seconds;  // age of the longest-parked request (scheduled or backing off)
   Gauge parked;                 // requests parked on a timer (send_at or retry back-off)
   Gauge in_flight;    // consumed and not yet committed
@@ -111,6 +136,10 @@ struct GatewayMetrics {
 
   ProviderMetrics* FindProvider(std::string_view name) const;
   std::string RenderPrometheus() const;
+  // GET /v1/stats: the same figures as one JSON document, for the dashboard
+  // (docs/api.md). Counters are totals since start; the page turns them into
+  // rates between two reads.
+  std::string RenderStatsJson(std::int64_t now_ms) const;
 };
 
 }  // namespace omnigate::gateway

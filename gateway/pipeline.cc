@@ -56,11 +56,16 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
     m->channel = pc.channel;
     metrics.providers.push_back(std::move(m));
   }
+  // Lag, broker round trips and the producer's queue, into /metrics.
+  const queue::KafkaStatsOptions statistics{
+      .interval = k.statistics_interval,
+      .sink = [&metrics](const queue::KafkaStats& s) { metrics.kafka.Update(s); }};
   auto producer =
       queue::KafkaProducer::Create({.brokers = self->bootstrap_,
                                     .client_id = "omnigate",
                                     .compression = k.compression,
-                                    .properties = k.producer_properties});
+                                    .properties = k.producer_properties,
+                                    .statistics = statistics});
   if (!producer) return MakeUnexpected(producer.error());
   self->producer_ = std::move(producer).value();
   // Learn the output topics before the first request needs them; a missing
@@ -101,7 +106,8 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
                                                 .group_id = k.group_id,
                                                 .client_id = "omnigate",
                                                 .topics = {k.topics.requests, k.topics.requests_bulk},
-                                                .properties = k.consumer_properties},
+                                                .properties = k.consumer_properties,
+                                                .statistics = statistics},
                                                self.get());
   if (!consumer) return MakeUnexpected(consumer.error());
   self->consumer_ = std::move(consumer).value();

@@ -54,6 +54,9 @@ struct RequestContext {
   int outstanding_records = 0;  // produced, not yet acknowledged by Kafka
   bool final_acked = false;
   bool finished = false;    // final event produced
+  // Given up (Release) while records or a timer write were still on their
+  // way: its bookkeeping is done, its memory waits for the last of them.
+  bool released = false;
   std::size_t channel_pos = 0;
   std::size_t route_pos = 0;
   int attempt = 0;  // sends on the current channel
@@ -186,6 +189,8 @@ void Worker::Stop() {
       live_head_ = next;
     }
     live_size_ = 0;
+    for (RequestContext* ctx : released_) delete ctx;
+    released_.clear();
     for (PendingRecord* rec : produce_backlog_) delete rec;
     produce_backlog_.clear();
     providers_ = {};  // aborts transfers on this thread
@@ -1149,10 +1154,21 @@ void Worker::Acknowledge(PendingRecord* rec) {
 }
 
 void Worker::MaybeComplete(RequestContext* ctx) {
+  if (ctx->released) {
+    Release(ctx, false);  // frees it once nothing is on its way
+    return;
+  }
   if (ctx->final_acked && ctx->outstanding_records == 0) Release(ctx, true);
 }
 
 void Worker::Release(RequestContext* ctx, bool durable) {
+  if (ctx->released) {
+    if (ctx->outstanding_records == 0) {
+      released_.erase(ctx);
+      delete ctx;
+    }
+    return;
+  }
   auto& part = *ctx->partition;
   if (!ctx->cap_reserved.empty()) ReleaseCaps(ctx);
   if (!ctx->timer_id.empty()) {
@@ -1182,6 +1198,13 @@ void Worker::Release(RequestContext* ctx, bool durable) {
   }
   if (ctx->live_next != nullptr) ctx->live_next->live_prev = ctx->live_prev;
   live_count_.store(--live_size_, std::memory_order_relaxed);
+  if (ctx->outstanding_records > 0) {
+    // An event still on its way to Kafka (or a timer write to the store)
+    // points at it: freed when the last one is answered, or at Stop.
+    ctx->released = true;
+    released_.insert(ctx);
+    return;
+  }
   delete ctx;
 }
 

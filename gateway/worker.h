@@ -194,6 +194,9 @@ class Worker {
   std::shared_ptr<PartitionState> timer_partition_;
   std::vector<std::shared_ptr<PartitionState>> timer_partitions_;
   std::unordered_set<RequestContext*> fired_;
+  // Requests given up while a record of theirs was still on its way (see
+  // RequestContext::released), freed when it is answered or at Stop.
+  std::unordered_set<RequestContext*> released_;
   bool claiming_ = false;
   policy::TimeZones zones_;
   // Sends checked against a frequency cap and not yet counted in the store,

@@ -66,6 +66,11 @@ std::vector<TopicPartition> FetchCommitted(rd_kafka_t* rk,
 
 // Static trampolines with access to KafkaConsumer's internals.
 struct ConsumerCallbacks {
+  static int Statistics(rd_kafka_t* /*rk*/, char* json, std::size_t json_len, void* opaque) {
+    DeliverKafkaStats(static_cast<KafkaConsumer*>(opaque)->stats_sink_,
+                      std::string_view(json, json_len));
+    return 0;  // librdkafka frees the document
+  }
   static void Rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* parts, void* opaque) {
     auto* self = static_cast<KafkaConsumer*>(opaque);
@@ -176,7 +181,7 @@ std::int64_t KafkaMessage::offset() const { return msg_->offset; }
 
 Result<std::unique_ptr<KafkaConsumer>, std::string> KafkaConsumer::Create(
     const ConsumerOptions& options, ConsumerListener* listener) {
-  const std::map<std::string, std::string> defaults = {
+  std::map<std::string, std::string> defaults = {
       {"bootstrap.servers", options.brokers},
       {"group.id", options.group_id},
       {"client.id", options.client_id},
@@ -188,10 +193,17 @@ Result<std::unique_ptr<KafkaConsumer>, std::string> KafkaConsumer::Create(
       {"fetch.wait.max.ms", "10"},
       {"queued.min.messages", "20000"},
   };
+  if (options.statistics.enabled()) {
+    defaults["statistics.interval.ms"] = std::to_string(options.statistics.interval.count());
+  }
   auto conf = detail::MakeConf(defaults, options.properties);
   if (!conf) return MakeUnexpected(conf.error());
   std::unique_ptr<KafkaConsumer> self(new KafkaConsumer());
   self->listener_ = listener;
+  if (options.statistics.enabled()) {
+    self->stats_sink_ = options.statistics.sink;
+    rd_kafka_conf_set_stats_cb(conf->get(), ConsumerCallbacks::Statistics);
+  }
   rd_kafka_conf_set_rebalance_cb(conf->get(), ConsumerCallbacks::Rebalance);
   rd_kafka_conf_set_offset_commit_cb(conf->get(), ConsumerCallbacks::Committed);
   rd_kafka_conf_set_opaque(conf->get(), self.get());

@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "queue/kafka_message.h"
+#include "queue/kafka_stats.h"
 
 struct rd_kafka_s;
 
@@ -50,6 +51,8 @@ struct ConsumerOptions {
   // Raw librdkafka properties overriding the defaults chosen here (manual
   // commits, no auto offset store, earliest reset).
   std::map<std::string, std::string> properties;
+  // Lag per partition and broker round trips (statistics.interval.ms).
+  KafkaStatsOptions statistics;
 };
 
 // A consumer-group member with manual offset management. Owns the rd_kafka_t.
@@ -98,6 +101,7 @@ class KafkaConsumer {
 
   rd_kafka_s* rk_ = nullptr;
   ConsumerListener* listener_ = nullptr;
+  KafkaStatsSink stats_sink_;
   bool closed_ = false;
   bool rebalanced_ = false;  // set by the rebalance callback during Poll
   std::string fatal_error_;

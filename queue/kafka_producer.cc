@@ -22,21 +22,28 @@ ProduceError Classify(rd_kafka_resp_err_t err) {
   }
 }
 
-void OnDeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
-  auto* stats = static_cast<ProducerStats*>(opaque);
-  const bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-  (ok ? stats->delivered : stats->failed).fetch_add(1, std::memory_order_relaxed);
-  if (auto* listener = static_cast<DeliveryListener*>(msg->_private)) {
-    listener->OnDelivery(ok, ok ? std::string_view{} : rd_kafka_err2str(msg->err),
-                         Classify(msg->err));
-  }
-}
-
 }  // namespace
+
+struct ProducerCallbacks {
+  static void DeliveryReport(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
+    auto& stats = static_cast<KafkaProducer*>(opaque)->stats_;
+    const bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    (ok ? stats.delivered : stats.failed).fetch_add(1, std::memory_order_relaxed);
+    if (auto* listener = static_cast<DeliveryListener*>(msg->_private)) {
+      listener->OnDelivery(ok, ok ? std::string_view{} : rd_kafka_err2str(msg->err),
+                           Classify(msg->err));
+    }
+  }
+  static int Statistics(rd_kafka_t* /*rk*/, char* json, std::size_t json_len, void* opaque) {
+    DeliverKafkaStats(static_cast<KafkaProducer*>(opaque)->stats_sink_,
+                      std::string_view(json, json_len));
+    return 0;  // librdkafka frees the document
+  }
+};
 
 Result<std::unique_ptr<KafkaProducer>, std::string> KafkaProducer::Create(
     const ProducerOptions& options) {
-  const std::map<std::string, std::string> defaults = {
+  std::map<std::string, std::string> defaults = {
       {"bootstrap.servers", options.brokers},
       {"client.id", options.client_id},
       // Idempotence: retries inside librdkafka never duplicate or reorder
@@ -52,11 +59,18 @@ Result<std::unique_ptr<KafkaProducer>, std::string> KafkaProducer::Create(
       // the pipeline then retries itself, so this only bounds one attempt.
       {"message.timeout.ms", "30000"},
   };
+  if (options.statistics.enabled()) {
+    defaults["statistics.interval.ms"] = std::to_string(options.statistics.interval.count());
+  }
   auto conf = detail::MakeConf(defaults, options.properties);
   if (!conf) return MakeUnexpected(conf.error());
   std::unique_ptr<KafkaProducer> self(new KafkaProducer());
-  rd_kafka_conf_set_dr_msg_cb(conf->get(), OnDeliveryReport);
-  rd_kafka_conf_set_opaque(conf->get(), &self->stats_);
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), ProducerCallbacks::DeliveryReport);
+  if (options.statistics.enabled()) {
+    self->stats_sink_ = options.statistics.sink;
+    rd_kafka_conf_set_stats_cb(conf->get(), ProducerCallbacks::Statistics);
+  }
+  rd_kafka_conf_set_opaque(conf->get(), self.get());
   char value[64];
   std::size_t value_size = sizeof value;
   if (rd_kafka_conf_get(conf->get(), "message.max.bytes", value, &value_size) ==

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/result.h"
+#include "queue/kafka_stats.h"
 
 struct rd_kafka_s;
 
@@ -24,6 +25,8 @@ struct ProducerOptions {
   // Raw librdkafka properties; they override the defaults chosen here
   // (idempotence on, acks=all, linger 2 ms, `compression`).
   std::map<std::string, std::string> properties;
+  // The local queue and broker round trips (statistics.interval.ms).
+  KafkaStatsOptions statistics;
 };
 
 struct RecordHeader {
@@ -93,6 +96,8 @@ class KafkaProducer {
   std::atomic<bool> stop_{false};
   std::thread delivery_thread_;
   ProducerStats stats_;
+  KafkaStatsSink stats_sink_;
+  friend struct ProducerCallbacks;
 };
 
 }  // namespace omnigate::queue

@@ -54,6 +54,7 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
       << "  brokers: \"" << bootstrap_ << "\"\n"
       << "  group_id: e2e\n"
       << "  commit_interval: " << options_.commit_interval << "\n"
+      << "  statistics_interval: 250ms\n"
       << "  consumer: {\"session.timeout.ms\": \"6000\"}\n"
       << "pipeline:\n"
       << "  workers: 2\n"

@@ -139,6 +139,25 @@ TEST(EndToEnd, ValidRequestsAreSentInvalidOnesRejectedToTheDlq) {
   EXPECT_NE(metrics.find("omnigate_provider_latency_seconds_count{provider=\"sms-main\"} 200"),
             std::string::npos)
       << metrics;
+  // librdkafka's statistics (kafka.statistics_interval 250ms here): every
+  // partition caught up, the broker up for both clients.
+  const bool caught_up = WaitFor([&] {
+    metrics.clear();
+    RunCommand({"curl", "-sf", "http://127.0.0.1:" + std::to_string(f.http_port()) + "/metrics"},
+               &metrics);
+    for (int p = 0; p < 4; ++p) {
+      if (metrics.find("omnigate_kafka_consumer_lag_messages{topic=\"omnigate.requests\",partition=\"" +
+                       std::to_string(p) + "\"} 0\n") == std::string::npos) {
+        return false;
+      }
+    }
+    return metrics.find("omnigate_kafka_broker_up{client=\"consumer\"") != std::string::npos &&
+           metrics.find("omnigate_kafka_broker_up{client=\"producer\"") != std::string::npos;
+  }, 20s, 50ms);
+  EXPECT_TRUE(caught_up) << metrics;
+  EXPECT_NE(metrics.find("omnigate_kafka_broker_rtt_seconds{client=\"producer\""),
+            std::string::npos);
+  EXPECT_NE(metrics.find("omnigate_kafka_producer_queue_messages "), std::string::npos);
   std::string ready;
   EXPECT_EQ(RunCommand({"curl", "-sf", "http://127.0.0.1:" + std::to_string(f.http_port()) +
                                            "/readyz"},

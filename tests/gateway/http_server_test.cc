@@ -86,6 +86,25 @@ TEST_F(HttpServerTest, AdminRoutesNeedTheBearerTokenWhenConfigured) {
   EXPECT_EQ(Curl({base_ + "/healthz"}), "ok\n 200");
 }
 
+// A browser cannot send a bearer token for a page it is asked to open: it
+// is challenged for HTTP Basic and sends the token as the password.
+TEST_F(HttpServerTest, ABrowserGetsABasicChallengeAndMayAnswerWithTheToken) {
+  StartWithToken("s3cret");
+  std::string headers;
+  ASSERT_EQ(RunCommand({"curl", "-s", "-D", "-", "-o", "/dev/null", base_ + "/admin"}, &headers), 0);
+  EXPECT_NE(headers.find("HTTP/1.1 401"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("WWW-Authenticate: Basic realm=\"omnigate\""), std::string::npos)
+      << headers;
+  EXPECT_NE(headers.find("WWW-Authenticate: Bearer realm=\"omnigate\""), std::string::npos)
+      << headers;
+  EXPECT_EQ(Curl({"-u", "anyone:s3cret", base_ + "/admin"}), "secret stuff 200");
+  EXPECT_NE(Curl({"-u", "anyone:wrong", base_ + "/admin"}).find(" 401"), std::string::npos);
+  EXPECT_NE(Curl({"-u", "s3cret:", base_ + "/admin"}).find(" 401"), std::string::npos)
+      << "the token is the password, not the user name";
+  EXPECT_NE(Curl({"-H", "Authorization: Basic not-base64!", base_ + "/admin"}).find(" 401"),
+            std::string::npos);
+}
+
 TEST_F(HttpServerTest, AdminRoutesAreOpenWithoutAToken) {
   StartWithToken("");
   EXPECT_EQ(Curl({base_ + "/admin"}), "secret stuff 200");

@@ -215,6 +215,58 @@ TEST_F(KafkaTest, ExternalClientKcatPublishesToTheEmbeddedBroker) {
   EXPECT_EQ(values, (std::set<std::string>{"a", "b", "c"}));
 }
 
+// librdkafka's statistics, as the gateway reads them, from a live consumer
+// and producer: every assigned partition with its high watermark and lag,
+// and the broker up with a round trip measured.
+TEST_F(KafkaTest, StatisticsReportLagPerPartitionAndTheBrokers) {
+  std::mutex mu;
+  KafkaStats consumer_stats;
+  KafkaStats producer_stats;
+  auto sink = [&](const KafkaStats& s) {
+    std::lock_guard lock(mu);
+    (s.type == "consumer" ? consumer_stats : producer_stats) = s;
+  };
+  auto p = KafkaProducer::Create(
+      {.brokers = broker_->bootstrap(), .statistics = {.interval = 100ms, .sink = sink}});
+  ASSERT_TRUE(p) << p.error();
+  CountingListener dl;
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE((*p)->Produce("in", "k" + std::to_string(i), "v", {}, &dl));
+  }
+  ASSERT_TRUE(WaitFor([&] { return dl.ok_.load() == 100; }));
+
+  RecordingConsumerListener cl;
+  auto c = KafkaConsumer::Create({.brokers = broker_->bootstrap(),
+                                  .group_id = "stats",
+                                  .topics = {"in"},
+                                  .statistics = {.interval = 100ms, .sink = sink}},
+                                 &cl);
+  ASSERT_TRUE(c) << c.error();
+  std::vector<KafkaMessage> got;
+  // Every record consumed, and a document taken after that says so.
+  const bool settled = WaitFor([&] {
+    (*c)->Poll(got, 1000, 20ms);
+    std::lock_guard lock(mu);
+    if (got.size() < 100 || consumer_stats.partitions.size() != 4) return false;
+    std::int64_t high = 0;
+    for (const auto& part : consumer_stats.partitions) {
+      if (part.lag != 0) return false;
+      high += part.high_watermark;
+    }
+    return high == 100;
+  }, 30s, 1ms);
+  std::lock_guard lock(mu);
+  ASSERT_TRUE(settled) << got.size() << " consumed, " << consumer_stats.partitions.size()
+                       << " partitions reported";
+  for (const auto& part : consumer_stats.partitions) EXPECT_EQ(part.topic, "in");
+  ASSERT_FALSE(consumer_stats.brokers.empty());
+  EXPECT_TRUE(consumer_stats.brokers[0].up);
+  EXPECT_EQ(producer_stats.type, "producer");
+  ASSERT_FALSE(producer_stats.brokers.empty());
+  EXPECT_TRUE(producer_stats.brokers[0].up);
+  EXPECT_GE(producer_stats.brokers[0].node_id, 0);
+}
+
 TEST(EmbeddedBroker, RejectsNonsenseSizes) {
   auto b = EmbeddedBroker::Start({.brokers = 0, .partitions = 1, .topics = {}});
   ASSERT_FALSE(b);
