@@ -43,11 +43,20 @@ async function sentInMetrics() {
     if (res.status() !== 200) fail("GET /: HTTP " + res.status());
 
     // The figures move: five reads in a row with sends per second above zero.
-    await page.waitForFunction(() => {
-      const s = window.omnigate && window.omnigate.samples;
-      if (!s || s.length < 5) return false;
-      return s.slice(-5).every((x) => Object.values(x.channels).reduce((a, b) => a + b, 0) > 0);
-    }, { timeout: 60000, polling: 200 });
+    try {
+      await page.waitForFunction(() => {
+        const s = window.omnigate && window.omnigate.samples;
+        if (!s || s.length < 5) return false;
+        return s.slice(-5).every((x) => Object.values(x.channels).reduce((a, b) => a + b, 0) > 0);
+      }, { timeout: 60000, polling: 200 });
+    } catch (e) {
+      const where = await page.evaluate(() => ({
+        samples: window.omnigate ? window.omnigate.samples.slice(-5) : null,
+        reads: window.omnigate ? window.omnigate.reads.length : null,
+        ready: document.getElementById("ready").textContent,
+      }));
+      fail("the figures did not move: " + e.message, { where, errors });
+    }
 
     const before = await sentInMetrics();
     const seen = await page.evaluate(() => {
@@ -82,6 +91,8 @@ async function sentInMetrics() {
     if (!seen.legend.includes("sms")) fail("no sms series in the channel chart", seen);
     if (errors.length) fail("errors in the page: " + errors.join("; "), seen);
 
+    // A few more seconds of history for the picture.
+    await page.waitForFunction(() => window.omnigate.samples.length >= 12, { timeout: 30000, polling: 200 });
     await page.screenshot({ path: screenshot, fullPage: true });
     console.log(JSON.stringify({ ok: true, seen }));
   } finally {
