@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -776,6 +777,93 @@ TEST(EndToEnd, TheDashboardInABrowserMovesWithTheLoadAndAgreesWithMetrics) {
     std::ofstream to(keep, std::ios::binary);
     to << from.rdbuf();
   }
+}
+
+// The gateway's sends per second as Prometheus (Debian's) computes them
+// from its own scrapes: `rate(omnigate_requests_final_total{status="sent"}[W])`
+// at the end of a window of steady load, against the gateway's count over
+// the same window, within 5% (issue 12).
+TEST(EndToEnd, PrometheusScrapingUnderLoadAgreesWithTheGatewaysCount) {
+  E2eFixture f({.mock_latency_ms = 20, .provider_max_in_flight = 8});
+  f.StartGateway();
+  ASSERT_TRUE(WaitFor([&] { return HttpStatus(f.http_port(), "/readyz") == "200"; }, 30s))
+      << f.GatewayLog();
+  TempDir dir;
+  {
+    std::ofstream cfg(dir.File("prometheus.yml"));
+    cfg << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        << "scrape_configs:\n"
+        << "  - job_name: omnigate\n"
+        << "    static_configs: [{targets: [\"127.0.0.1:" << f.http_port() << "\"]}]\n";
+  }
+  const int prom_port = FreeLoopbackPort();
+  const std::string prom = "http://127.0.0.1:" + std::to_string(prom_port);
+  ChildProcess prometheus({"/usr/bin/prometheus", "--config.file=" + dir.File("prometheus.yml"),
+                           "--storage.tsdb.path=" + dir.File("data"),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(prom_port),
+                           "--log.level=warn"},
+                          dir.File("prometheus.log"));
+  ASSERT_TRUE(WaitFor([&] {
+    std::string out;
+    return RunCommand({"curl", "-sf", prom + "/-/ready"}, &out) == 0;
+  }, 60s)) << ReadFile(dir.File("prometheus.log"));
+
+  // An instant query; the first sample's value, NaN when there is none.
+  auto query = [&](const std::string& promql, double at) {
+    std::string out;
+    RunCommand({"curl", "-s", "--get", "--data-urlencode", "query=" + promql, "--data-urlencode",
+                "time=" + std::to_string(at), prom + "/api/v1/query"},
+               &out);
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    std::string_view value;
+    if (parser.parse(out).get(doc) != simdjson::SUCCESS ||
+        doc["data"]["result"].at(0)["value"].at(1).get(value) != simdjson::SUCCESS) {
+      return std::nan("");
+    }
+    return std::stod(std::string(value));
+  };
+  auto now_s = [] {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+
+  // Scraping before the window opens: /-/ready answers before the first
+  // scrape, and a window without samples at its start reads low.
+  ASSERT_TRUE(WaitFor([&] {
+    return query("count_over_time(up{job=\"omnigate\"}[10s])", now_s()) >= 3;
+  }, 30s)) << ReadFile(dir.File("prometheus.log"));
+  f.Publish("omnigate.requests", SmsBatch("prom-", 8000));
+  const char* kSent = "omnigate_requests_final_total";  // its first series is status="sent"
+  // Past the start-up, into steady sending.
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(f.http_port(), kSent) >= 1000; }, 60s));
+  const double t1 = now_s();
+  const double c1 = MetricValue(f.http_port(), kSent);
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(f.http_port(), kSent) >= c1 + 4000; }, 60s));
+  const double c2 = MetricValue(f.http_port(), kSent);
+  const double t2 = now_s();
+  ASSERT_LT(c2, 8000) << "the load ended inside the window: it was not steady";
+  const double gateway_rate = (c2 - c1) / (t2 - t1);
+  // Prometheus has scraped past the window's end.
+  ASSERT_TRUE(WaitFor([&] {
+    return query("timestamp(omnigate_requests_final_total{status=\"sent\"})", now_s()) > t2 + 1;
+  }, 30s)) << ReadFile(dir.File("prometheus.log"));
+  const int window = static_cast<int>(t2 - t1);
+  const double prom_rate = query("sum(rate(omnigate_requests_final_total{status=\"sent\"}[" +
+                                     std::to_string(window) + "s]))",
+                                 t2);
+  std::printf("[ REPORT ] sends/s over %d s: gateway %.1f, Prometheus %.1f\n", window,
+              gateway_rate, prom_rate);
+  ASSERT_FALSE(std::isnan(prom_rate)) << ReadFile(dir.File("prometheus.log"));
+  std::string samples;
+  RunCommand({"curl", "-s", "--get", "--data-urlencode",
+              "query=omnigate_requests_final_total{status=\"sent\"}[" + std::to_string(window + 2) +
+                  "s]",
+              "--data-urlencode", "time=" + std::to_string(t2), prom + "/api/v1/query"},
+             &samples);
+  EXPECT_NEAR(prom_rate, gateway_rate, gateway_rate * 0.05)
+      << "window " << t1 << " .. " << t2 << ", gateway " << c1 << " .. " << c2
+      << "; Prometheus' samples: " << samples;
 }
 
 }  // namespace
