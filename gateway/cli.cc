@@ -12,8 +12,10 @@
 #include <variant>
 
 #include "common/clock.h"
+#include "common/duration.h"
 #include "gateway/address_api.h"
 #include "gateway/dashboard.h"
+#include "gateway/send_command.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
 #include "gateway/state/blocking_store.h"
@@ -255,7 +257,40 @@ int RunCli(int argc, char** argv) {
   auto* vapid = app.add_subcommand("vapid-keys", "Generate a VAPID key pair for web push");
   vapid->add_flag("--json", vapid_json, "Print {\"publicKey\",\"privateKey\"} as JSON");
 
+  SendCommandOptions send_options;
+  std::string send_timeout = "60s";
+  auto* send = app.add_subcommand(
+      "send", "Publish one request to the configured Kafka; --wait prints its events");
+  send->add_option("-c,--config", send_options.config_path, "YAML config file (kafka.*)")
+      ->required();
+  send->add_option("--file", send_options.file, "The request as JSON (the content flags are then unused)");
+  send->add_option("--id", send_options.id, "Idempotency key (default: cli-<random>)");
+  send->add_option("--tenant", send_options.tenant, "Tenant (default: the gateway's default)");
+  send->add_option("--lane", send_options.lane, "transactional or bulk")
+      ->check(CLI::IsMember({"transactional", "bulk"}));
+  send->add_option("--to", send_options.to, "Phone number (E.164) or email address");
+  send->add_option("--viber-to", send_options.viber_to, "Viber id, when not the phone number");
+  send->add_option("--channels", send_options.channels,
+                   "Channels in cascade order (default: those with content)")
+      ->delimiter(',');
+  send->add_option("--sms", send_options.sms, "SMS text");
+  send->add_option("--viber", send_options.viber, "Viber text");
+  send->add_option("--email-from", send_options.email_from, "Email sender");
+  send->add_option("--email-subject", send_options.email_subject, "Email subject");
+  send->add_option("--email-text", send_options.email_text, "Email body (text/plain)");
+  send->add_flag("--wait", send_options.wait, "Print the request's events until its final one");
+  send->add_option("--timeout", send_timeout, "How long --wait waits (default 60s)");
+
   CLI11_PARSE(app, argc, argv);
+  if (*send) {
+    const auto timeout = ParseDuration(send_timeout);
+    if (!timeout) {
+      std::fprintf(stderr, "--timeout: expected a duration like 60s\n");
+      return 2;
+    }
+    send_options.timeout = *timeout;
+    return SendCommand(send_options);
+  }
   if (*run) return Run(config_path);
   if (*check) return CheckConfig(config_path);
   if (*kafka) return EmbeddedKafka(brokers, partitions, topics, bootstrap_file);

@@ -243,5 +243,9 @@ struct Config {
 // required keys, and ${ENV} references to unset variables.
 Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_text);
 Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path);
+// The `kafka` section alone, for tools that only publish or read (`omnigate
+// send`): the rest of the file, and the secrets it takes from the
+// environment, are not read.
+Result<KafkaConfig, std::vector<ConfigError>> LoadKafkaConfigFile(const std::string& path);
 
 }  // namespace omnigate::gateway

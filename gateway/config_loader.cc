@@ -1027,4 +1027,23 @@ Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path)
   return ParseConfig(text);
 }
 
+Result<KafkaConfig, std::vector<ConfigError>> LoadKafkaConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeUnexpected(std::vector<ConfigError>{{"", "cannot open '" + path + "'"}});
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;
+  KafkaConfig k;
+  try {
+    const YAML::Node root = YAML::Load(ss.str());
+    Walker w(errors, warnings);
+    ParseKafka(w, root["kafka"], k);
+  } catch (const YAML::Exception& e) {
+    errors.push_back({"", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
+  }
+  if (!errors.empty()) return MakeUnexpected(std::move(errors));
+  return k;
+}
+
 }  // namespace omnigate::gateway

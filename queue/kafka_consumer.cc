@@ -266,6 +266,21 @@ void KafkaConsumer::Seek(const std::vector<TopicPartition>& positions) {
   }
 }
 
+bool KafkaConsumer::QueryEndOffsets(std::vector<TopicPartition>& partitions,
+                                    std::chrono::milliseconds timeout) {
+  for (auto& p : partitions) {
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    if (rd_kafka_query_watermark_offsets(rk_, p.topic.c_str(), p.partition, &low, &high,
+                                         static_cast<int>(timeout.count())) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return false;
+    }
+    p.offset = high;
+  }
+  return true;
+}
+
 void KafkaConsumer::Resume(const std::vector<TopicPartition>& partitions) {
   auto list = ToList(partitions);
   rd_kafka_resume_partitions(rk_, list.get());

@@ -78,6 +78,9 @@ class KafkaConsumer {
   // (records from there on are fetched again, after a Resume if paused).
   void Seek(const std::vector<TopicPartition>& positions);
   void Resume(const std::vector<TopicPartition>& partitions);
+  // Sets each entry's offset to its partition's end (high watermark), asked
+  // of the brokers. False when one did not answer within `timeout`.
+  bool QueryEndOffsets(std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout);
 
   // Commits `offsets` (next offset to consume, per partition) without
   // waiting. The result reaches ConsumerListener::OnCommitted from Poll.

@@ -868,3 +868,45 @@ TEST(EndToEnd, PrometheusScrapingUnderLoadAgreesWithTheGatewaysCount) {
 
 }  // namespace
 }  // namespace omnigate::testing
+
+namespace omnigate::testing {
+namespace {
+
+// `omnigate send --wait` (issue 12): a request from flags to the configured
+// Kafka, its events printed until the final one, exit 0 once sent.
+TEST(EndToEnd, SendFromTheCommandLineWaitsForTheFinalEvent) {
+  E2eFixture f({});
+  f.StartGateway();
+  ASSERT_TRUE(WaitFor([&] { return HttpStatus(f.http_port(), "/readyz") == "200"; }, 30s))
+      << f.GatewayLog();
+  const std::string omnigate = BinaryPath("gateway/omnigate");
+  std::string out;
+  ASSERT_EQ(RunCommand({omnigate, "send", "-c", f.config_path(), "--id", "cli-order-1", "--to",
+                        "+40 700 000 123", "--sms", "Your code is 4711", "--wait", "--timeout",
+                        "60s"},
+                       &out, 90'000),
+            0)
+      << out << f.GatewayLog();
+  EXPECT_NE(out.find("\"id\":\"cli-order-1\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"status\":\"sent\""), std::string::npos) << out;
+  EXPECT_NE(out.find("\"final\":true"), std::string::npos) << out;
+  // The provider got the text.
+  const auto bodies = ReceivedBodies(f.MockRecords());
+  bool found = false;
+  for (const auto& [body, n] : bodies) found = found || body.find("4711") != std::string::npos;
+  EXPECT_TRUE(found);
+
+  // Bad flags: no recipient, no content; a config without a broker address.
+  EXPECT_EQ(RunCommand({omnigate, "send", "-c", f.config_path(), "--sms", "x"}, &out), 2);
+  EXPECT_EQ(RunCommand({omnigate, "send", "-c", f.config_path(), "--to", "+40700000123"}, &out), 2);
+  // The same id again: the gateway ends it `duplicate`, and send says so.
+  EXPECT_EQ(RunCommand({omnigate, "send", "-c", f.config_path(), "--id", "cli-order-1", "--to",
+                        "+40700000123", "--sms", "again", "--wait", "--timeout", "60s"},
+                       &out, 90'000),
+            1)
+      << out;
+  EXPECT_NE(out.find("\"status\":\"duplicate\""), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace omnigate::testing
