@@ -182,10 +182,13 @@ int SendCommand(const SendCommandOptions& o) {
 
   std::unique_ptr<queue::KafkaConsumer> events;
   AssignmentListener listener;
+  std::map<std::int32_t, std::int64_t> start;  // per partition: the end before publishing
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   if (o.wait) {
     std::map<std::string, std::string> props = kafka.consumer_properties;
-    props["auto.offset.reset"] = "latest";
+    // Earliest, and records older than the end measured below skipped: a
+    // lazily resolved "latest" may land after our events and miss them.
+    props["auto.offset.reset"] = "earliest";
     auto c = queue::KafkaConsumer::Create({.brokers = kafka.brokers,
                                            .group_id = "omnigate-send-" + RandomSuffix(),
                                            .client_id = "omnigate-send",
@@ -201,14 +204,15 @@ int SendCommand(const SendCommandOptions& o) {
     while (!listener.assigned && std::chrono::steady_clock::now() < deadline) {
       events->Poll(ignored, 100, std::chrono::milliseconds(100));
     }
-    // From the end as it is now, before publishing: "latest" alone is
-    // resolved lazily, after the first fetch, and could skip our events.
+    // The end as it is now, before publishing: every event of ours lies
+    // at or after it. Seeking there saves reading the topic's history.
     if (!listener.assigned || !events->QueryEndOffsets(listener.partitions, o.timeout)) {
       std::fprintf(stderr, "no answer from Kafka at %s within the timeout\n",
                    kafka.brokers.c_str());
       return 1;
     }
     events->Seek(listener.partitions);
+    for (const auto& p : listener.partitions) start[p.partition] = p.offset;
   }
   auto producer = queue::KafkaProducer::Create({.brokers = kafka.brokers,
                                                 .client_id = "omnigate-send",
@@ -248,7 +252,8 @@ int SendCommand(const SendCommandOptions& o) {
     batch.clear();
     events->Poll(batch, 500, std::chrono::milliseconds(200));
     for (const auto& m : batch) {
-      if (m.key() != request_id) continue;
+      const auto from = start.find(m.partition());
+      if (m.key() != request_id || (from != start.end() && m.offset() < from->second)) continue;
       simdjson::dom::element e;
       std::string_view event_id;
       if (parser.parse(m.payload().data(), m.payload().size()).get(e) != simdjson::SUCCESS ||
