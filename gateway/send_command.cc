@@ -180,8 +180,10 @@ int SendCommand(const SendCommandOptions& o) {
   const std::string& topic =
       lane == "bulk" ? kafka.topics.requests_bulk : kafka.topics.requests;
 
-  std::unique_ptr<queue::KafkaConsumer> events;
+  // Declared before the consumer: closing it (on return) calls the
+  // listener's OnRevoked.
   AssignmentListener listener;
+  std::unique_ptr<queue::KafkaConsumer> events;
   std::map<std::int32_t, std::int64_t> start;  // per partition: the end before publishing
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   if (o.wait) {
@@ -214,14 +216,8 @@ int SendCommand(const SendCommandOptions& o) {
     events->Seek(listener.partitions);
     for (const auto& p : listener.partitions) start[p.partition] = p.offset;
   }
-  auto producer = queue::KafkaProducer::Create({.brokers = kafka.brokers,
-                                                .client_id = "omnigate-send",
-                                                .properties = kafka.producer_properties});
-  if (!producer) {
-    std::fprintf(stderr, "%s\n", producer.error().c_str());
-    return 2;
-  }
-  // Told on the producer's delivery thread.
+  // Told on the producer's delivery thread; declared before the producer,
+  // which it must outlive.
   class Delivered final : public queue::DeliveryListener {
    public:
     void OnDelivery(bool ok, std::string_view error, queue::ProduceError) override {
@@ -229,6 +225,13 @@ int SendCommand(const SendCommandOptions& o) {
     }
     std::promise<std::string> result;
   } delivered;
+  auto producer = queue::KafkaProducer::Create({.brokers = kafka.brokers,
+                                                .client_id = "omnigate-send",
+                                                .properties = kafka.producer_properties});
+  if (!producer) {
+    std::fprintf(stderr, "%s\n", producer.error().c_str());
+    return 2;
+  }
   auto outcome = delivered.result.get_future();
   std::string produce_error;
   if (!(*producer)->Produce(topic, request_id, request, {}, &delivered, &produce_error)) {
