@@ -1007,7 +1007,11 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
   return c;
 }
 
-Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path) {
+namespace {
+
+// A config file's text, refused when it cannot be a config: a directory,
+// unreadable, or empty.
+Result<std::string, std::vector<ConfigError>> ReadConfigText(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     return MakeUnexpected(
@@ -1017,26 +1021,32 @@ Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path)
   if (!in) return MakeUnexpected(std::vector<ConfigError>{{"", "cannot open '" + path + "'"}});
   std::stringstream ss;
   ss << in.rdbuf();
-  const std::string text = ss.str();
+  std::string text = ss.str();
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     // Every key has a default, so an empty file would run a gateway nobody
     // configured (usually a failed template render or a wrong path).
     return MakeUnexpected(std::vector<ConfigError>{
         {"", "'" + path + "' is empty; a config needs at least kafka and providers"}});
   }
-  return ParseConfig(text);
+  return text;
+}
+
+}  // namespace
+
+Result<Config, std::vector<ConfigError>> LoadConfigFile(const std::string& path) {
+  auto text = ReadConfigText(path);
+  if (!text) return MakeUnexpected(std::move(text).error());
+  return ParseConfig(*text);
 }
 
 Result<KafkaConfig, std::vector<ConfigError>> LoadKafkaConfigFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return MakeUnexpected(std::vector<ConfigError>{{"", "cannot open '" + path + "'"}});
-  std::stringstream ss;
-  ss << in.rdbuf();
+  auto text = ReadConfigText(path);
+  if (!text) return MakeUnexpected(std::move(text).error());
   std::vector<ConfigError> errors;
   std::vector<ConfigError> warnings;
   KafkaConfig k;
   try {
-    const YAML::Node root = YAML::Load(ss.str());
+    const YAML::Node root = YAML::Load(*text);
     Walker w(errors, warnings);
     ParseKafka(w, root["kafka"], k);
   } catch (const YAML::Exception& e) {
