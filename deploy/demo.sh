@@ -162,4 +162,15 @@ done >"$work/requests.out"
 kcat -C -b "$bootstrap" -t omnigate.events -o beginning -e -q -f '%s\n' >"$work/events.out"
 kcat -C -b "$bootstrap" -t omnigate.dlq -o beginning -e -q -f '%h\n' >"$work/dlq.out"
 python3 "$root/bench/demo_report.py" "$work/requests.out" "$work/events.out" "$work/dlq.out"
+
+echo "== one more request from the command line: omnigate send --wait, then omnigate status"
+# The commands read only the kafka section; the demo's broker is the one
+# inside the running gateway, at the bootstrap address it wrote.
+cat >"$work/cli.yaml" <<YAML
+kafka: {brokers: "$bootstrap"}
+YAML
+"$build_dir/gateway/omnigate" send -c "$work/cli.yaml" --id demo-cli-1 --to "+40 700 000 999" \
+  --sms "Your demo code is 2468" --wait --timeout 60s
+echo "-- omnigate status demo-cli-1"
+"$build_dir/gateway/omnigate" status demo-cli-1 -c "$work/cli.yaml"
 echo "   logs and raw data: $work"

@@ -4,11 +4,13 @@
 
 #include <CLI/CLI.hpp>
 #include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cstdio>
 #include <thread>
+#include <tuple>
 #include <variant>
 
 #include "common/clock.h"
@@ -281,15 +283,39 @@ int RunCli(int argc, char** argv) {
   send->add_flag("--wait", send_options.wait, "Print the request's events until its final one");
   send->add_option("--timeout", send_timeout, "How long --wait waits (default 60s)");
 
-  CLI11_PARSE(app, argc, argv);
-  if (*send) {
-    const auto timeout = ParseDuration(send_timeout);
+  StatusCommandOptions status_options;
+  std::string status_timeout = "60s";
+  auto* status = app.add_subcommand(
+      "status", "Print a request's events (its history) from the configured Kafka's events topic");
+  status->add_option("id", status_options.id, "The request's id")->required();
+  status->add_option("-c,--config", status_options.config_path, "YAML config file (kafka.*)")
+      ->required();
+  status->add_option("--tenant", status_options.tenant, "Only this tenant's request with the id");
+  status->add_option("--timeout", status_timeout, "How long reading may take (default 60s)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help exits 0; a usage error 2, as every command's bad flags do.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  for (auto [flag, value, out] : {std::tuple{"send", &send_timeout, &send_options.timeout},
+                                  std::tuple{"status", &status_timeout, &status_options.timeout}}) {
+    if (!app.got_subcommand(flag)) continue;
+    const auto timeout = ParseDuration(*value);
     if (!timeout) {
       std::fprintf(stderr, "--timeout: expected a duration like 60s\n");
       return 2;
     }
-    send_options.timeout = *timeout;
-    return SendCommand(send_options);
+    *out = *timeout;
+  }
+  if (*status || *send) {
+    // Their stdout is events, one JSON per line, for jq and scripts: the
+    // Kafka clients' log goes to stderr, warnings and worse only.
+    auto log = spdlog::stderr_logger_mt("cli");
+    log->set_level(spdlog::level::warn);
+    spdlog::set_default_logger(std::move(log));
+    return *status ? StatusCommand(status_options) : SendCommand(send_options);
   }
   if (*run) return Run(config_path);
   if (*check) return CheckConfig(config_path);

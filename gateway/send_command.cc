@@ -5,8 +5,9 @@
 
 #include <cstdio>
 #include <future>
-#include <map>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -34,8 +35,8 @@ void Field(std::string& out, const char* name, const std::string& value) {
   AppendJsonString(value, out);
 }
 
-// Sees the consumer's assignment: the events topic is read from its end,
-// so the command waits to be assigned before it publishes.
+// Sees the consumer's assignment: the events topic is read from known
+// positions, so a command waits to be assigned before it reads.
 class AssignmentListener final : public queue::ConsumerListener {
  public:
   void OnAssigned(const std::vector<queue::TopicPartition>& p) override {
@@ -49,6 +50,88 @@ class AssignmentListener final : public queue::ConsumerListener {
   bool assigned = false;
   std::vector<queue::TopicPartition> partitions;
 };
+
+// A reader of the events topic in a group of its own, from the earliest
+// record, with each partition's end as it was when the reader was
+// assigned. The listener is a member declared before the consumer:
+// closing the consumer (on destruction) calls its OnRevoked.
+struct EventsReader {
+  AssignmentListener listener;
+  std::unique_ptr<queue::KafkaConsumer> consumer;
+  std::map<std::int32_t, std::int64_t> end;  // per partition, when assigned
+
+  // An error message, empty on success.
+  std::string Open(const KafkaConfig& kafka, const char* client_id,
+                   std::chrono::steady_clock::time_point deadline) {
+    std::map<std::string, std::string> props = kafka.consumer_properties;
+    // Earliest, not "latest": a lazily resolved "latest" may land after
+    // records written meanwhile and miss them.
+    props["auto.offset.reset"] = "earliest";
+    props["enable.auto.commit"] = "false";
+    auto c = queue::KafkaConsumer::Create({.brokers = kafka.brokers,
+                                           .group_id = std::string(client_id) + "-" + RandomSuffix(),
+                                           .client_id = client_id,
+                                           .topics = {kafka.topics.events},
+                                           .properties = props},
+                                          &listener);
+    if (!c) return c.error();
+    consumer = std::move(c).value();
+    std::vector<queue::KafkaMessage> ignored;
+    while (!listener.assigned && std::chrono::steady_clock::now() < deadline) {
+      consumer->Poll(ignored, 100, std::chrono::milliseconds(100));
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!listener.assigned || left.count() <= 0 ||
+        !consumer->QueryEndOffsets(listener.partitions, left)) {
+      return "no answer from Kafka at " + kafka.brokers + " within the timeout";
+    }
+    for (const auto& p : listener.partitions) end[p.partition] = p.offset;
+    return {};
+  }
+
+  // Moves every partition to its end as measured by Open: what follows
+  // was written after it.
+  void SkipToEnd() { consumer->Seek(listener.partitions); }
+};
+
+// The request's event in `m`, parsed into `e`, or false when `m` is
+// another request's.
+bool EventOf(simdjson::dom::parser& parser, const queue::KafkaMessage& m, std::string_view id,
+             simdjson::dom::element& e) {
+  std::string_view event_id;
+  return m.key() == id &&
+         parser.parse(m.payload().data(), m.payload().size()).get(e) == simdjson::SUCCESS &&
+         e["id"].get(event_id) == simdjson::SUCCESS && event_id == id;
+}
+
+bool GoodFinal(simdjson::dom::element e) {
+  std::string_view status;
+  return e["status"].get(status) == simdjson::SUCCESS &&
+         (status == "sent" || status == "delivered" || status == "read");
+}
+
+void PrintPayload(const queue::KafkaMessage& m) {
+  std::printf("%.*s\n", static_cast<int>(m.payload().size()), m.payload().data());
+  std::fflush(stdout);
+}
+
+// The kafka section of the config, refused when its broker lives inside
+// `omnigate run`.
+std::optional<KafkaConfig> KafkaFrom(const std::string& config_path) {
+  auto loaded = LoadKafkaConfigFile(config_path);
+  if (!loaded) {
+    for (const auto& e : loaded.error()) std::fprintf(stderr, "%s\n", e.ToString().c_str());
+    return std::nullopt;
+  }
+  if (loaded->brokers == "embedded") {
+    std::fprintf(stderr,
+                 "kafka.brokers is \"embedded\": that broker lives inside `omnigate run`; point "
+                 "the config at a broker address (the demo writes one: deploy/demo.sh)\n");
+    return std::nullopt;
+  }
+  return std::move(loaded).value();
+}
 
 }  // namespace
 
@@ -137,18 +220,9 @@ std::string BuildRequestJson(const SendCommandOptions& o, std::string& error) {
 }
 
 int SendCommand(const SendCommandOptions& o) {
-  auto loaded = LoadKafkaConfigFile(o.config_path);
-  if (!loaded) {
-    for (const auto& e : loaded.error()) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-    return 2;
-  }
+  const auto loaded = KafkaFrom(o.config_path);
+  if (!loaded) return 2;
   const KafkaConfig& kafka = *loaded;
-  if (kafka.brokers == "embedded") {
-    std::fprintf(stderr,
-                 "kafka.brokers is \"embedded\": that broker lives inside `omnigate run`; point "
-                 "the config at a broker address (the demo writes one: deploy/demo.sh)\n");
-    return 2;
-  }
   std::string request;
   if (!o.file.empty()) {
     std::ifstream in(o.file);
@@ -180,41 +254,16 @@ int SendCommand(const SendCommandOptions& o) {
   const std::string& topic =
       lane == "bulk" ? kafka.topics.requests_bulk : kafka.topics.requests;
 
-  // Declared before the consumer: closing it (on return) calls the
-  // listener's OnRevoked.
-  AssignmentListener listener;
-  std::unique_ptr<queue::KafkaConsumer> events;
-  std::map<std::int32_t, std::int64_t> start;  // per partition: the end before publishing
+  EventsReader events;
   const auto deadline = std::chrono::steady_clock::now() + o.timeout;
   if (o.wait) {
-    std::map<std::string, std::string> props = kafka.consumer_properties;
-    // Earliest, and records older than the end measured below skipped: a
-    // lazily resolved "latest" may land after our events and miss them.
-    props["auto.offset.reset"] = "earliest";
-    auto c = queue::KafkaConsumer::Create({.brokers = kafka.brokers,
-                                           .group_id = "omnigate-send-" + RandomSuffix(),
-                                           .client_id = "omnigate-send",
-                                           .topics = {kafka.topics.events},
-                                           .properties = props},
-                                          &listener);
-    if (!c) {
-      std::fprintf(stderr, "%s\n", c.error().c_str());
-      return 2;
-    }
-    events = std::move(c).value();
-    std::vector<queue::KafkaMessage> ignored;
-    while (!listener.assigned && std::chrono::steady_clock::now() < deadline) {
-      events->Poll(ignored, 100, std::chrono::milliseconds(100));
-    }
-    // The end as it is now, before publishing: every event of ours lies
-    // at or after it. Seeking there saves reading the topic's history.
-    if (!listener.assigned || !events->QueryEndOffsets(listener.partitions, o.timeout)) {
-      std::fprintf(stderr, "no answer from Kafka at %s within the timeout\n",
-                   kafka.brokers.c_str());
+    if (const std::string error = events.Open(kafka, "omnigate-send", deadline); !error.empty()) {
+      std::fprintf(stderr, "%s\n", error.c_str());
       return 1;
     }
-    events->Seek(listener.partitions);
-    for (const auto& p : listener.partitions) start[p.partition] = p.offset;
+    // Every event of ours lies at or after the end measured before
+    // publishing: seeking there saves reading the topic's history.
+    events.SkipToEnd();
   }
   // Told on the producer's delivery thread; declared before the producer,
   // which it must outlive.
@@ -253,29 +302,88 @@ int SendCommand(const SendCommandOptions& o) {
   std::vector<queue::KafkaMessage> batch;
   while (std::chrono::steady_clock::now() < deadline) {
     batch.clear();
-    events->Poll(batch, 500, std::chrono::milliseconds(200));
+    events.consumer->Poll(batch, 500, std::chrono::milliseconds(200));
     for (const auto& m : batch) {
-      const auto from = start.find(m.partition());
-      if (m.key() != request_id || (from != start.end() && m.offset() < from->second)) continue;
+      const auto from = events.end.find(m.partition());
+      if (from != events.end.end() && m.offset() < from->second) continue;
       simdjson::dom::element e;
-      std::string_view event_id;
-      if (parser.parse(m.payload().data(), m.payload().size()).get(e) != simdjson::SUCCESS ||
-          e["id"].get(event_id) != simdjson::SUCCESS || event_id != request_id) {
-        continue;
-      }
-      std::printf("%.*s\n", static_cast<int>(m.payload().size()), m.payload().data());
-      std::fflush(stdout);
+      if (!EventOf(parser, m, request_id, e)) continue;
+      PrintPayload(m);
       bool final = false;
-      std::string_view status;
-      if (e["final"].get(final) == simdjson::SUCCESS && final) {
-        const bool good = e["status"].get(status) == simdjson::SUCCESS &&
-                          (status == "sent" || status == "delivered" || status == "read");
-        return good ? 0 : 1;
-      }
+      if (e["final"].get(final) == simdjson::SUCCESS && final) return GoodFinal(e) ? 0 : 1;
     }
   }
   std::fprintf(stderr, "no final event for %s within the timeout\n", request_id.c_str());
   return 1;
+}
+
+}  // namespace omnigate::gateway
+
+namespace omnigate::gateway {
+
+int StatusCommand(const StatusCommandOptions& o) {
+  if (o.id.empty()) {
+    std::fprintf(stderr, "status: a request id is required\n");
+    return 2;
+  }
+  const auto loaded = KafkaFrom(o.config_path);
+  if (!loaded) return 2;
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  EventsReader events;
+  if (const std::string error = events.Open(*loaded, "omnigate-status", deadline); !error.empty()) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  // Everything up to the end measured at the start: the request's history
+  // as it stands now. Partitions already at their end need no reading.
+  std::map<std::int32_t, std::int64_t> left;
+  for (const auto& [partition, end] : events.end) {
+    if (end > 0) left[partition] = end;
+  }
+  simdjson::dom::parser parser;
+  std::vector<queue::KafkaMessage> batch;
+  std::size_t found = 0;
+  bool final = false;
+  bool good = false;
+  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+    batch.clear();
+    events.consumer->Poll(batch, 1000, std::chrono::milliseconds(200));
+    for (const auto& m : batch) {
+      const auto it = left.find(m.partition());
+      if (it == left.end() || m.offset() >= it->second) continue;
+      if (m.offset() + 1 >= it->second) left.erase(it);
+      simdjson::dom::element e;
+      if (!o.tenant.empty()) {
+        std::string_view tenant;
+        if (!EventOf(parser, m, o.id, e) || e["tenant"].get(tenant) != simdjson::SUCCESS ||
+            tenant != o.tenant) {
+          continue;
+        }
+      } else if (!EventOf(parser, m, o.id, e)) {
+        continue;
+      }
+      PrintPayload(m);
+      ++found;
+      bool is_final = false;
+      // The first final event is the request's outcome; a later one is
+      // a repeat's (a `duplicate`), printed but not its outcome.
+      if (e["final"].get(is_final) == simdjson::SUCCESS && is_final && !final) {
+        final = true;
+        good = GoodFinal(e);
+      }
+    }
+  }
+  if (!left.empty()) {
+    std::fprintf(stderr, "status: the events topic was not read to its end within the timeout\n");
+    return 1;
+  }
+  if (found == 0) {
+    std::fprintf(stderr, "status: no events for %s in %s\n", o.id.c_str(),
+                 loaded->topics.events.c_str());
+    return 1;
+  }
+  if (!final) std::fprintf(stderr, "status: %s has no final event yet\n", o.id.c_str());
+  return final && good ? 0 : 1;
 }
 
 }  // namespace omnigate::gateway

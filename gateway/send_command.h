@@ -33,4 +33,20 @@ std::string BuildRequestJson(const SendCommandOptions& o, std::string& error);
 // another final status or a timeout, 2 bad flags or config.
 int SendCommand(const SendCommandOptions& options);
 
+// `omnigate status ID`: the request's history as the events topic holds it
+// (every event with its key, up to the topic's end when the command
+// started), one JSON line each.
+struct StatusCommandOptions {
+  std::string config_path;
+  std::string id;
+  std::string tenant;  // empty: any tenant's request with this id
+  std::chrono::milliseconds timeout{60'000};
+};
+
+// 0: the first final event has a good status (sent, delivered, read); a
+// later final is a repeat's (duplicate) and does not change it; 1: another
+// final status, no final event yet, no events or a timeout; 2: bad flags
+// or config.
+int StatusCommand(const StatusCommandOptions& options);
+
 }  // namespace omnigate::gateway

@@ -906,6 +906,25 @@ TEST(EndToEnd, SendFromTheCommandLineWaitsForTheFinalEvent) {
             1)
       << out;
   EXPECT_NE(out.find("\"status\":\"duplicate\""), std::string::npos) << out;
+
+  // Its history: the send and the repeat's duplicate, in order; the
+  // outcome (exit code) is the first final event's.
+  ASSERT_EQ(RunCommand({omnigate, "status", "cli-order-1", "-c", f.config_path()}, &out, 90'000), 0)
+      << out;
+  const auto sent_at = out.find("\"status\":\"sent\"");
+  const auto duplicate_at = out.find("\"status\":\"duplicate\"");
+  ASSERT_NE(sent_at, std::string::npos) << out;
+  ASSERT_NE(duplicate_at, std::string::npos) << out;
+  EXPECT_LT(sent_at, duplicate_at) << out;
+  // Another tenant's request with this id: none.
+  EXPECT_EQ(RunCommand({omnigate, "status", "cli-order-1", "-c", f.config_path(), "--tenant",
+                        "nobody"},
+                       &out, 90'000),
+            1);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(RunCommand({omnigate, "status", "never-sent", "-c", f.config_path()}, &out, 90'000), 1);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(RunCommand({omnigate, "status", "-c", f.config_path()}, &out), 2);
 }
 
 }  // namespace

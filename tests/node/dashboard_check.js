@@ -74,6 +74,7 @@ async function sentInMetrics() {
         provider_rows: [...document.querySelectorAll("#providers tbody tr")].map((r) => r.textContent),
         lag_rows: document.querySelectorAll("#lag tbody tr").length,
         legend: document.getElementById("legend-channels").textContent,
+        lanes: document.getElementById("legend-lanes").textContent,
       };
     });
     const after = await sentInMetrics();
@@ -89,6 +90,7 @@ async function sentInMetrics() {
     if (seen.ready !== "ready") fail("the header does not say ready", seen);
     if (!seen.provider_rows.some((r) => r.startsWith("sms-main"))) fail("no row for the provider", seen);
     if (!seen.legend.includes("sms")) fail("no sms series in the channel chart", seen);
+    if (!seen.lanes.includes("transactional") || !seen.lanes.includes("bulk")) fail("no lane series in the lane chart", seen);
     if (errors.length) fail("errors in the page: " + errors.join("; "), seen);
 
     // A few more seconds of history for the picture.
