@@ -12,6 +12,7 @@
 
 #include "common/result.h"
 #include "providers/channel.h"
+#include "providers/circuit_breaker.h"
 #include "providers/generic/generic_config.h"
 #include "providers/sendgrid/sendgrid_config.h"
 #include "providers/smtp/smtp_config.h"
@@ -211,6 +212,8 @@ struct ProviderConfig {
   std::string name;  // unique; appears in events and metrics
   Channel channel = Channel::sms;
   ProviderSettings settings;
+  // providers[].circuit_breaker: {failures, open_for, max_open_for}.
+  providers::CircuitBreaker::Options circuit_breaker;
 };
 
 // One problem found in a config file. `path` is the YAML key path

@@ -577,6 +577,18 @@ const std::vector<ProviderType>& ProviderTypes() {
   return kTypes;
 }
 
+void ParseCircuitBreaker(Walker& w, const YAML::Node& n, const std::string& path,
+                         providers::CircuitBreaker::Options& b) {
+  if (!n) return;
+  if (!w.Map(n, path, {"failures", "open_for", "max_open_for"})) return;
+  w.Int(n["failures"], path + ".failures", b.failures, 0, 1'000'000);
+  w.Duration(n["open_for"], path + ".open_for", b.open_for, milliseconds(100), kDay);
+  w.Duration(n["max_open_for"], path + ".max_open_for", b.max_open_for, milliseconds(100), kDay);
+  if (b.max_open_for < b.open_for) {
+    w.Error(path + ".max_open_for", "must not be shorter than open_for");
+  }
+}
+
 void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
   if (!n || n.IsNull()) return;
   if (!n.IsSequence()) {
@@ -585,7 +597,7 @@ void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
   }
   static const std::vector<std::string> kCommon = {
       "name", "type", "channel", "timeout", "connect_timeout", "max_in_flight", "tls_verify",
-      "ca_file", "http_client", "destination_allowlist"};
+      "ca_file", "http_client", "destination_allowlist", "circuit_breaker"};
   std::set<std::string> names;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const std::string path = "providers[" + std::to_string(i) + "]";
@@ -650,6 +662,7 @@ void ParseProviders(Walker& w, const YAML::Node& n, Config& c) {
       g.channel = pc.channel;
       parse(std::move(g), ParseGenericHttp);
     }
+    ParseCircuitBreaker(w, p["circuit_breaker"], path + ".circuit_breaker", pc.circuit_breaker);
     c.providers.push_back(std::move(pc));
   }
 }

@@ -153,6 +153,42 @@ std::string GatewayMetrics::RenderPrometheus() const {
       first = false;
     }
   }
+  // The circuit breakers: one line per state, 1 for the current one (the
+  // enum-as-labels convention: PromQL selects by state without a legend).
+  first = true;
+  for (const auto& p : providers) {
+    if (!p->breaker) continue;
+    if (first) {
+      out +=
+          "# HELP omnigate_provider_circuit_state The provider's circuit breaker: 1 for its "
+          "current state (closed: sends go; open: skipped after failures in a row; half_open: "
+          "one probe send).\n# TYPE omnigate_provider_circuit_state gauge\n";
+    }
+    first = false;
+    const auto now = p->breaker->state();
+    for (auto s : {providers::CircuitBreaker::State::closed, providers::CircuitBreaker::State::open,
+                   providers::CircuitBreaker::State::half_open}) {
+      fmt::format_to(std::back_inserter(out),
+                     "omnigate_provider_circuit_state{{provider=\"{}\",state=\"{}\"}} {}\n",
+                     p->name, providers::ToString(s), s == now ? 1 : 0);
+    }
+  }
+  first = true;
+  for (const auto& p : providers) {
+    if (!p->breaker) continue;
+    counter("omnigate_provider_circuit_opened_total",
+            "Times the provider's circuit breaker opened.",
+            fmt::format("provider=\"{}\"", p->name), p->breaker->opened_total(), first);
+    first = false;
+  }
+  first = true;
+  for (const auto& p : providers) {
+    if (!p->breaker) continue;
+    counter("omnigate_provider_circuit_rejected_total",
+            "Sends that skipped the provider because its circuit breaker was open.",
+            fmt::format("provider=\"{}\"", p->name), p->breaker->rejected_total(), first);
+    first = false;
+  }
   if (!providers.empty()) {
     out += "# HELP omnigate_provider_latency_seconds Provider round-trip time.\n";
     out += "# TYPE omnigate_provider_latency_seconds histogram\n";
@@ -332,9 +368,13 @@ std::string GatewayMetrics::RenderStatsJson(std::int64_t now_ms) const {
     AppendJsonString(p.name, out);
     fmt::format_to(it,
                    ",\"channel\":\"{}\",\"accepted\":{},\"retry\":{},\"throttled\":{},"
-                   "\"permanent\":{},\"invalid_address\":{},\"latency_buckets\":[",
+                   "\"permanent\":{},\"invalid_address\":{},\"circuit\":\"{}\","
+                   "\"circuit_opened\":{},\"circuit_rejected\":{},\"latency_buckets\":[",
                    ToString(p.channel), p.accepted.Get(), p.retry.Get(), p.throttled.Get(),
-                   p.permanent.Get(), p.invalid_address.Get());
+                   p.permanent.Get(), p.invalid_address.Get(),
+                   p.breaker ? providers::ToString(p.breaker->state()) : "closed",
+                   p.breaker ? p.breaker->opened_total() : 0,
+                   p.breaker ? p.breaker->rejected_total() : 0);
     const auto buckets = p.latency.Buckets();
     for (std::size_t b = 0; b < buckets.size(); ++b) {
       fmt::format_to(it, "{}{}", b == 0 ? "" : ",", buckets[b]);

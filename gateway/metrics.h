@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "providers/channel.h"
+#include "providers/circuit_breaker.h"
 #include "queue/kafka_stats.h"
 
 namespace omnigate::gateway {
@@ -55,6 +56,9 @@ struct ProviderMetrics {
   Counter permanent;
   Counter invalid_address;
   LatencyHistogram latency;
+  // Shared by the workers' adapters of this provider; set by the pipeline
+  // (absent in tests that build metrics alone).
+  std::unique_ptr<providers::CircuitBreaker> breaker;
 };
 
 // omnigate_policy_decisions_total{decision,reason,tenant}. Tenants listed

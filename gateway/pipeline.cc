@@ -54,6 +54,7 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Create(
     auto m = std::make_unique<ProviderMetrics>();
     m->name = pc.name;
     m->channel = pc.channel;
+    m->breaker = std::make_unique<providers::CircuitBreaker>(pc.circuit_breaker);
     metrics.providers.push_back(std::move(m));
   }
   // Lag, broker round trips and the producer's queue, into /metrics.

@@ -157,8 +157,9 @@ Worker::Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProd
     for (const auto& name : names) {
       for (std::size_t i = 0; i < config_->providers.size(); ++i) {
         if (config_->providers[i].name != name) continue;
+        ProviderMetrics* m = metrics_.FindProvider(name);
         routes_[static_cast<std::size_t>(channel)].push_back(
-            {providers_.providers[i].get(), metrics_.FindProvider(name)});
+            {providers_.providers[i].get(), m, m != nullptr ? m->breaker.get() : nullptr});
       }
     }
   }
@@ -434,6 +435,31 @@ void Worker::TrySend(RequestContext* ctx) {
     return;
   }
   if (ctx->route_pos >= route.size()) ctx->route_pos = 0;
+  // Providers whose circuit is open are skipped without an attempt. When
+  // every one left is open, the request takes the path of a "try later"
+  // answer from the last (retry with backoff, or the next channel once its
+  // attempts are spent) without touching the network.
+  const auto now = std::chrono::steady_clock::now();
+  while (ctx->route_pos < route.size() && route[ctx->route_pos].breaker != nullptr &&
+         !route[ctx->route_pos].breaker->Allow(now)) {
+    ++ctx->route_pos;
+  }
+  if (ctx->route_pos == route.size()) {
+    ctx->route_pos = route.size() - 1;
+    ++ctx->attempt;
+    auto reopens = route.back().breaker->retry_at();
+    for (const auto& r : route) {
+      if (r.breaker != nullptr && r.breaker->state() == providers::CircuitBreaker::State::open) {
+        reopens = std::min(reopens, r.breaker->retry_at());
+      }
+    }
+    providers::SendResult open;
+    open.status = providers::SendStatus::retry;
+    open.reason = "circuit_open";
+    open.retry_after = std::max(milliseconds(0), std::chrono::ceil<milliseconds>(reopens - now));
+    OnSendResult(ctx, {route.back().provider, nullptr, nullptr}, std::move(open));
+    return;
+  }
   const Route r = route[ctx->route_pos];
   providers::OutboundMessage msg;
   msg.request_id = req.id;
@@ -482,6 +508,15 @@ void Worker::TrySend(RequestContext* ctx) {
 
 void Worker::OnSendResult(RequestContext* ctx, const Route& route, providers::SendResult result) {
   using providers::SendStatus;
+  if (route.breaker != nullptr) {
+    if (result.not_sent) {
+      route.breaker->Cancel();
+    } else {
+      // Any answer means the endpoint is up; only "try later" (connection
+      // errors, timeouts, 5xx) counts toward opening the circuit.
+      route.breaker->Record(result.status != SendStatus::retry, std::chrono::steady_clock::now());
+    }
+  }
   if (result.not_sent) {
     // Taken out of the adapter's queue at shutdown before it reached the
     // wire: the next owner sends it, once.

@@ -110,6 +110,7 @@ class Worker {
   struct Route {
     providers::Provider* provider;
     ProviderMetrics* metrics;
+    providers::CircuitBreaker* breaker;  // shared with the other workers; may be null
   };
 
   void DrainIncoming();

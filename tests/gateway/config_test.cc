@@ -83,6 +83,7 @@ providers:
     timeout: 2s
     max_in_flight: 64
     http_client: curl
+    circuit_breaker: {failures: 10, open_for: 5s, max_open_for: 2m}
   - name: sms-backup
     type: twilio
     account_sid: AC456
@@ -111,6 +112,13 @@ routes:
   EXPECT_EQ(t.http.http_client, http::HttpEngine::curl);
   EXPECT_EQ(std::get<TwilioConfig>(c->providers[1].settings).http.http_client,
             http::HttpEngine::automatic);
+  EXPECT_EQ(c->providers[0].circuit_breaker.failures, 10);
+  EXPECT_EQ(c->providers[0].circuit_breaker.open_for, milliseconds(5000));
+  EXPECT_EQ(c->providers[0].circuit_breaker.max_open_for, milliseconds(120'000));
+  // The defaults: five in a row, 30 s, up to 5 min.
+  EXPECT_EQ(c->providers[1].circuit_breaker.failures, 5);
+  EXPECT_EQ(c->providers[1].circuit_breaker.open_for, milliseconds(30'000));
+  EXPECT_EQ(c->providers[1].circuit_breaker.max_open_for, milliseconds(300'000));
   EXPECT_EQ(c->routes.at(Channel::sms), (std::vector<std::string>{"sms-backup", "sms-main"}));
 }
 
@@ -190,6 +198,14 @@ TEST(Config, OutOfRangeValues) {
               HasSubstr("retry.max_backoff: must not be below retry.initial_backoff"));
   EXPECT_THAT(OnlyError("pipeline: {max_in_flight: 10, max_in_flight_per_partition: 20}\n"),
               HasSubstr("must not exceed pipeline.max_in_flight"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) +
+                        "    circuit_breaker: {open_for: 1m, max_open_for: 10s}\n"),
+              HasSubstr("providers[0].circuit_breaker.max_open_for: must not be shorter than "
+                        "open_for"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    circuit_breaker: {failures: -1}\n"),
+              HasSubstr("providers[0].circuit_breaker.failures: must be between 0"));
+  EXPECT_THAT(OnlyError(std::string(kTwilio) + "    circuit_breaker: {failure: 3}\n"),
+              HasSubstr("providers[0].circuit_breaker.failure"));
 }
 
 TEST(Config, WrongShapes) {

@@ -231,6 +231,7 @@ TEST(Pipeline, FailsOverToTheNextProviderWhenTheFirstKeepsFailing) {
   auto healthy = StartMock({});
   Config c;
   c.providers = {Twilio("sms-a", broken->port()), Twilio("sms-b", healthy->port())};
+  c.providers[0].circuit_breaker.failures = 0;  // every request tries sms-a first
   PipelineHarness h(c);
   for (int i = 0; i < 20; ++i) h.Publish("omnigate.requests", "k", Sms("fo-" + std::to_string(i)));
   auto events = h.WaitForFinals(20);
@@ -241,6 +242,67 @@ TEST(Pipeline, FailsOverToTheNextProviderWhenTheFirstKeepsFailing) {
   }
   EXPECT_EQ(h.metrics().FindProvider("sms-a")->retry.Get(), 20u);
   EXPECT_EQ(h.metrics().FindProvider("sms-b")->accepted.Get(), 20u);
+}
+
+// After `failures` answers of "try later" in a row, the provider's circuit
+// opens: the next requests go straight to the second provider, none waits
+// on the broken one, and the state shows on /metrics and /v1/stats.
+TEST(Pipeline, AnOpenCircuitSendsStraightToTheNextProvider) {
+  auto broken = StartMock({.error_rate = 1.0});
+  auto healthy = StartMock({});
+  Config c;
+  c.providers = {Twilio("sms-a", broken->port()), Twilio("sms-b", healthy->port())};
+  c.providers[0].circuit_breaker = {.failures = 3, .open_for = 1h, .max_open_for = 1h};
+  PipelineHarness h(c);
+  // One at a time, so that exactly three reach sms-a before it opens.
+  for (int i = 0; i < 3; ++i) {
+    h.Publish("omnigate.requests", "k", Sms("cb-" + std::to_string(i)));
+    h.WaitForFinals(static_cast<std::size_t>(i + 1));
+  }
+  auto* a = h.metrics().FindProvider("sms-a");
+  ASSERT_EQ(a->breaker->state(), providers::CircuitBreaker::State::open);
+  for (int i = 3; i < 23; ++i) h.Publish("omnigate.requests", "k", Sms("cb-" + std::to_string(i)));
+  auto events = h.WaitForFinals(23);
+  for (int i = 0; i < 23; ++i) {
+    const Ev f = PipelineHarness::Final(events, "cb-" + std::to_string(i));
+    EXPECT_EQ(f.status, "sent");
+    EXPECT_EQ(f.provider, "sms-b");
+  }
+  EXPECT_EQ(a->retry.Get(), 3u);
+  EXPECT_EQ(a->breaker->rejected_total(), 20u);
+  EXPECT_EQ(a->breaker->opened_total(), 1u);
+  const std::string prom = h.metrics().RenderPrometheus();
+  EXPECT_NE(prom.find("omnigate_provider_circuit_state{provider=\"sms-a\",state=\"open\"} 1"),
+            std::string::npos);
+  EXPECT_NE(prom.find("omnigate_provider_circuit_state{provider=\"sms-b\",state=\"closed\"} 1"),
+            std::string::npos);
+  EXPECT_NE(prom.find("omnigate_provider_circuit_rejected_total{provider=\"sms-a\"} 20"),
+            std::string::npos);
+  const std::string stats = h.metrics().RenderStatsJson(0);
+  EXPECT_NE(stats.find("\"name\":\"sms-a\",\"channel\":\"sms\""), std::string::npos);
+  EXPECT_NE(stats.find("\"circuit\":\"open\",\"circuit_opened\":1,\"circuit_rejected\":20"),
+            std::string::npos)
+      << stats;
+}
+
+// The only provider's circuit open: the request spends its attempts
+// without a send (reason circuit_open) and fails like any exhausted retry;
+// a cascade would move to its next channel.
+TEST(Pipeline, AnOpenCircuitOnTheOnlyProviderSpendsAttemptsWithoutSending) {
+  auto broken = StartMock({.error_rate = 1.0});
+  Config c;
+  c.retry.max_attempts = 3;
+  c.retry.initial_backoff = 10ms;
+  c.retry.max_backoff = 20ms;
+  c.providers = {Twilio("sms-a", broken->port())};
+  c.providers[0].circuit_breaker = {.failures = 1, .open_for = 1h, .max_open_for = 1h};
+  PipelineHarness h(c);
+  h.Publish("omnigate.requests", "k", Sms("only-1"));
+  auto events = h.WaitForFinals(1);
+  EXPECT_EQ(PipelineHarness::Statuses(events, "only-1"),
+            (std::vector<std::string>{"accepted", "retrying", "retrying", "failed"}));
+  EXPECT_EQ(PipelineHarness::Final(events, "only-1").reason, "circuit_open");
+  EXPECT_EQ(h.metrics().FindProvider("sms-a")->retry.Get(), 1u);  // one send reached it
 }
 
 TEST(Pipeline, RetriesWithBackoffThenFailsWhenAttemptsRunOut) {

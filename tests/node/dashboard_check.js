@@ -88,7 +88,7 @@ async function sentInMetrics() {
     if (before - seen.sent_total > fastest * 3 + 50) fail("the page lags /metrics by more than a few seconds", seen);
     if (!(Number(seen.tile_sends.replace("k", "e3")) > 0)) fail("the sends tile shows no sends", seen);
     if (seen.ready !== "ready") fail("the header does not say ready", seen);
-    if (!seen.provider_rows.some((r) => r.startsWith("sms-main"))) fail("no row for the provider", seen);
+    if (!seen.provider_rows.some((r) => r.startsWith("sms-mainsmsclosed"))) fail("no row for the provider, with its circuit closed", seen);
     if (!seen.legend.includes("sms")) fail("no sms series in the channel chart", seen);
     if (!seen.lanes.includes("transactional") || !seen.lanes.includes("bulk")) fail("no lane series in the lane chart", seen);
     if (errors.length) fail("errors in the page: " + errors.join("; "), seen);
