@@ -24,6 +24,11 @@ inline bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// RFC 3986 percent-decoding; with `plus_is_space`, '+' is a space as HTML
+// forms (application/x-www-form-urlencoded) encode it. nullopt when a '%'
+// is not followed by two hex digits.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+
 // RFC 4648 §4 base64 (standard alphabet, '=' padding), appended to `out`.
 void AppendBase64(std::string_view in, std::string& out);
 // Its inverse; nullopt for anything but canonical padded base64.

@@ -17,6 +17,7 @@
 #include "common/duration.h"
 #include "gateway/address_api.h"
 #include "gateway/dashboard.h"
+#include "gateway/message_status.h"
 #include "gateway/send_command.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
@@ -158,6 +159,9 @@ int Run(const std::string& path) {
                                                            SystemClock::Instance());
     }
     RegisterAddressRoutes(http, *admin_store, SystemClock::Instance());
+    if (config->state.status_retention.count() > 0) {
+      RegisterMessageRoutes(http, *admin_store, "default");
+    }
   }
   WarnAboutOpenListener(config->http);
   auto port = http.Start();

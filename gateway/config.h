@@ -124,6 +124,9 @@ struct StateConfig {
   // process at a time (RocksDB locks it).
   std::string path = "/var/lib/omnigate/state";
   bool sync_writes = false;  // fsync every write (power-cut safety; slower)
+  // How long the status store keeps a request's history (GET /v1/messages)
+  // and its provider id after the last change; 0 keeps none.
+  milliseconds status_retention{7 * 86'400'000LL};
   RedisStateConfig redis;
 };
 

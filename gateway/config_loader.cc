@@ -705,7 +705,7 @@ void ParseRoutes(Walker& w, const YAML::Node& n, Config& c) {
 }
 
 void ParseState(Walker& w, const YAML::Node& n, StateConfig& st) {
-  if (!w.Map(n, "state", {"backend", "path", "sync_writes", "redis"})) return;
+  if (!w.Map(n, "state", {"backend", "path", "sync_writes", "status_retention", "redis"})) return;
   w.Str(n["backend"], "state.backend", st.backend);
   if (st.backend != "embedded" && st.backend != "redis") {
     w.Error("state.backend", "unknown backend '" + st.backend + "'; accepted: embedded, redis");
@@ -713,6 +713,8 @@ void ParseState(Walker& w, const YAML::Node& n, StateConfig& st) {
   w.Str(n["path"], "state.path", st.path);
   if (st.backend == "embedded" && st.path.empty()) w.Error("state.path", "must not be empty");
   w.Bool(n["sync_writes"], "state.sync_writes", st.sync_writes);
+  w.Duration(n["status_retention"], "state.status_retention", st.status_retention, milliseconds(0),
+             kDay * 400);
   const auto& r = n["redis"];
   if (w.Map(r, "state.redis", {"host", "port", "password", "password_file", "command_timeout",
                                "reconnect_backoff"})) {

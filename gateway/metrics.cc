@@ -120,6 +120,10 @@ std::string GatewayMetrics::RenderPrometheus() const {
           "Sends a provider accepted whose record the state store did not take (a redelivery "
           "of such a request could be sent again).",
           "", state_record_failures.Get());
+  counter("omnigate_status_write_failures_total",
+          "Request history writes the status store did not take (GET /v1/messages misses those "
+          "events; the events topic has them).",
+          "", status_write_failures.Get());
   gauge("omnigate_state_up", "1 while the state store answers (or policy is off), else 0.",
         state_up.Get());
   policy.AppendPrometheus(out);

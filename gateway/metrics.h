@@ -126,6 +126,7 @@ struct GatewayMetrics {
   Counter timers_fired;       // durable timers claimed and fired
   Counter state_unavailable;  // policy checks the state store could not answer (retried)
   Counter state_record_failures;  // sends accepted whose record the store did not take
+  Counter status_write_failures;  // history writes of the status store that failed
   Gauge state_up;             // 1 while the state store answers (or policy is off)
   PolicyMetrics policy;
   KafkaHealth kafka;

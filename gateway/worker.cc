@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/mask.h"
 #include "common/sha256.h"
+#include "gateway/message_status.h"
 #include "gateway/policy/policy.h"
 #include "gateway/state/turn_batcher.h"
 #include "gateway/state/redis_store.h"
@@ -82,6 +83,9 @@ struct RequestContext {
   // Cap keys this request holds a reservation under (Worker::cap_pending_)
   // from its check until its send is counted in the store, or it ends.
   std::vector<std::string> cap_reserved;
+  // Status store: events not yet written to the request's history
+  // (AppendHistoryItem form), flushed at its durable points.
+  std::string history;
   // The worker's list of live requests (for Stop), intrusive: no allocation
   // or hashing per request.
   RequestContext* live_prev = nullptr;
@@ -151,6 +155,7 @@ Worker::Worker(int index, std::shared_ptr<const Config> config, queue::KafkaProd
     store_ = own_store_.get();
   }
   if (store_ != nullptr) batched_store_ = std::make_unique<state::TurnBatcher>(loop_->io, *store_);
+  status_on_ = store_ != nullptr && config_->state.status_retention.count() > 0;
   providers_ = MakeWorkerProviders(*config_, loop_->io, config_->pipeline.workers);
   // Routes: the configured failover order per channel.
   for (const auto& [channel, names] : config_->routes) {
@@ -762,6 +767,7 @@ void Worker::Defer(RequestContext* ctx, std::chrono::system_clock::time_point un
   }
   metrics_.deferred.Inc();
   Emit(ctx, status, false, {}, {}, reason);
+  FlushHistory(ctx);
   // The request now lives in its timer: once the timer is written and the
   // event acknowledged, its offset is committed (nothing pins the partition).
   ctx->timer_op = state::Op{.type = state::Op::Type::timer_set,
@@ -928,9 +934,28 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
   const Channel channel = ctx->request.channels[ctx->channel_pos];
   ctx->policy.PrepareSent(channel, route.provider->name(), result.provider_message_id,
                           SystemClock::Instance().Now());
+  // The final event is made now so that the status store's history, written
+  // in the same batch as the send record, holds it as Kafka will; and the
+  // provider's id leads back to the request from then on (receipts).
+  std::string final_event = BuildEvent(ctx, EventStatus::sent, true, route.provider->name(),
+                                       result.provider_message_id, result.reason, result.segments);
+  if (auto history = TakeHistory(ctx)) ctx->policy.AddOp(std::move(*history));
+  if (status_on_ && !result.provider_message_id.empty()) {
+    ctx->policy.AddOp(state::Op{
+        .type = state::Op::Type::put,
+        .family = state::Family::status,
+        .key = ProviderIdKey(result.provider_message_id),
+        .value = EncodeSentRef({.provider = std::string(route.provider->name()),
+                                .tenant = ctx->request.tenant,
+                                .id = ctx->request.id,
+                                .channel = channel,
+                                .address = policy::AddressOf(ctx->request, channel)}),
+        .ttl = config_->state.status_retention});
+  }
   // The final event waits for the record: a redelivery (crash before the
   // commit) then finds the send recorded and does not repeat it.
   batched_store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
+                                      final_event = std::move(final_event),
                                       result = std::move(result)](state::StoreStatus status) mutable {
     // The provider's slot was held until now: what a crash can repeat stays
     // within the provider's max_in_flight (DESIGN.md §8).
@@ -950,8 +975,8 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
                      provider, store_->backend(), held);
       }
     }
-    Finish(ctx, EventStatus::sent, provider, result.provider_message_id, result.reason,
-           result.segments);
+    ctx->finished = true;
+    ProduceEvent(ctx, std::move(final_event), true);
   });
 }
 
@@ -1025,10 +1050,18 @@ void Worker::Finish(RequestContext* ctx, EventStatus status, std::string_view pr
                     std::string_view provider_message_id, std::string_view reason, int segments) {
   ctx->finished = true;
   Emit(ctx, status, true, provider, provider_message_id, reason, segments);
+  FlushHistory(ctx);
 }
 
 void Worker::Emit(RequestContext* ctx, EventStatus status, bool final, std::string_view provider,
                   std::string_view provider_message_id, std::string_view reason, int segments) {
+  ProduceEvent(ctx, BuildEvent(ctx, status, final, provider, provider_message_id, reason, segments),
+               final);
+}
+
+std::string Worker::BuildEvent(RequestContext* ctx, EventStatus status, bool final,
+                               std::string_view provider, std::string_view provider_message_id,
+                               std::string_view reason, int segments) {
   Event e;
   e.id = ctx->event_id;
   e.tenant = ctx->request.tenant;
@@ -1043,16 +1076,56 @@ void Worker::Emit(RequestContext* ctx, EventStatus status, bool final, std::stri
   e.campaign = ctx->request.campaign;
   e.ts = std::chrono::system_clock::now();
   e.segments = segments;
+  std::string json;
+  json.reserve(256);
+  AppendEventJson(e, json);
+  if (status_on_ && !ctx->request.id.empty()) {
+    // A request's first event opens its history with what was asked.
+    if (e.seq == 1) {
+      scratch_.clear();
+      AppendRequestSummary(ctx->request, scratch_);
+      AppendHistoryItem(scratch_, ctx->history);
+    }
+    AppendHistoryItem(json, ctx->history);
+  }
+  return json;
+}
+
+void Worker::ProduceEvent(RequestContext* ctx, std::string json, bool final) {
   auto* rec = new PendingRecord();
   rec->worker = this;
   rec->ctx = ctx;
   rec->topic = &config_->kafka.topics.events;
   rec->key = ctx->event_id;
-  rec->value.reserve(256);
-  AppendEventJson(e, rec->value);
+  rec->value = std::move(json);
   rec->final = final;
   ++ctx->outstanding_records;
   ProduceRecord(rec);
+}
+
+std::optional<state::Op> Worker::TakeHistory(RequestContext* ctx) {
+  if (ctx->history.empty()) return std::nullopt;
+  // Appended, never replaced: a request fired from a timer, or redelivered,
+  // adds to what its earlier run wrote (and receipts may add to it).
+  state::Op op{.type = state::Op::Type::append,
+               .family = state::Family::status,
+               .key = HistoryKey(ctx->request.tenant, ctx->request.id),
+               .value = std::move(ctx->history),
+               .ttl = config_->state.status_retention,
+               .keep = kHistoryItems};
+  ctx->history.clear();
+  return op;
+}
+
+void Worker::FlushHistory(RequestContext* ctx) {
+  auto op = TakeHistory(ctx);
+  if (!op) return;
+  auto ops = std::make_shared<std::vector<state::Op>>(1, std::move(*op));
+  // Kafka's events are the record of truth: the final event does not wait
+  // for the status store, and a failed write is counted, not retried.
+  batched_store_->Execute(*ops, [this, ops](state::StoreStatus status) {
+    if (status != state::StoreStatus::ok && !stopped_) metrics_.status_write_failures.Inc();
+  });
 }
 
 namespace {

@@ -145,6 +145,16 @@ class Worker {
   void Emit(RequestContext* ctx, EventStatus status, bool final, std::string_view provider = {},
             std::string_view provider_message_id = {}, std::string_view reason = {},
             int segments = 0);
+  // Emit in two steps: the event's JSON (its seq taken, added to the
+  // request's pending history), then its record for Kafka.
+  std::string BuildEvent(RequestContext* ctx, EventStatus status, bool final,
+                         std::string_view provider, std::string_view provider_message_id,
+                         std::string_view reason, int segments);
+  void ProduceEvent(RequestContext* ctx, std::string json, bool final);
+  // The status store: the request's pending history as one append op (none
+  // when nothing is pending), and that op sent on its own.
+  std::optional<state::Op> TakeHistory(RequestContext* ctx);
+  void FlushHistory(RequestContext* ctx);
   void ProduceRecord(PendingRecord* rec);
   void FitDlqRecord(PendingRecord* rec);
   void ShrinkDlqRecord(PendingRecord* rec, std::size_t keep);
@@ -174,6 +184,7 @@ class Worker {
   GatewayMetrics& metrics_;
   queue::KafkaConsumer* consumer_ = nullptr;
   state::StateStore* store_ = nullptr;  // null: policy off
+  bool status_on_ = false;  // the status store is kept (a store, status_retention > 0)
   StateHealth* health_ = nullptr;
 
   class Loop;  // io_context, work guard, timers (keeps Asio out of this header)

@@ -109,6 +109,9 @@ class RequestPolicy {
   void Prepare(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
                system_clock::time_point now);
   std::span<state::Op> ops() { return ops_; }
+  // Adds a write of the caller's to the prepared batch (the status store's
+  // records of a send go with its send record).
+  void AddOp(state::Op op) { ops_.push_back(std::move(op)); }
   // `pending` (may be empty) says how many sends under a cap key are
   // checked and on their way but not yet counted in the store: they count
   // as sent now, so that a burst to one recipient cannot pass a cap before

@@ -27,5 +27,21 @@ TEST(Base64, RefusesWhatIsNotCanonicalBase64) {
   }
 }
 
+
+TEST(PercentDecode, DecodesEscapesAndFormSpaces) {
+  EXPECT_EQ(PercentDecode("a%2Cb%25c%2b", false), "a,b%c+");
+  EXPECT_EQ(PercentDecode("Hello+World", true), "Hello World");
+  EXPECT_EQ(PercentDecode("Hello+World", false), "Hello+World");
+  EXPECT_EQ(PercentDecode("", true), "");
+  EXPECT_EQ(PercentDecode("%e2%9c%93", false), "\xe2\x9c\x93");
+}
+
+TEST(PercentDecode, RefusesATruncatedOrNonHexEscape) {
+  EXPECT_EQ(PercentDecode("%", false), std::nullopt);
+  EXPECT_EQ(PercentDecode("abc%4", false), std::nullopt);
+  EXPECT_EQ(PercentDecode("%zz", false), std::nullopt);
+  EXPECT_EQ(PercentDecode("%4g", false), std::nullopt);
+}
+
 }  // namespace
 }  // namespace omnigate

@@ -925,6 +925,24 @@ TEST(EndToEnd, SendFromTheCommandLineWaitsForTheFinalEvent) {
   EXPECT_EQ(RunCommand({omnigate, "status", "never-sent", "-c", f.config_path()}, &out, 90'000), 1);
   EXPECT_EQ(out, "");
   EXPECT_EQ(RunCommand({omnigate, "status", "-c", f.config_path()}, &out), 2);
+
+  // The status store has the same history, by our id and by the provider's.
+  const std::string message = HttpBody(f.http_port(), "/v1/messages/cli-order-1");
+  EXPECT_NE(message.find("\"status\":\"sent\""), std::string::npos) << message;
+  EXPECT_NE(message.find("\"request\":{\"lane\":\"transactional\",\"channels\":[\"sms\"]"),
+            std::string::npos)
+      << message;
+  EXPECT_EQ(message.find("700000123"), std::string::npos) << "address not masked: " << message;
+  const auto sent = message.find("\"provider_message_id\":\"");
+  ASSERT_NE(sent, std::string::npos) << message;
+  const auto start = sent + std::string_view("\"provider_message_id\":\"").size();
+  const std::string provider_id = message.substr(start, message.find('"', start) - start);
+  const std::string by_provider_id =
+      HttpBody(f.http_port(), "/v1/messages?provider_message_id=" + provider_id);
+  EXPECT_NE(by_provider_id.find("\"id\":\"cli-order-1\""), std::string::npos) << by_provider_id;
+  EXPECT_EQ(HttpStatus(f.http_port(), "/v1/messages/never-sent"), "404");
+  EXPECT_EQ(HttpStatus(f.http_port(), "/v1/messages?provider_message_id=SMnope"), "404");
+  EXPECT_EQ(HttpStatus(f.http_port(), "/v1/messages?id=x"), "400");
 }
 
 }  // namespace

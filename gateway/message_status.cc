@@ -1,0 +1,292 @@
+#include "gateway/message_status.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <map>
+#include <memory>
+
+#include "common/json.h"
+#include "common/mask.h"
+#include "common/text.h"
+#include "gateway/event.h"
+
+namespace omnigate::gateway {
+
+std::string HistoryKey(std::string_view tenant, std::string_view id) {
+  std::string key;
+  key.reserve(tenant.size() + id.size() + 3);
+  key += "h|";
+  key += tenant;
+  key += '|';
+  key += id;
+  return key;
+}
+
+std::string ProviderIdKey(std::string_view provider_message_id) {
+  std::string key = "p|";
+  key += provider_message_id;
+  return key;
+}
+
+void AppendHistoryItem(std::string_view json, std::string& list) {
+  if (!list.empty()) list += ',';
+  list.reserve(list.size() + json.size() + 16);
+  for (const char c : json) {
+    if (c == ',') {
+      list += "%2C";
+    } else if (c == '%') {
+      list += "%25";
+    } else {
+      list += c;
+    }
+  }
+}
+
+std::vector<std::string> SplitHistory(std::string_view list) {
+  std::vector<std::string> items;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    auto item = PercentDecode(list.substr(0, comma), false);
+    if (item && !item->empty()) items.push_back(std::move(item).value());
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+void AppendRequestSummary(const SendRequest& req, std::string& out) {
+  out += "{\"request\":{\"lane\":\"";
+  out += ToString(req.lane);
+  out += "\",\"channels\":[";
+  for (std::size_t i = 0; i < req.channels.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    out += ToString(req.channels[i]);
+    out += '"';
+  }
+  out += "],\"to\":{";
+  bool first = true;
+  auto field = [&](const char* name, const std::string& masked) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += name;
+    out += "\":";
+    AppendJsonString(masked, out);
+  };
+  if (!req.to.phone.empty()) field("phone", MaskPhone(req.to.phone));
+  if (!req.to.email.empty()) field("email", MaskEmail(req.to.email));
+  if (!req.to.viber.empty()) field("viber", MaskAddress(req.to.viber));
+  if (req.to.webpush) {
+    // The push service's origin is enough to say where it went; the path
+    // identifies the subscriber.
+    const std::string& endpoint = req.to.webpush->endpoint;
+    const auto scheme = endpoint.find("://");
+    const auto path = endpoint.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    field("webpush", endpoint.substr(0, path) + "/…");
+  }
+  if (!req.to.user_id.empty()) field("user_id", MaskAddress(req.to.user_id));
+  out += '}';
+  if (!req.campaign.empty()) {
+    out += ",\"campaign\":";
+    AppendJsonString(req.campaign, out);
+  }
+  if (!req.tags.empty()) {
+    out += ",\"tags\":[";
+    for (std::size_t i = 0; i < req.tags.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(req.tags[i], out);
+    }
+    out += ']';
+  }
+  if (req.send_at) {
+    out += ",\"send_at\":\"";
+    AppendTimestamp(*req.send_at, out);
+    out += '"';
+  }
+  if (req.expires_at) {
+    out += ",\"expires_at\":\"";
+    AppendTimestamp(*req.expires_at, out);
+    out += '"';
+  }
+  out += "}}";
+}
+
+std::string EncodeSentRef(const SentRef& ref) {
+  // Tabs separate: none of the fields can hold one (ids are printable
+  // ASCII, addresses are normalised).
+  return fmt::format("{}\t{}\t{}\t{}\t{}", ref.provider, ref.tenant, ref.id, ToString(ref.channel),
+                     ref.address);
+}
+
+std::optional<SentRef> DecodeSentRef(std::string_view value) {
+  std::array<std::string_view, 5> f;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    const auto tab = value.find('\t');
+    if ((tab == std::string_view::npos) != (i + 1 == f.size())) return std::nullopt;
+    f[i] = value.substr(0, tab);
+    if (tab != std::string_view::npos) value.remove_prefix(tab + 1);
+  }
+  const auto channel = ChannelFromString(f[3]);
+  if (!channel || f[1].empty() || f[2].empty()) return std::nullopt;
+  return SentRef{std::string(f[0]), std::string(f[1]), std::string(f[2]), *channel,
+                 std::string(f[4])};
+}
+
+std::string RenderMessage(std::string_view tenant, std::string_view id, std::string_view list) {
+  std::string out = "{\"id\":";
+  AppendJsonString(id, out);
+  out += ",\"tenant\":";
+  AppendJsonString(tenant, out);
+  std::string request = "null";
+  std::string events;
+  std::string status = "null";
+  bool final = false;
+  simdjson::dom::parser parser;
+  for (const auto& item : SplitHistory(list)) {
+    simdjson::dom::element doc;
+    if (parser.parse(item).get(doc) != simdjson::SUCCESS) continue;
+    simdjson::dom::element summary;
+    if (doc["request"].get(summary) == simdjson::SUCCESS) {
+      request = simdjson::minify(summary);
+      continue;
+    }
+    std::string_view s;
+    if (doc["status"].get(s) == simdjson::SUCCESS) {
+      status.assign("\"").append(s).append("\"");
+    }
+    bool is_final = false;
+    if (doc["final"].get(is_final) == simdjson::SUCCESS && is_final) final = true;
+    if (!events.empty()) events += ',';
+    events += item;
+  }
+  out += ",\"request\":";
+  out += request;
+  out += ",\"status\":";
+  out += status;
+  out += ",\"final\":";
+  out += final ? "true" : "false";
+  out += ",\"events\":[";
+  out += events;
+  out += "]}";
+  return out;
+}
+
+namespace {
+
+HttpResponse JsonError(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = "{\"error\":";
+  AppendJsonString(message, r.body);
+  r.body += '}';
+  return r;
+}
+
+// name=value pairs of a query string, percent-decoded; nullopt when one is
+// malformed, unknown or repeated (`error` says which).
+std::optional<std::map<std::string, std::string, std::less<>>> Query(
+    std::string_view query, std::initializer_list<std::string_view> accepted, std::string& error) {
+  std::map<std::string, std::string, std::less<>> out;
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    auto name = PercentDecode(pair.substr(0, eq), true);
+    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), false);
+    if (!name || !value) {
+      error = "malformed percent-encoding in the query";
+      return std::nullopt;
+    }
+    if (std::find(accepted.begin(), accepted.end(), *name) == accepted.end()) {
+      std::string names;
+      for (const auto a : accepted) names += (names.empty() ? "" : ", ") + std::string(a);
+      error = "unknown query parameter '" + *name + "'; the parameters are " + names;
+      return std::nullopt;
+    }
+    if (!out.emplace(std::move(*name), std::move(*value)).second) {
+      error = "a query parameter is given twice";
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+class MessageApi {
+ public:
+  MessageApi(state::BlockingStore& store, std::string default_tenant)
+      : store_(store), default_tenant_(std::move(default_tenant)) {}
+
+  // GET /v1/messages/{id}[?tenant=…]
+  HttpResponse ById(const HttpRequest& r) {
+    constexpr std::string_view kPrefix = "/v1/messages/";
+    auto id = PercentDecode(std::string_view(r.target).substr(kPrefix.size()), false);
+    if (!id || id->empty() || id->find('/') != std::string::npos) {
+      return JsonError(400, "expected /v1/messages/{id}, the id percent-encoded");
+    }
+    std::string error;
+    const auto q = Query(r.query, {"tenant"}, error);
+    if (!q) return JsonError(400, error);
+    const auto t = q->find("tenant");
+    return Answer(t == q->end() ? default_tenant_ : t->second, *id);
+  }
+
+  // GET /v1/messages?provider_message_id=…
+  HttpResponse ByProviderId(const HttpRequest& r) {
+    std::string error;
+    const auto q = Query(r.query, {"provider_message_id"}, error);
+    if (!q) return JsonError(400, error);
+    const auto p = q->find("provider_message_id");
+    if (p == q->end() || p->second.empty()) {
+      return JsonError(400, "provider_message_id is required (GET /v1/messages/{id} finds by "
+                            "our id)");
+    }
+    std::vector<state::Op> ops(1, state::Op{.type = state::Op::Type::get,
+                                            .family = state::Family::status,
+                                            .key = ProviderIdKey(p->second)});
+    if (store_.Run(ops) != state::StoreStatus::ok) return Unavailable();
+    const auto ref = ops[0].found ? DecodeSentRef(ops[0].result) : std::nullopt;
+    if (!ref) return JsonError(404, "no send with this provider_message_id within the retention");
+    return Answer(ref->tenant, ref->id);
+  }
+
+ private:
+  HttpResponse Answer(const std::string& tenant, const std::string& id) {
+    std::vector<state::Op> ops(1, state::Op{.type = state::Op::Type::get,
+                                            .family = state::Family::status,
+                                            .key = HistoryKey(tenant, id)});
+    if (store_.Run(ops) != state::StoreStatus::ok) return Unavailable();
+    if (!ops[0].found) {
+      return JsonError(404, "no message '" + id + "' of tenant '" + tenant +
+                                "' within the status retention");
+    }
+    HttpResponse resp;
+    resp.content_type = "application/json";
+    resp.body = RenderMessage(tenant, id, ops[0].result);
+    return resp;
+  }
+
+  static HttpResponse Unavailable() {
+    auto r = JsonError(503, "the state store did not answer; try again");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+
+  state::BlockingStore& store_;
+  const std::string default_tenant_;
+};
+
+}  // namespace
+
+void RegisterMessageRoutes(HttpServer& http, state::BlockingStore& store,
+                           std::string default_tenant) {
+  auto api = std::make_shared<MessageApi>(store, std::move(default_tenant));
+  http.Route("GET", "/v1/messages/*", [api](const HttpRequest& r) { return api->ById(r); });
+  http.Route("GET", "/v1/messages", [api](const HttpRequest& r) { return api->ByProviderId(r); });
+}
+
+}  // namespace omnigate::gateway
