@@ -3,13 +3,13 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <charconv>
 #include <map>
 #include <memory>
 
 #include "common/json.h"
 #include "common/mask.h"
 #include "common/text.h"
-#include "gateway/event.h"
 
 namespace omnigate::gateway {
 
@@ -29,30 +29,63 @@ std::string ProviderIdKey(std::string_view provider_message_id) {
   return key;
 }
 
-void AppendHistoryItem(std::string_view json, std::string& list) {
-  if (!list.empty()) list += ',';
-  list.reserve(list.size() + json.size() + 16);
-  for (const char c : json) {
-    if (c == ',') {
-      list += "%2C";
-    } else if (c == '%') {
-      list += "%25";
-    } else {
-      list += c;
+namespace {
+
+// A field of an item, with the list's and the item's separators escaped.
+void AppendField(std::string_view text, std::string& out) {
+  for (const char c : text) {
+    switch (c) {
+      case ',': out += "%2C"; break;
+      case '|': out += "%7C"; break;
+      case '%': out += "%25"; break;
+      default: out += c;
     }
   }
 }
 
-std::vector<std::string> SplitHistory(std::string_view list) {
-  std::vector<std::string> items;
-  while (!list.empty()) {
-    const auto comma = list.find(',');
-    auto item = PercentDecode(list.substr(0, comma), false);
-    if (item && !item->empty()) items.push_back(std::move(item).value());
-    if (comma == std::string_view::npos) break;
-    list.remove_prefix(comma + 1);
+void StartItem(char kind, std::string& list) {
+  if (!list.empty()) list += ',';
+  list += kind;
+  list += '|';
+}
+
+std::optional<EventStatus> EventStatusFromString(std::string_view s) {
+  for (int i = 0; i <= static_cast<int>(EventStatus::expired); ++i) {
+    const auto status = static_cast<EventStatus>(i);
+    if (ToString(status) == s) return status;
   }
-  return items;
+  return std::nullopt;
+}
+
+template <typename Int>
+bool ParseInt(std::string_view s, Int& out) {
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+}
+
+}  // namespace
+
+void AppendHistorySummary(const SendRequest& req, std::string& list) {
+  StartItem('r', list);
+  std::string json;
+  AppendRequestSummary(req, json);
+  AppendField(json, list);
+}
+
+void AppendHistoryEvent(const Event& e, std::string& list) {
+  StartItem('e', list);
+  fmt::format_to(std::back_inserter(list), "{}|{}|{}|{}|", e.seq, ToString(e.status),
+                 e.final ? 1 : 0,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(e.ts.time_since_epoch())
+                     .count());
+  AppendField(e.channel, list);
+  fmt::format_to(std::back_inserter(list), "|{}|", e.attempt);
+  AppendField(e.provider, list);
+  list += '|';
+  AppendField(e.provider_message_id, list);
+  list += '|';
+  AppendField(e.reason, list);
+  fmt::format_to(std::back_inserter(list), "|{}", e.segments);
 }
 
 void AppendRequestSummary(const SendRequest& req, std::string& out) {
@@ -135,36 +168,76 @@ std::optional<SentRef> DecodeSentRef(std::string_view value) {
 }
 
 std::string RenderMessage(std::string_view tenant, std::string_view id, std::string_view list) {
+  std::string request = "null";
+  std::string campaign;
+  std::string events;
+  std::string_view status;
+  bool final = false;
+  simdjson::dom::parser parser;
+  std::vector<std::string> fields;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    const std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    // Fields unescaped; an item that does not read is left out.
+    fields.clear();
+    bool ok = item.size() > 2 && item[1] == '|';
+    for (std::string_view rest = ok ? item.substr(2) : std::string_view(); ok;) {
+      const auto bar = rest.find('|');
+      auto field = PercentDecode(rest.substr(0, bar), false);
+      if (!field) ok = false;
+      if (ok) fields.push_back(std::move(field).value());
+      if (bar == std::string_view::npos) break;
+      rest.remove_prefix(bar + 1);
+    }
+    if (!ok) continue;
+    if (item[0] == 'r' && fields.size() == 1) {
+      simdjson::dom::element doc;
+      simdjson::dom::element summary;
+      if (parser.parse(fields[0]).get(doc) != simdjson::SUCCESS ||
+          doc["request"].get(summary) != simdjson::SUCCESS) {
+        continue;
+      }
+      request = simdjson::minify(summary);
+      std::string_view c;
+      if (summary["campaign"].get(c) == simdjson::SUCCESS) campaign = c;
+      continue;
+    }
+    if (item[0] != 'e' || fields.size() != 10) continue;
+    Event e;
+    e.id = id;
+    e.tenant = tenant;
+    const auto parsed = EventStatusFromString(fields[1]);
+    std::int64_t ts_ms = 0;
+    if (!parsed || !ParseInt(fields[0], e.seq) || !ParseInt(fields[3], ts_ms) ||
+        !ParseInt(fields[5], e.attempt) || !ParseInt(fields[9], e.segments)) {
+      continue;
+    }
+    e.status = *parsed;
+    e.final = fields[2] == "1";
+    e.ts = std::chrono::system_clock::time_point(std::chrono::milliseconds(ts_ms));
+    e.channel = fields[4];
+    e.provider = fields[6];
+    e.provider_message_id = fields[7];
+    e.reason = fields[8];
+    e.campaign = campaign;
+    if (!events.empty()) events += ',';
+    AppendEventJson(e, events);
+    status = ToString(e.status);
+    final = final || e.final;
+  }
   std::string out = "{\"id\":";
   AppendJsonString(id, out);
   out += ",\"tenant\":";
   AppendJsonString(tenant, out);
-  std::string request = "null";
-  std::string events;
-  std::string status = "null";
-  bool final = false;
-  simdjson::dom::parser parser;
-  for (const auto& item : SplitHistory(list)) {
-    simdjson::dom::element doc;
-    if (parser.parse(item).get(doc) != simdjson::SUCCESS) continue;
-    simdjson::dom::element summary;
-    if (doc["request"].get(summary) == simdjson::SUCCESS) {
-      request = simdjson::minify(summary);
-      continue;
-    }
-    std::string_view s;
-    if (doc["status"].get(s) == simdjson::SUCCESS) {
-      status.assign("\"").append(s).append("\"");
-    }
-    bool is_final = false;
-    if (doc["final"].get(is_final) == simdjson::SUCCESS && is_final) final = true;
-    if (!events.empty()) events += ',';
-    events += item;
-  }
   out += ",\"request\":";
   out += request;
   out += ",\"status\":";
-  out += status;
+  if (status.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(status, out);
+  }
   out += ",\"final\":";
   out += final ? "true" : "false";
   out += ",\"events\":[";

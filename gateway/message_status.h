@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/event.h"
 #include "gateway/http_server.h"
 #include "gateway/request.h"
 #include "gateway/state/blocking_store.h"
@@ -19,11 +20,14 @@ namespace omnigate::gateway {
 // GET /v1/messages. Kafka's events topic stays the record of truth; the
 // status store is what an operator or a support tool asks about one message.
 //
-//   h|<tenant>|<id>   the history: a comma-separated list of items, each the
-//                     JSON of one event as written to Kafka (the first item
-//                     of a request is its summary, {"request":{…}}), with
-//                     ',' and '%' percent-escaped; kept `retention` after
-//                     the last write, at most kHistoryItems items.
+//   h|<tenant>|<id>   the history: a comma-separated list of items, kept
+//                     `retention` after the last write, at most
+//                     kHistoryItems items. An item is "r|" and the request's
+//                     summary ({"request":{…}}, JSON), or "e|" and an
+//                     event's fields separated by '|' (compact: a send's
+//                     history is about 200 bytes, where its events' JSON
+//                     would be 700); ',', '|' and '%' in a field are
+//                     percent-escaped.
 //   p|<provider message id>   the send it came from (SentRef).
 
 inline constexpr std::uint32_t kHistoryItems = 256;
@@ -31,14 +35,14 @@ inline constexpr std::uint32_t kHistoryItems = 256;
 std::string HistoryKey(std::string_view tenant, std::string_view id);
 std::string ProviderIdKey(std::string_view provider_message_id);
 
-// Appends `json` to a history list (a comma first when `list` is not empty).
-void AppendHistoryItem(std::string_view json, std::string& list);
-// The items of a stored list, unescaped; an item that does not unescape is
-// skipped.
-std::vector<std::string> SplitHistory(std::string_view list);
+// Append an item to a history list (a comma first when `list` is not empty).
+// The summary says what was asked (lane, channels, campaign, tags,
+// send_at/expires_at) with every address masked; the event is stored
+// without its id, tenant and campaign, which the summary and the key hold.
+void AppendHistorySummary(const SendRequest& req, std::string& list);
+void AppendHistoryEvent(const Event& event, std::string& list);
 
-// {"request":{…}}: what was asked (lane, channels, campaign, tags, content
-// kinds, send_at/expires_at) with every address masked.
+// {"request":{…}}: the summary as JSON.
 void AppendRequestSummary(const SendRequest& req, std::string& out);
 
 // What a provider message id leads to.

@@ -1081,12 +1081,8 @@ std::string Worker::BuildEvent(RequestContext* ctx, EventStatus status, bool fin
   AppendEventJson(e, json);
   if (status_on_ && !ctx->request.id.empty()) {
     // A request's first event opens its history with what was asked.
-    if (e.seq == 1) {
-      scratch_.clear();
-      AppendRequestSummary(ctx->request, scratch_);
-      AppendHistoryItem(scratch_, ctx->history);
-    }
-    AppendHistoryItem(json, ctx->history);
+    if (e.seq == 1) AppendHistorySummary(ctx->request, ctx->history);
+    AppendHistoryEvent(e, ctx->history);
   }
   return json;
 }
