@@ -27,5 +27,28 @@ TEST(Base64, RefusesWhatIsNotCanonicalBase64) {
   }
 }
 
+TEST(PercentDecode, DecodesEscapesAndOptionallyPlus) {
+  EXPECT_EQ(PercentDecode("a%20b%2Bc+d", true), "a b+c d");
+  EXPECT_EQ(PercentDecode("a%20b%2Bc+d", false), "a b+c+d");
+  EXPECT_EQ(PercentDecode("%e2%9C%93", true), "\xe2\x9c\x93");
+  EXPECT_EQ(PercentDecode("", true), "");
+  for (const char* bad : {"%", "%4", "a%g1", "%%41", "x%2"}) {
+    EXPECT_FALSE(PercentDecode(bad, true)) << bad;
+  }
+}
+
+TEST(DecodeForm, KeepsOrderRepeatsAndEmptyValues) {
+  const auto form = DecodeForm("To=%2B40700000001&Body=Hi+Ana+%26+co&&flag&To=x&=v&e=");
+  ASSERT_TRUE(form);
+  const std::vector<FormField> expected = {
+      {"To", "+40700000001"}, {"Body", "Hi Ana & co"}, {"flag", ""}, {"To", "x"}, {"", "v"},
+      {"e", ""}};
+  EXPECT_EQ(*form, expected);
+  EXPECT_EQ(DecodeForm("")->size(), 0u);
+  EXPECT_EQ(DecodeForm("a=1=2")->at(0), (FormField{"a", "1=2"}));
+  EXPECT_FALSE(DecodeForm("a=1&b=%zz"));
+  EXPECT_FALSE(DecodeForm("%=1"));
+}
+
 }  // namespace
 }  // namespace omnigate
