@@ -90,4 +90,21 @@ std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space)
   return out;
 }
 
+std::optional<std::vector<FormField>> DecodeForm(std::string_view body) {
+  std::vector<FormField> fields;
+  while (!body.empty()) {
+    const std::size_t amp = body.find('&');
+    const std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto name = PercentDecode(pair.substr(0, eq), true);
+    auto value = PercentDecode(
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!name || !value) return std::nullopt;
+    fields.emplace_back(*std::move(name), *std::move(value));
+  }
+  return fields;
+}
+
 }  // namespace omnigate

@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace omnigate {
 
@@ -24,14 +26,22 @@ inline bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// RFC 3986 percent-decoding; with `plus_is_space`, '+' is a space as HTML
-// forms (application/x-www-form-urlencoded) encode it. nullopt when a '%'
-// is not followed by two hex digits.
-std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
-
 // RFC 4648 §4 base64 (standard alphabet, '=' padding), appended to `out`.
 void AppendBase64(std::string_view in, std::string& out);
 // Its inverse; nullopt for anything but canonical padded base64.
 std::optional<std::string> DecodeBase64(std::string_view in);
+
+// RFC 3986 §2.1 percent-decoding; with `plus_is_space` a '+' is a space, as in
+// application/x-www-form-urlencoded. nullopt when a '%' is not followed by two
+// hex digits.
+std::optional<std::string> PercentDecode(std::string_view s, bool plus_is_space);
+
+// One decoded name=value pair of an application/x-www-form-urlencoded body.
+using FormField = std::pair<std::string, std::string>;
+
+// The pairs of a form body in their order (a name may repeat). Empty segments
+// ("a=1&&b=2") are skipped; a segment without '=' has an empty value. nullopt
+// on malformed percent-encoding in any name or value.
+std::optional<std::vector<FormField>> DecodeForm(std::string_view body);
 
 }  // namespace omnigate

@@ -262,26 +262,20 @@ HttpResponse JsonError(int status, std::string_view message) {
 // malformed, unknown or repeated (`error` says which).
 std::optional<std::map<std::string, std::string, std::less<>>> Query(
     std::string_view query, std::initializer_list<std::string_view> accepted, std::string& error) {
+  auto fields = DecodeForm(query);
+  if (!fields) {
+    error = "malformed percent-encoding in the query";
+    return std::nullopt;
+  }
   std::map<std::string, std::string, std::less<>> out;
-  while (!query.empty()) {
-    const auto amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const auto eq = pair.find('=');
-    auto name = PercentDecode(pair.substr(0, eq), true);
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), false);
-    if (!name || !value) {
-      error = "malformed percent-encoding in the query";
-      return std::nullopt;
-    }
-    if (std::find(accepted.begin(), accepted.end(), *name) == accepted.end()) {
+  for (auto& [name, value] : *fields) {
+    if (std::find(accepted.begin(), accepted.end(), name) == accepted.end()) {
       std::string names;
       for (const auto a : accepted) names += (names.empty() ? "" : ", ") + std::string(a);
-      error = "unknown query parameter '" + *name + "'; the parameters are " + names;
+      error = "unknown query parameter '" + name + "'; the parameters are " + names;
       return std::nullopt;
     }
-    if (!out.emplace(std::move(*name), std::move(*value)).second) {
+    if (!out.emplace(std::move(name), std::move(value)).second) {
       error = "a query parameter is given twice";
       return std::nullopt;
     }

@@ -27,20 +27,27 @@ TEST(Base64, RefusesWhatIsNotCanonicalBase64) {
   }
 }
 
-
-TEST(PercentDecode, DecodesEscapesAndFormSpaces) {
-  EXPECT_EQ(PercentDecode("a%2Cb%25c%2b", false), "a,b%c+");
-  EXPECT_EQ(PercentDecode("Hello+World", true), "Hello World");
-  EXPECT_EQ(PercentDecode("Hello+World", false), "Hello+World");
+TEST(PercentDecode, DecodesEscapesAndOptionallyPlus) {
+  EXPECT_EQ(PercentDecode("a%20b%2Bc+d", true), "a b+c d");
+  EXPECT_EQ(PercentDecode("a%20b%2Bc+d", false), "a b+c+d");
+  EXPECT_EQ(PercentDecode("%e2%9C%93", true), "\xe2\x9c\x93");
   EXPECT_EQ(PercentDecode("", true), "");
-  EXPECT_EQ(PercentDecode("%e2%9c%93", false), "\xe2\x9c\x93");
+  for (const char* bad : {"%", "%4", "a%g1", "%%41", "x%2"}) {
+    EXPECT_FALSE(PercentDecode(bad, true)) << bad;
+  }
 }
 
-TEST(PercentDecode, RefusesATruncatedOrNonHexEscape) {
-  EXPECT_EQ(PercentDecode("%", false), std::nullopt);
-  EXPECT_EQ(PercentDecode("abc%4", false), std::nullopt);
-  EXPECT_EQ(PercentDecode("%zz", false), std::nullopt);
-  EXPECT_EQ(PercentDecode("%4g", false), std::nullopt);
+TEST(DecodeForm, KeepsOrderRepeatsAndEmptyValues) {
+  const auto form = DecodeForm("To=%2B40700000001&Body=Hi+Ana+%26+co&&flag&To=x&=v&e=");
+  ASSERT_TRUE(form);
+  const std::vector<FormField> expected = {
+      {"To", "+40700000001"}, {"Body", "Hi Ana & co"}, {"flag", ""}, {"To", "x"}, {"", "v"},
+      {"e", ""}};
+  EXPECT_EQ(*form, expected);
+  EXPECT_EQ(DecodeForm("")->size(), 0u);
+  EXPECT_EQ(DecodeForm("a=1=2")->at(0), (FormField{"a", "1=2"}));
+  EXPECT_FALSE(DecodeForm("a=1&b=%zz"));
+  EXPECT_FALSE(DecodeForm("%=1"));
 }
 
 }  // namespace
