@@ -18,6 +18,7 @@
 #include "gateway/address_api.h"
 #include "gateway/dashboard.h"
 #include "gateway/message_status.h"
+#include "gateway/receipt_api.h"
 #include "gateway/send_command.h"
 #include "gateway/config.h"
 #include "gateway/http_server.h"
@@ -161,6 +162,16 @@ int Run(const std::string& path) {
     RegisterAddressRoutes(http, *admin_store, SystemClock::Instance());
     if (config->state.status_retention.count() > 0) {
       RegisterMessageRoutes(http, *admin_store, "default");
+      auto receipts = RegisterReceiptRoutes(http, {.config = config,
+                                                   .store = admin_store.get(),
+                                                   .producer = &p->producer(),
+                                                   .metrics = &metrics,
+                                                   .clock = &SystemClock::Instance()});
+      if (!receipts) {
+        spdlog::critical("cannot start: {}", receipts.error());
+        StopSignalWatcher(watcher);
+        return 2;
+      }
     }
   }
   WarnAboutOpenListener(config->http);

@@ -99,6 +99,9 @@ struct HttpServerConfig {
   std::string listen = "127.0.0.1:8080";
   std::string port_file;    // when set, the bound port is written here
   std::string admin_token;  // bearer token for every route not in open_routes; empty = open
+  // The gateway's address as providers call it ("https://gw.example.com"),
+  // when a proxy stands in front: Twilio signs the URL it called.
+  std::string public_url;
   // Routes answered without the token. Only these three may be listed:
   // admin routes (messages, suppressions, stats, dashboard) never are.
   std::vector<std::string> open_routes = {"/healthz", "/readyz"};

@@ -13,6 +13,7 @@
 
 #include "common/duration.h"
 #include "gateway/config.h"
+#include "providers/sendgrid/sendgrid_receipt.h"
 #include "gateway/policy/quiet_hours.h"
 #include "queue/kafka_properties.h"
 #include "providers/generic/generic_provider.h"
@@ -361,6 +362,11 @@ void ParseSendGrid(Walker& w, const YAML::Node& n, const std::string& path, Send
   w.Str(n["from"], path + ".from", c.from);
   w.Str(n["category"], path + ".category", c.category);
   w.Str(n["webhook_public_key"], path + ".webhook_public_key", c.webhook_public_key);
+  if (!c.webhook_public_key.empty()) {
+    if (auto v = providers::SendGridWebhookVerifier::FromPublicKey(c.webhook_public_key); !v) {
+      w.Error(path + ".webhook_public_key", v.error());
+    }
+  }
   Require(w, n, path, "api_key", c.api_key, "sendgrid", true);
   if (!c.from.empty() && !providers::ParseMailbox(c.from)) {
     w.Error(path + ".from", "expected 'Name <address>' or an address");
@@ -949,10 +955,15 @@ Result<Config, std::vector<ConfigError>> ParseConfig(const std::string& yaml_tex
       }
     }
     if (w.Map(root["http"], "http",
-              {"listen", "port_file", "admin_token", "open_routes", "max_connections",
-               "idle_timeout"})) {
+              {"listen", "port_file", "admin_token", "public_url", "open_routes",
+               "max_connections", "idle_timeout"})) {
       const auto& h = root["http"];
       w.Str(h["listen"], "http.listen", c.http.listen);
+      w.Str(h["public_url"], "http.public_url", c.http.public_url);
+      if (!c.http.public_url.empty() && c.http.public_url.rfind("https://", 0) != 0 &&
+          c.http.public_url.rfind("http://", 0) != 0) {
+        w.Error("http.public_url", "expected http(s)://host[:port][/prefix]");
+      }
       w.Str(h["port_file"], "http.port_file", c.http.port_file);
       const std::size_t errors_before = w.error_count();
       w.Str(h["admin_token"], "http.admin_token", c.http.admin_token);

@@ -64,6 +64,16 @@ std::string_view ToString(EventStatus s) {
       return "failed";
     case EventStatus::expired:
       return "expired";
+    case EventStatus::undelivered:
+      return "undelivered";
+    case EventStatus::opened:
+      return "opened";
+    case EventStatus::clicked:
+      return "clicked";
+    case EventStatus::unsubscribed:
+      return "unsubscribed";
+    case EventStatus::complained:
+      return "complained";
   }
   return "unknown";
 }
@@ -122,6 +132,14 @@ void AppendEventJson(const Event& event, std::string& out) {
   if (event.segments > 0) {
     out += ",\"segments\":";
     AppendInt(event.segments, out);
+  }
+  if (!event.raw_status.empty()) {
+    out += ",\"raw_status\":";
+    AppendJsonString(event.raw_status, out);
+  }
+  if (!event.error_code.empty()) {
+    out += ",\"error_code\":";
+    AppendJsonString(event.error_code, out);
   }
   out.push_back('}');
 }

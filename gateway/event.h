@@ -24,7 +24,14 @@ enum class EventStatus : std::uint8_t {
   rejected,
   failed,
   expired,
+  // From delivery receipts (never final for a request that ended `sent`).
+  undelivered,
+  opened,
+  clicked,
+  unsubscribed,
+  complained,
 };
+inline constexpr int kEventStatusCount = 18;
 
 std::string_view ToString(EventStatus s);
 
@@ -46,6 +53,10 @@ struct Event {
   std::chrono::system_clock::time_point ts;
   // SMS segments billed (sent events of the sms channel); 0 = omitted.
   int segments = 0;
+  // A receipt's own words: the provider's status and error code (omitted
+  // when empty).
+  std::string_view raw_status;
+  std::string_view error_code;
 };
 
 // Appends the event's JSON (one object, no trailing newline) to `out`.

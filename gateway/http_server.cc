@@ -20,7 +20,7 @@ using tcp = asio::ip::tcp;
 
 const std::string* HttpRequest::header(std::string_view name) const {
   for (const auto& [k, v] : headers) {
-    if (k == name) return &v;
+    if (EqualsIgnoreAsciiCase(k, name)) return &v;
   }
   return nullptr;
 }

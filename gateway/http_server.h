@@ -21,6 +21,7 @@ struct HttpRequest {
   std::string query;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
+  // The first header named `name`, in any case ("X-Twilio-Signature").
   const std::string* header(std::string_view name) const;
 };
 

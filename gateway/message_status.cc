@@ -50,7 +50,7 @@ void StartItem(char kind, std::string& list) {
 }
 
 std::optional<EventStatus> EventStatusFromString(std::string_view s) {
-  for (int i = 0; i <= static_cast<int>(EventStatus::expired); ++i) {
+  for (int i = 0; i < kEventStatusCount; ++i) {
     const auto status = static_cast<EventStatus>(i);
     if (ToString(status) == s) return status;
   }
@@ -86,6 +86,12 @@ void AppendHistoryEvent(const Event& e, std::string& list) {
   list += '|';
   AppendField(e.reason, list);
   fmt::format_to(std::back_inserter(list), "|{}", e.segments);
+  if (!e.raw_status.empty() || !e.error_code.empty()) {
+    list += '|';
+    AppendField(e.raw_status, list);
+    list += '|';
+    AppendField(e.error_code, list);
+  }
 }
 
 void AppendRequestSummary(const SendRequest& req, std::string& out) {
@@ -173,6 +179,7 @@ std::string RenderMessage(std::string_view tenant, std::string_view id, std::str
   std::string events;
   std::string_view status;
   bool final = false;
+  std::uint32_t last_seq = 0;
   simdjson::dom::parser parser;
   std::vector<std::string> fields;
   while (!list.empty()) {
@@ -203,7 +210,7 @@ std::string RenderMessage(std::string_view tenant, std::string_view id, std::str
       if (summary["campaign"].get(c) == simdjson::SUCCESS) campaign = c;
       continue;
     }
-    if (item[0] != 'e' || fields.size() != 10) continue;
+    if (item[0] != 'e' || (fields.size() != 10 && fields.size() != 12)) continue;
     Event e;
     e.id = id;
     e.tenant = tenant;
@@ -221,6 +228,14 @@ std::string RenderMessage(std::string_view tenant, std::string_view id, std::str
     e.provider_message_id = fields[7];
     e.reason = fields[8];
     e.campaign = campaign;
+    if (fields.size() == 12) {
+      e.raw_status = fields[10];
+      e.error_code = fields[11];
+    }
+    // A receipt's item is written before its place is known: it takes the
+    // next number.
+    if (e.seq == 0) e.seq = last_seq + 1;
+    last_seq = e.seq;
     if (!events.empty()) events += ',';
     AppendEventJson(e, events);
     status = ToString(e.status);

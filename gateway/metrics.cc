@@ -36,6 +36,19 @@ void LatencyHistogram::AppendPrometheus(std::string& out, const std::string& nam
   fmt::format_to(std::back_inserter(out), "{}_count{{{}}} {}\n", name, labels, cumulative);
 }
 
+std::string_view ReceiptOutcomeLabel(ReceiptOutcome o) {
+  switch (o) {
+    case ReceiptOutcome::applied: return "applied";
+    case ReceiptOutcome::duplicate: return "duplicate";
+    case ReceiptOutcome::unknown: return "unknown";
+    case ReceiptOutcome::ignored: return "ignored";
+    case ReceiptOutcome::bad_signature: return "bad_signature";
+    case ReceiptOutcome::malformed: return "malformed";
+    case ReceiptOutcome::unavailable: return "unavailable";
+  }
+  return "unknown";
+}
+
 ProviderMetrics* GatewayMetrics::FindProvider(std::string_view name) const {
   for (const auto& p : providers) {
     if (p->name == name) return p.get();
@@ -120,6 +133,9 @@ std::string GatewayMetrics::RenderPrometheus() const {
           "Sends a provider accepted whose record the state store did not take (a redelivery "
           "of such a request could be sent again).",
           "", state_record_failures.Get());
+  counter("omnigate_receipt_suppressions_total",
+          "Suppressions added by receipts (unsubscribe, spam report, hard bounce, SMS STOP).", "",
+          receipt_suppressions.Get());
   counter("omnigate_status_write_failures_total",
           "Request history writes the status store did not take (GET /v1/messages misses those "
           "events; the events topic has them).",
@@ -155,6 +171,22 @@ std::string GatewayMetrics::RenderPrometheus() const {
       counter("omnigate_provider_responses_total", "Provider answers by outcome.",
               base + fmt::format(",outcome=\"{}\"", outcome), c->Get(), first);
       first = false;
+    }
+  }
+  first = true;
+  for (const auto& p : providers) {
+    for (std::size_t i = 0; i < kReceiptOutcomeCount; ++i) {
+      if (first) {
+        out += "# HELP omnigate_receipts_total Delivery receipts by provider and what became of "
+               "them.\n# TYPE omnigate_receipts_total counter\n";
+        first = false;
+      }
+      // The label with a fixed set of values first: tests/deploy pairs
+      // "{}" labels with *Label() calls in order.
+      fmt::format_to(std::back_inserter(out),
+                     "omnigate_receipts_total{{result=\"{}\",provider=\"{}\"}} {}\n",
+                     ReceiptOutcomeLabel(static_cast<ReceiptOutcome>(i)), p->name,
+                     p->receipts[i].Get());
     }
   }
   // The circuit breakers: one line per state, 1 for the current one (the

@@ -47,6 +47,19 @@ class LatencyHistogram {
   std::atomic<std::uint64_t> sum_us_{0};
 };
 
+// What became of a delivery receipt (omnigate_receipts_total{result}).
+enum class ReceiptOutcome : std::uint8_t {
+  applied,        // recorded, its event emitted
+  duplicate,      // the same webhook or status again: nothing changed
+  unknown,        // no send with that provider id within the status retention
+  ignored,        // provider progress (queued, processed): nothing to record
+  bad_signature,  // 401, nothing changed
+  malformed,      // 400
+  unavailable,    // the state store did not answer: 503, the provider retries
+};
+inline constexpr std::size_t kReceiptOutcomeCount = 7;
+std::string_view ReceiptOutcomeLabel(ReceiptOutcome o);
+
 struct ProviderMetrics {
   std::string name;
   Channel channel = Channel::sms;
@@ -56,6 +69,7 @@ struct ProviderMetrics {
   Counter permanent;
   Counter invalid_address;
   LatencyHistogram latency;
+  std::array<Counter, kReceiptOutcomeCount> receipts;
   // Shared by the workers' adapters of this provider; set by the pipeline
   // (absent in tests that build metrics alone).
   std::unique_ptr<providers::CircuitBreaker> breaker;
@@ -127,6 +141,7 @@ struct GatewayMetrics {
   Counter state_unavailable;  // policy checks the state store could not answer (retried)
   Counter state_record_failures;  // sends accepted whose record the store did not take
   Counter status_write_failures;  // history writes of the status store that failed
+  Counter receipt_suppressions;   // suppressions added by receipts
   Gauge state_up;             // 1 while the state store answers (or policy is off)
   PolicyMetrics policy;
   KafkaHealth kafka;

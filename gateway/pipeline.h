@@ -56,6 +56,8 @@ class Pipeline final : public queue::ConsumerListener {
   // The embedded state store the workers share (for the admin API); null
   // with policy off or the redis backend.
   state::StateStore* shared_store() const;
+  // The producer of events (thread-safe), for the receipts route.
+  queue::KafkaProducer& producer() { return *producer_; }
 
   // ConsumerListener, called on the Run() thread.
   void OnAssigned(const std::vector<queue::TopicPartition>& partitions) override;

@@ -947,3 +947,178 @@ TEST(EndToEnd, SendFromTheCommandLineWaitsForTheFinalEvent) {
 
 }  // namespace
 }  // namespace omnigate::testing
+
+namespace omnigate::testing {
+namespace {
+
+struct Posted {
+  int status = 0;
+  std::string body;
+};
+
+// POSTs a form body with extra headers through curl; the answer's status
+// and body.
+Posted PostForm(int port, const std::string& path, const std::string& body,
+                const std::vector<std::string>& headers) {
+  std::vector<std::string> argv = {"curl", "-s", "-w", "\n%{http_code}", "-X", "POST",
+                                   "-H", "Content-Type: application/x-www-form-urlencoded",
+                                   "--data-binary", body};
+  for (const auto& h : headers) {
+    argv.push_back("-H");
+    argv.push_back(h);
+  }
+  argv.push_back("http://127.0.0.1:" + std::to_string(port) + path);
+  std::string out;
+  RunCommand(argv, &out);
+  const auto nl = out.rfind('\n');
+  Posted p;
+  if (nl == std::string::npos) return p;
+  p.body = out.substr(0, nl);
+  p.status = std::atoi(out.c_str() + nl + 1);
+  return p;
+}
+
+// X-Twilio-Signature for a callback to `url` with `params`, made by the
+// twilio npm package (tests/node/receipt_sign.js), never by our code.
+std::string TwilioSignature(const std::string& url,
+                            const std::vector<std::pair<std::string, std::string>>& params) {
+  TempDir dir;
+  std::string jobs = R"([{"kind":"twilio","auth_token":"secret-token","url":")" + url +
+                     R"(","params":[)";
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    jobs += (i ? "," : "") + ("[\"" + params[i].first + "\",\"" + params[i].second + "\"]");
+  }
+  jobs += "]}]";
+  {
+    std::ofstream(dir.File("jobs.json")) << jobs;
+  }
+  std::string out;
+  const int rc = RunCommand(
+      {"node", std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/receipt_sign.js", dir.File("jobs.json")},
+      &out);
+  EXPECT_EQ(rc, 0) << out;
+  const auto key = out.find("\"signature\":\"");
+  if (key == std::string::npos) return {};
+  const auto start = key + 13;
+  return out.substr(start, out.find('"', start) - start);
+}
+
+std::string FormBody(const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string body;
+  for (const auto& [k, v] : params) body += (body.empty() ? "" : "&") + k + "=" + v;
+  return body;
+}
+
+// Issue 11: Twilio status callbacks, signed by Twilio's own library, reach
+// the request they belong to: recorded in its history (GET /v1/messages),
+// emitted as a non-final event; a STOP adds a suppression that stops the
+// next send; a retry of the same callback, a tampered one and an unknown
+// message id change nothing; each outcome is counted.
+TEST(EndToEnd, SignedTwilioReceiptsReachTheirRequestAndAnUnsubscribeSuppresses) {
+  if (RunCommand({"node", std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/receipt_sign.js",
+                  "--check"}) != 0) {
+    GTEST_SKIP() << "node or the npm test peers are missing: run make deps";
+  }
+  E2eFixture f({});
+  f.StartGateway();
+  ASSERT_TRUE(WaitFor([&] { return HttpStatus(f.http_port(), "/readyz") == "200"; }, 30s))
+      << f.GatewayLog();
+  const std::string omnigate = BinaryPath("gateway/omnigate");
+  std::string out;
+  ASSERT_EQ(RunCommand({omnigate, "send", "-c", f.config_path(), "--id", "rcpt-1", "--to",
+                        "+40700000321", "--sms", "Your order shipped", "--wait"},
+                       &out, 90'000),
+            0)
+      << out << f.GatewayLog();
+  const auto at = out.find("\"provider_message_id\":\"SM");
+  ASSERT_NE(at, std::string::npos) << out;
+  const auto sid_start = at + std::string_view("\"provider_message_id\":\"").size();
+  const std::string sid = out.substr(sid_start, out.find('"', sid_start) - sid_start);
+
+  const std::string path = "/v1/receipts/sms-main";
+  const std::string url = "http://127.0.0.1:" + std::to_string(f.http_port()) + path;
+  const std::vector<std::pair<std::string, std::string>> delivered = {
+      {"AccountSid", "ACtest"}, {"MessageSid", sid}, {"MessageStatus", "delivered"}};
+  const std::string signature = TwilioSignature(url, delivered);
+  ASSERT_FALSE(signature.empty());
+  const std::vector<std::string> headers = {"X-Twilio-Signature: " + signature,
+                                            "I-Twilio-Idempotency-Token: delivery-1"};
+  auto r = PostForm(f.http_port(), path, FormBody(delivered), headers);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"applied\":1"), std::string::npos) << r.body;
+  // Twilio retries with the same token: applied once.
+  r = PostForm(f.http_port(), path, FormBody(delivered), headers);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"duplicate\":1"), std::string::npos) << r.body;
+  // Tampered (the status changed under the same signature), unsigned.
+  auto read = delivered;
+  read[2].second = "read";
+  r = PostForm(f.http_port(), path, FormBody(read), headers);
+  EXPECT_EQ(r.status, 401) << r.body;
+  r = PostForm(f.http_port(), path, FormBody(read), {});
+  EXPECT_EQ(r.status, 401) << r.body;
+  // Malformed: no MessageStatus (signed, so that the parse is what fails).
+  const std::vector<std::pair<std::string, std::string>> partial = {{"MessageSid", sid}};
+  r = PostForm(f.http_port(), path, FormBody(partial),
+               {"X-Twilio-Signature: " + TwilioSignature(url, partial)});
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("MessageStatus"), std::string::npos) << r.body;
+  // A message we never sent: 200, so that Twilio stops retrying.
+  const std::vector<std::pair<std::string, std::string>> stranger = {
+      {"MessageSid", "SM00000000000000000000000000000000"}, {"MessageStatus", "delivered"}};
+  r = PostForm(f.http_port(), path, FormBody(stranger),
+               {"X-Twilio-Signature: " + TwilioSignature(url, stranger)});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("\"unknown\":1"), std::string::npos) << r.body;
+  EXPECT_EQ(PostForm(f.http_port(), "/v1/receipts/nobody", "", {}).status, 404);
+
+  // The history: accepted, sent, then the receipt, numbered after them.
+  const std::string message = HttpBody(f.http_port(), "/v1/messages/rcpt-1");
+  EXPECT_NE(message.find("\"status\":\"delivered\",\"final\":true"), std::string::npos) << message;
+  EXPECT_NE(message.find("\"seq\":3,\"status\":\"delivered\",\"final\":false"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("\"raw_status\":\"delivered\""), std::string::npos) << message;
+  // And on the events topic, after the final `sent`.
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& e : f.ReadEvents()) {
+      if (e.id == "rcpt-1" && e.status == "delivered" && !e.final) return true;
+    }
+    return false;
+  })) << "no delivered event for rcpt-1";
+
+  // The recipient replies STOP: Twilio reports error 21610 on the next
+  // message; the number is suppressed for SMS with the receipt as source.
+  const std::vector<std::pair<std::string, std::string>> stop = {
+      {"ErrorCode", "21610"}, {"MessageSid", sid}, {"MessageStatus", "undelivered"}};
+  r = PostForm(f.http_port(), path, FormBody(stop),
+               {"X-Twilio-Signature: " + TwilioSignature(url, stop),
+                "I-Twilio-Idempotency-Token: stop-1"});
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"applied\":1"), std::string::npos) << r.body;
+  const std::string suppression =
+      HttpBody(f.http_port(), "/v1/suppressions?tenant=default&address=%2B40700000321");
+  EXPECT_NE(suppression.find("sms_stop"), std::string::npos) << suppression;
+  EXPECT_NE(suppression.find("receipt:sms-main"), std::string::npos) << suppression;
+  EXPECT_EQ(RunCommand({omnigate, "send", "-c", f.config_path(), "--id", "rcpt-2", "--to",
+                        "+40700000321", "--sms", "Autumn sale", "--wait"},
+                       &out, 90'000),
+            1);
+  EXPECT_NE(out.find("\"status\":\"suppressed\""), std::string::npos) << out;
+
+  EXPECT_EQ(MetricValue(f.http_port(),
+                        "omnigate_receipts_total{result=\"applied\",provider=\"sms-main\"}"),
+            2);
+  EXPECT_EQ(MetricValue(f.http_port(),
+                        "omnigate_receipts_total{result=\"bad_signature\",provider=\"sms-main\"}"),
+            2);
+  EXPECT_EQ(MetricValue(f.http_port(),
+                        "omnigate_receipts_total{result=\"duplicate\",provider=\"sms-main\"}"),
+            1);
+  EXPECT_EQ(MetricValue(f.http_port(),
+                        "omnigate_receipts_total{result=\"malformed\",provider=\"sms-main\"}"),
+            1);
+  EXPECT_EQ(MetricValue(f.http_port(), "omnigate_receipt_suppressions_total"), 1);
+}
+
+}  // namespace
+}  // namespace omnigate::testing

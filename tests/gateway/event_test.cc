@@ -42,6 +42,11 @@ TEST(EventStatus, NamesMatchTheEnum) {
       {EventStatus::duplicate, "duplicate"}, {EventStatus::suppressed, "suppressed"},
       {EventStatus::rejected, "rejected"},   {EventStatus::failed, "failed"},
       {EventStatus::expired, "expired"},
+      {EventStatus::undelivered, "undelivered"},
+      {EventStatus::opened, "opened"},
+      {EventStatus::clicked, "clicked"},
+      {EventStatus::unsubscribed, "unsubscribed"},
+      {EventStatus::complained, "complained"},
   };
   for (const auto& [status, name] : names) EXPECT_EQ(ToString(status), name);
 }
