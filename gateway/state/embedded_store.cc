@@ -313,6 +313,14 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
       op.found = found;
       return put(Encode(expires, op.result));
     }
+    case Op::Type::compare_and_set: {
+      bool found = false;
+      if (!read_live(found, op.result)) return false;
+      const bool match = found ? op.result == op.expected : op.expected.empty();
+      if (!match) return true;
+      op.found = true;
+      return put(Encode(expires, op.value));
+    }
     case Op::Type::timer_set:
       spdlog::error("state: timer_set belongs to the timer family");
       return false;

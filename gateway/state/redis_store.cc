@@ -32,7 +32,7 @@ local function live(v, now)
 end
 )lua";
 
-constexpr std::array<const char*, 9> kScripts = {
+constexpr std::array<const char*, 10> kScripts = {
     // get
     R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
 if v then return v end
@@ -66,6 +66,13 @@ if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 local existed = 0
 if v then existed = 1 end
 return {existed, out})lua",
+    // compare_and_set: ARGV[5] the expected value ('' = absent)
+    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
+local cur = v or ''
+if cur ~= ARGV[5] then return {0, cur} end
+redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
+if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {1, cur})lua",
     // timer_set: KEYS[1] the timer's payload key, KEYS[2] the due-time index
     // (a sorted set); ARGV[2] the due time, ARGV[4] the payload, ARGV[6] the id.
     R"lua(local existed = redis.call('EXISTS', KEYS[1])
@@ -99,10 +106,12 @@ for _, id in ipairs(ids) do
 end
 return out)lua",
 };
-constexpr std::size_t kTimerSet = 5;
-constexpr std::size_t kTimerGet = 6;
-constexpr std::size_t kTimerErase = 7;
-constexpr std::size_t kClaim = 8;
+constexpr std::size_t kTimerSet = 6;
+constexpr std::size_t kTimerGet = 7;
+constexpr std::size_t kTimerErase = 8;
+constexpr std::size_t kClaim = 9;
+static_assert(static_cast<std::size_t>(Op::Type::compare_and_set) == 5 &&
+              static_cast<std::size_t>(Op::Type::timer_set) == kTimerSet);
 // Every timer key shares one hash tag: a claim reads the index and the
 // payloads in one script, which Redis Cluster allows within one slot only.
 constexpr std::string_view kTimerPrefix = "og:{timers}:p:";
@@ -193,7 +202,9 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
       const std::string now_s = std::to_string(now);
       const std::string expiry_s = std::to_string(ttl > 0 ? now + ttl : 0);
       const std::string reclaim_s = std::to_string(ttl > 0 ? ttl + kReclaimSlack.count() : 0);
-      const std::string keep_s = std::to_string(op.keep);
+      // The fifth argument: append's keep, compare_and_set's expected value.
+      const std::string keep_s =
+          op.type == Op::Type::compare_and_set ? op.expected : std::to_string(op.keep);
       const std::string& sha = shas_[static_cast<std::size_t>(op.type)];
       const char* argv[] = {"EVALSHA",       sha.data(),      "1",
                             key.data(),      now_s.data(),    expiry_s.data(),
@@ -337,7 +348,8 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
         case Op::Type::put:
           break;
         case Op::Type::put_if_absent:
-        case Op::Type::append:  // both answer {existed, value}
+        case Op::Type::append:  // these answer {existed (or stored), value}
+        case Op::Type::compare_and_set:
           if (rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
             op.found = rr->element[0]->integer == 1;
             op.result.assign(rr->element[1]->str, rr->element[1]->len);

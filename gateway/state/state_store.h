@@ -43,6 +43,11 @@ struct Op {
     // keeps the newest `keep` items, sets the ttl; result = the new list.
     // Frequency caps keep their send times this way.
     append,
+    // Stores `value` only when the live value equals `expected` (an empty
+    // `expected`: absent or expired); found = it was stored; result = the
+    // value before. A cascade step moves on this way, exactly once, whoever
+    // (a receipt, its timeout) gets there first.
+    compare_and_set,
     // Family::timer only: sets (or moves) timer `key` to fire at `due_ms`
     // with `value` as its payload. A get returns the payload; an erase
     // cancels the timer (found = it was set).
@@ -54,6 +59,7 @@ struct Op {
   std::string value;
   std::chrono::milliseconds ttl{0};
   std::uint32_t keep = 0;  // append only
+  std::string expected;    // compare_and_set only
   std::int64_t due_ms = 0;  // timer_set only: epoch milliseconds
   // The write must be visible to every later op at once, but may be lost in
   // a crash (a dedup claim: after a crash the redelivered request is sent

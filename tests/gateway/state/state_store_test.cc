@@ -156,6 +156,46 @@ TYPED_TEST(StateStoreTest, ABatchGetsEveryResultInOneCallback) {
   EXPECT_FALSE(ops[3].found);
 }
 
+TYPED_TEST(StateStoreTest, CompareAndSetStoresOnlyOverTheExpectedValue) {
+  auto cas = [&](std::string expected, std::string value) {
+    return this->One({.type = Op::Type::compare_and_set, .family = Family::status,
+                      .key = "c|shop|o-1", .value = std::move(value), .ttl = 1h,
+                      .expected = std::move(expected)});
+  };
+  Op first = cas("", "wait|0");
+  EXPECT_TRUE(first.found) << "absent matches an empty expected value";
+  EXPECT_EQ(first.result, "");
+  Op wrong = cas("", "wait|0");
+  EXPECT_FALSE(wrong.found);
+  EXPECT_EQ(wrong.result, "wait|0");
+  Op moved = cas("wait|0", "done|0");
+  EXPECT_TRUE(moved.found);
+  EXPECT_EQ(moved.result, "wait|0");
+  EXPECT_FALSE(cas("wait|0", "fallback|0").found) << "a second mover loses";
+  EXPECT_EQ(this->One(this->Get(Family::status, "c|shop|o-1")).result, "done|0");
+  // Expired counts as absent.
+  this->clock_.Advance(1h);
+  EXPECT_TRUE(cas("", "wait|1").found);
+}
+
+TYPED_TEST(StateStoreTest, ConcurrentCompareAndSetsHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 100; ++k) {
+        std::vector<Op> ops{{.type = Op::Type::compare_and_set, .family = Family::status,
+                             .key = "step-" + std::to_string(k),
+                             .value = "by-" + std::to_string(t), .ttl = 1h}};
+        if (this->Run(ops) == StoreStatus::ok && ops[0].found) ++winners;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(winners.load(), 100);
+}
+
 TYPED_TEST(StateStoreTest, ConcurrentClaimsOfOneKeyHaveExactlyOneWinner) {
   constexpr int kThreads = 8;
   std::atomic<int> winners{0};
