@@ -152,6 +152,74 @@ void AppendRequestSummary(const SendRequest& req, std::string& out) {
   out += "}}";
 }
 
+std::string CascadeKey(std::string_view tenant, std::string_view id) {
+  std::string key = "c|";
+  key += tenant;
+  key += '|';
+  key += id;
+  return key;
+}
+
+std::string TimerKey(std::string_view tenant, std::string_view id) {
+  std::string key(tenant);
+  key += '|';
+  key += id;
+  return key;
+}
+
+std::string_view ToString(WaitFor w) {
+  switch (w) {
+    case WaitFor::sent: return "sent";
+    case WaitFor::delivered: return "delivered";
+    case WaitFor::read: return "read";
+  }
+  return "delivered";
+}
+
+std::string EncodeCascadeState(const CascadeState& c) {
+  std::string out = fmt::format("{}|{}|{}|{}", c.state, c.pos, ToString(c.channel),
+                                ToString(c.wait_for));
+  if (!c.detail.empty()) {
+    out += '|';
+    AppendField(c.detail, out);
+  }
+  return out;
+}
+
+std::optional<CascadeState> DecodeCascadeState(std::string_view value) {
+  std::array<std::string_view, 5> f;
+  std::size_t n = 0;
+  while (n < f.size()) {
+    const auto bar = value.find('|');
+    f[n++] = value.substr(0, bar);
+    if (bar == std::string_view::npos) break;
+    value.remove_prefix(bar + 1);
+  }
+  if (n < 4 || f[0].size() != 1 || std::string_view("wdfx").find(f[0][0]) == std::string_view::npos) {
+    return std::nullopt;
+  }
+  CascadeState c;
+  c.state = f[0][0];
+  const auto channel = ChannelFromString(f[2]);
+  if (!ParseInt(f[1], c.pos) || !channel) return std::nullopt;
+  c.channel = *channel;
+  if (f[3] == "sent") {
+    c.wait_for = WaitFor::sent;
+  } else if (f[3] == "delivered") {
+    c.wait_for = WaitFor::delivered;
+  } else if (f[3] == "read") {
+    c.wait_for = WaitFor::read;
+  } else {
+    return std::nullopt;
+  }
+  if (n == 5) {
+    auto detail = PercentDecode(f[4], false);
+    if (!detail) return std::nullopt;
+    c.detail = std::move(detail).value();
+  }
+  return c;
+}
+
 std::string EncodeSentRef(const SentRef& ref) {
   // Tabs separate: none of the fields can hold one (ids are printable
   // ASCII, addresses are normalised).

@@ -56,6 +56,26 @@ struct SentRef {
 std::string EncodeSentRef(const SentRef& ref);
 std::optional<SentRef> DecodeSentRef(std::string_view value);
 
+// Receipt-timed cascades. While a request waits for a receipt on step
+// `pos` (its channels[pos]), its cascade record says so, and its durable
+// timer (TimerKey) holds the request until the step's timeout. Whoever
+// moves the record off `waiting` first, with compare_and_set, decides the
+// step: a receipt that reaches wait_for (`done`), a failure receipt
+// (`failed`: the timer is made due at once), or the timer (the timeout).
+//   c|<tenant>|<id>   "<state>|<pos>|<channel>|<wait_for>[|<raw status>]"
+std::string CascadeKey(std::string_view tenant, std::string_view id);
+std::string TimerKey(std::string_view tenant, std::string_view id);
+struct CascadeState {
+  char state = 'w';  // 'w' waiting, 'd' done (wait_for reached), 'f' failed by a receipt, 'x' moved on
+  std::size_t pos = 0;
+  Channel channel = Channel::sms;
+  WaitFor wait_for = WaitFor::delivered;
+  std::string detail;  // 'f': the receipt's raw status
+};
+std::string EncodeCascadeState(const CascadeState& c);
+std::optional<CascadeState> DecodeCascadeState(std::string_view value);
+std::string_view ToString(WaitFor w);
+
 // GET /v1/messages/{id}?tenant=… (the request's summary, every event and
 // receipt in order, its current status) and GET
 // /v1/messages?provider_message_id=… (the same, found by the provider's id).

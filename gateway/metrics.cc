@@ -136,6 +136,14 @@ std::string GatewayMetrics::RenderPrometheus() const {
   counter("omnigate_receipt_suppressions_total",
           "Suppressions added by receipts (unsubscribe, spam report, hard bounce, SMS STOP).", "",
           receipt_suppressions.Get());
+  counter("omnigate_cascade_steps_total",
+          "Receipt-timed cascade steps by how they ended: delivered (the wanted receipt in time), "
+          "receipt_failure and timeout (the next channel was tried).",
+          "outcome=\"delivered\"", cascade_delivered.Get());
+  counter("omnigate_cascade_steps_total", "", "outcome=\"receipt_failure\"",
+          cascade_receipt_failures.Get(), false);
+  counter("omnigate_cascade_steps_total", "", "outcome=\"timeout\"", cascade_timeouts.Get(),
+          false);
   counter("omnigate_status_write_failures_total",
           "Request history writes the status store did not take (GET /v1/messages misses those "
           "events; the events topic has them).",

@@ -142,6 +142,10 @@ struct GatewayMetrics {
   Counter state_record_failures;  // sends accepted whose record the store did not take
   Counter status_write_failures;  // history writes of the status store that failed
   Counter receipt_suppressions;   // suppressions added by receipts
+  // Receipt-timed cascade steps, by how they ended.
+  Counter cascade_delivered;         // the wanted receipt came in time
+  Counter cascade_receipt_failures;  // a failure receipt moved it on
+  Counter cascade_timeouts;          // nothing in time: moved on
   Gauge state_up;             // 1 while the state store answers (or policy is off)
   PolicyMetrics policy;
   KafkaHealth kafka;

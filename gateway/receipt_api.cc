@@ -197,10 +197,13 @@ class ReceiptApi {
     const auto ref = ops[0].found ? DecodeSentRef(ops[0].result) : std::nullopt;
     if (!ref) return ReceiptOutcome::unknown;
 
+    const bool final = DecideCascade(*ref, receipt);
+
     Event e;
     e.id = ref->id;
     e.tenant = ref->tenant;
     e.status = ToEventStatus(receipt.status);
+    e.final = final;
     e.channel = ToString(ref->channel);
     e.provider = ref->provider;
     e.provider_message_id = receipt.provider_message_id;
@@ -256,6 +259,60 @@ class ReceiptApi {
       o_.metrics->receipt_suppressions.Inc();
     }
     return ReceiptOutcome::applied;
+  }
+
+  // A receipt for the step a receipt-timed cascade waits on decides it:
+  // the wanted status ends the request (true: this receipt's event is its
+  // final one) and cancels the timeout; a failure makes the timer due now,
+  // and the worker that fires it moves to the next channel. Whoever moves
+  // the cascade record first (this receipt, another instance's, the
+  // timeout) decides; a receipt after that is only recorded.
+  bool DecideCascade(const SentRef& ref, const Receipt& receipt) {
+    std::vector<state::Op> ops(1, state::Op{.type = state::Op::Type::get,
+                                            .family = state::Family::status,
+                                            .key = CascadeKey(ref.tenant, ref.id)});
+    if (o_.store->Run(ops) != state::StoreStatus::ok || !ops[0].found) return false;
+    const auto state = DecodeCascadeState(ops[0].result);
+    if (!state || state->state != 'w' || state->channel != ref.channel) return false;
+    const bool reached =
+        receipt.status == ReceiptStatus::read ||
+        (receipt.status == ReceiptStatus::delivered && state->wait_for == WaitFor::delivered);
+    const bool failed =
+        receipt.status == ReceiptStatus::failed || receipt.status == ReceiptStatus::undelivered;
+    if (!reached && !failed) return false;
+    CascadeState next = *state;
+    next.state = reached ? 'd' : 'f';
+    if (failed) {
+      next.detail = receipt.raw_status;
+      if (!receipt.error_code.empty()) next.detail += " " + receipt.error_code;
+    }
+    const std::string timer = TimerKey(ref.tenant, ref.id);
+    std::vector<state::Op> move;
+    move.push_back({.type = state::Op::Type::compare_and_set,
+                    .family = state::Family::status,
+                    .key = ops[0].key,
+                    .value = EncodeCascadeState(next),
+                    .ttl = std::max(o_.config->state.status_retention, milliseconds(86'400'000)),
+                    .expected = ops[0].result});
+    if (o_.store->Run(move) != state::StoreStatus::ok || !move[0].found) return false;
+    std::vector<state::Op> timer_ops(1, state::Op{.type = reached ? state::Op::Type::erase
+                                                                  : state::Op::Type::get,
+                                                  .family = state::Family::timer,
+                                                  .key = timer});
+    if (o_.store->Run(timer_ops) == state::StoreStatus::ok && failed && timer_ops[0].found) {
+      std::vector<state::Op> due(
+          1, state::Op{.type = state::Op::Type::timer_set,
+                       .family = state::Family::timer,
+                       .key = timer,
+                       .value = timer_ops[0].result,
+                       .due_ms = std::chrono::duration_cast<milliseconds>(
+                                     o_.clock->Now().time_since_epoch())
+                                     .count()});
+      // Not made due (store trouble): the step's timeout still moves it on.
+      o_.store->Run(due);
+    }
+    (reached ? o_.metrics->cascade_delivered : o_.metrics->cascade_receipt_failures).Inc();
+    return reached;
   }
 
   ReceiptApiOptions o_;

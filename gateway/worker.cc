@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/mask.h"
 #include "common/sha256.h"
 #include "gateway/message_status.h"
@@ -83,6 +84,12 @@ struct RequestContext {
   // Cap keys this request holds a reservation under (Worker::cap_pending_)
   // from its check until its send is counted in the store, or it ends.
   std::vector<std::string> cap_reserved;
+  // Receipt-timed cascade: the step (channels[cascade_pos]) this request
+  // waits on in its timer, -1 when none; while its records are written,
+  // the ops and the `sent` event that follows them.
+  int cascade_pos = -1;
+  std::array<state::Op, 2> cascade_ops;
+  std::string pending_event;
   // Status store: events not yet written to the request's history
   // (AppendHistoryItem form), flushed at its durable points.
   std::string history;
@@ -731,21 +738,28 @@ void Worker::ReleaseCaps(RequestContext* ctx) {
 namespace {
 
 constexpr std::chrono::milliseconds kTimerLease{60'000};
+// A cascade record outlives its step's timeout by this much at least.
+constexpr std::chrono::milliseconds kCascadeSlack{86'400'000};
 constexpr std::chrono::milliseconds kTimerPoll{250};
 
 std::int64_t EpochMs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
 
-std::string TimerId(const SendRequest& req) { return req.tenant + "|" + req.id; }
+std::string TimerId(const SendRequest& req) { return TimerKey(req.tenant, req.id); }
 
 // A timer's payload: a version line, the lane, the last event's seq, the
-// origin, then the request's bytes as they were published.
+// origin, (og2: the cascade step it waits on,) then the request's bytes as
+// they were published.
 std::string TimerPayload(const RequestContext& ctx) {
   const std::string_view json =
       ctx.timer_id.empty() ? ctx.message.payload() : std::string_view(ctx.fired_json);
-  return fmt::format("og1\n{}\n{}\n{}\n{}", ctx.request.lane == Lane::bulk ? 'b' : 't', ctx.seq,
-                     ctx.origin, json);
+  const char lane = ctx.request.lane == Lane::bulk ? 'b' : 't';
+  if (ctx.cascade_pos >= 0) {
+    return fmt::format("og2\n{}\n{}\n{}\n{}\n{}", lane, ctx.seq, ctx.origin, ctx.cascade_pos,
+                       json);
+  }
+  return fmt::format("og1\n{}\n{}\n{}\n{}", lane, ctx.seq, ctx.origin, json);
 }
 
 }  // namespace
@@ -833,11 +847,14 @@ void Worker::PollTimers() {
 }
 
 void Worker::FireTimer(state::DueTimer t) {
-  // og1 \n lane \n seq \n origin \n json
-  std::array<std::string_view, 4> head;
+  // og1 \n lane \n seq \n origin \n json, or og2 with the cascade step
+  // after the origin.
+  std::array<std::string_view, 5> head;
   std::string_view rest = t.payload;
+  const bool og2 = rest.starts_with("og2\n");
   bool ok = true;
-  for (auto& field : head) {
+  for (std::size_t i = 0; i < (og2 ? 5u : 4u); ++i) {
+    auto& field = head[i];
     const auto nl = rest.find('\n');
     if (nl == std::string_view::npos) {
       ok = false;
@@ -847,8 +864,14 @@ void Worker::FireTimer(state::DueTimer t) {
     rest.remove_prefix(nl + 1);
   }
   std::uint32_t seq = 0;
-  if (ok) ok = head[0] == "og1" && (head[1] == "b" || head[1] == "t");
+  int cascade_pos = -1;
+  if (ok) ok = (head[0] == "og1" || og2) && (head[1] == "b" || head[1] == "t");
   if (ok) ok = std::from_chars(head[2].data(), head[2].data() + head[2].size(), seq).ec == std::errc();
+  if (ok && og2) {
+    ok = std::from_chars(head[4].data(), head[4].data() + head[4].size(), cascade_pos).ec ==
+             std::errc() &&
+         cascade_pos >= 0;
+  }
   if (!ok) {
     spdlog::error("state: timer {} holds no request this version can read; dropped", t.id);
     EraseTimer(t.id);
@@ -873,6 +896,21 @@ void Worker::FireTimer(state::DueTimer t) {
   }
   ctx->request = std::move(decoded).value();
   ctx->event_id = ctx->request.id;
+  if (cascade_pos >= 0) {
+    if (static_cast<std::size_t>(cascade_pos) + 1 >= ctx->request.channels.size()) {
+      Release(ctx, true);  // no next step (cannot happen with a valid request)
+      return;
+    }
+    // Checked when it was first sent; the step decides what comes next.
+    // (Prepared all the same: recording the next step's send needs it.)
+    ctx->policy.Prepare(ctx->request, config_->policy.For(ctx->request.tenant), ctx->origin,
+                        SystemClock::Instance().Now());
+    ctx->checked = true;
+    ctx->channel_pos = static_cast<std::size_t>(cascade_pos);
+    ctx->cascade_pos = cascade_pos;
+    CascadeTimerFired(ctx);
+    return;
+  }
   TrySend(ctx);
 }
 
@@ -937,9 +975,26 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
   // The final event is made now so that the status store's history, written
   // in the same batch as the send record, holds it as Kafka will; and the
   // provider's id leads back to the request from then on (receipts).
-  std::string final_event = BuildEvent(ctx, EventStatus::sent, true, route.provider->name(),
+  // A cascade step with a wait_for: the request goes on waiting for a
+  // receipt in a timer, its `sent` is not final.
+  const auto& step = ctx->request.cascade[static_cast<std::size_t>(channel)];
+  const bool wait = status_on_ && step && step->wait_for != WaitFor::sent &&
+                    ctx->channel_pos + 1 < ctx->request.channels.size() &&
+                    !result.provider_message_id.empty();
+  std::string final_event = BuildEvent(ctx, EventStatus::sent, !wait, route.provider->name(),
                                        result.provider_message_id, result.reason, result.segments);
   if (auto history = TakeHistory(ctx)) ctx->policy.AddOp(std::move(*history));
+  if (wait) {
+    // Before the provider id's record: a receipt that finds the request
+    // finds it waiting.
+    ctx->policy.AddOp(state::Op{
+        .type = state::Op::Type::put,
+        .family = state::Family::status,
+        .key = CascadeKey(ctx->request.tenant, ctx->request.id),
+        .value = EncodeCascadeState({.state = 'w', .pos = ctx->channel_pos, .channel = channel,
+                                     .wait_for = step->wait_for}),
+        .ttl = std::max(config_->state.status_retention, step->timeout + kCascadeSlack)});
+  }
   if (status_on_ && !result.provider_message_id.empty()) {
     ctx->policy.AddOp(state::Op{
         .type = state::Op::Type::put,
@@ -954,8 +1009,9 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
   }
   // The final event waits for the record: a redelivery (crash before the
   // commit) then finds the send recorded and does not repeat it.
+  const milliseconds step_timeout = wait ? step->timeout : milliseconds(0);
   batched_store_->Execute(ctx->policy.ops(), [this, ctx, provider = std::string(route.provider->name()),
-                                      final_event = std::move(final_event),
+                                      final_event = std::move(final_event), wait, step_timeout,
                                       result = std::move(result)](state::StoreStatus status) mutable {
     // The provider's slot was held until now: what a crash can repeat stays
     // within the provider's max_in_flight (DESIGN.md §8).
@@ -975,8 +1031,135 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
                      provider, store_->backend(), held);
       }
     }
+    if (wait) {
+      AwaitReceipt(ctx, std::move(final_event), SystemClock::Instance().Now() + step_timeout);
+      return;
+    }
     ctx->finished = true;
     ProduceEvent(ctx, std::move(final_event), true);
+  });
+}
+
+// The step's send is recorded, and the cascade record says it waits: now
+// the timer that holds the request until the timeout, then the `sent`
+// event (not final), and the request's offset can be committed.
+void Worker::AwaitReceipt(RequestContext* ctx, std::string sent_event,
+                          std::chrono::system_clock::time_point timeout_at) {
+  ctx->cascade_pos = static_cast<int>(ctx->channel_pos);
+  ctx->pending_event = std::move(sent_event);
+  ctx->cascade_ops[0] = state::Op{.type = state::Op::Type::timer_set,
+                                  .family = state::Family::timer,
+                                  .key = TimerId(ctx->request),
+                                  .value = TimerPayload(*ctx),
+                                  .due_ms = EpochMs(timeout_at)};
+  // A failure receipt that came between the cascade record and the timer
+  // found no timer to make due: read the record again after writing it.
+  ctx->cascade_ops[1] = state::Op{.type = state::Op::Type::get,
+                                  .family = state::Family::status,
+                                  .key = CascadeKey(ctx->request.tenant, ctx->request.id)};
+  ++ctx->outstanding_records;
+  WriteCascade(ctx);
+}
+
+void Worker::WriteCascade(RequestContext* ctx) {
+  ctx->timer_writing = true;
+  // Straight to the store, not through the turn's batch: a timer in a batch
+  // makes the embedded store run the whole batch op by op.
+  store_->Execute(ctx->cascade_ops, [this, ctx](state::StoreStatus status) {
+    if (stopped_) return;
+    const bool ok = status == state::StoreStatus::ok;
+    if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
+    if (!ok) {
+      metrics_.state_unavailable.Inc();
+      if (!ctx->timer) ctx->timer.emplace(loop_->io);
+      ctx->timer->expires_after(milliseconds(500));
+      ctx->timer->async_wait([this, ctx](const boost::system::error_code&) {
+        if (stopped_) return;
+        if (draining_ || ctx->partition->revoked.load(std::memory_order_relaxed)) {
+          // Redelivered: its send record ends it as `sent`.
+          ctx->timer_writing = false;
+          --ctx->outstanding_records;
+          Abandon(ctx);
+          return;
+        }
+        WriteCascade(ctx);
+      });
+      return;
+    }
+    ctx->timer_writing = false;
+    const auto now = DecodeCascadeState(ctx->cascade_ops[1].result);
+    if (ctx->cascade_ops[1].found && now && now->state == 'f' &&
+        now->pos == static_cast<std::size_t>(ctx->cascade_pos)) {
+      // Failed already: due now.
+      ctx->cascade_ops[0].due_ms = EpochMs(std::chrono::system_clock::now());
+      store_->Execute(std::span(ctx->cascade_ops.data(), 1), [](state::StoreStatus) {});
+    }
+    ProduceEvent(ctx, std::move(ctx->pending_event), false);
+    ctx->handed_to_timer = true;
+    ctx->final_acked = true;  // the timer holds it now
+    --ctx->outstanding_records;
+    MaybeComplete(ctx);
+  });
+}
+
+// A cascade step's timer fired: the step timed out, or a failure receipt
+// made it due. The cascade record says which, and moving it off its state
+// decides, once, whether this instance moves to the next channel.
+void Worker::CascadeTimerFired(RequestContext* ctx) {
+  auto ops = std::make_shared<std::vector<state::Op>>(
+      1, state::Op{.type = state::Op::Type::get,
+                   .family = state::Family::status,
+                   .key = CascadeKey(ctx->request.tenant, ctx->request.id)});
+  store_->Execute(*ops, [this, ctx, ops](state::StoreStatus status) {
+    if (stopped_) return;
+    if (status != state::StoreStatus::ok) {
+      metrics_.state_unavailable.Inc();
+      Park(ctx, milliseconds(500));  // TrySend would re-run it: see below
+      return;
+    }
+    const auto state = (*ops)[0].found ? DecodeCascadeState((*ops)[0].result) : std::nullopt;
+    if (!state || state->pos != static_cast<std::size_t>(ctx->cascade_pos) ||
+        (state->state != 'w' && state->state != 'f')) {
+      // Done (the wanted receipt came), or already moved on: nothing to do
+      // but forget the timer.
+      Release(ctx, true);
+      return;
+    }
+    const std::string reason =
+        state->state == 'w'
+            ? fmt::format("cascade_timeout: no {} within {}", ToString(state->wait_for),
+                          FormatDuration(ctx->request.cascade[static_cast<std::size_t>(
+                                                                  state->channel)]
+                                             ->timeout))
+            : fmt::format("cascade_receipt: {}", state->detail);
+    CascadeState next = *state;
+    next.state = 'x';
+    next.detail.clear();
+    auto move = std::make_shared<std::vector<state::Op>>(
+        1, state::Op{.type = state::Op::Type::compare_and_set,
+                     .family = state::Family::status,
+                     .key = (*ops)[0].key,
+                     .value = EncodeCascadeState(next),
+                     .ttl = std::max(config_->state.status_retention, kCascadeSlack),
+                     .expected = (*ops)[0].result});
+    store_->Execute(*move, [this, ctx, move, reason, timed_out = state->state == 'w'](
+                               state::StoreStatus moved) {
+      if (stopped_) return;
+      if (moved != state::StoreStatus::ok) {
+        metrics_.state_unavailable.Inc();
+        Park(ctx, milliseconds(500));
+        return;
+      }
+      if (!(*move)[0].found) {
+        // A receipt got there first: look again.
+        CascadeTimerFired(ctx);
+        return;
+      }
+      // (A failure receipt's step is counted where the receipt came in.)
+      if (timed_out) metrics_.cascade_timeouts.Inc();
+      ctx->cascade_pos = -1;
+      ChannelFailed(ctx, reason);
+    });
   });
 }
 
@@ -994,6 +1177,10 @@ void Worker::Park(RequestContext* ctx, milliseconds delay) {
     if (ctx->partition->revoked.load(std::memory_order_relaxed)) {
       // The next owner of the partition starts this request over.
       Abandon(ctx);
+      return;
+    }
+    if (ctx->cascade_pos >= 0) {
+      CascadeTimerFired(ctx);  // a cascade step that waits for the store
       return;
     }
     TrySend(ctx);

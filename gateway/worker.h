@@ -136,6 +136,12 @@ class Worker {
   // Counts a new request as live (list, partition's busy count).
   void Track(RequestContext* ctx);
   void RecordSent(RequestContext* ctx, const Route& route, providers::SendResult result);
+  // Receipt-timed cascades (DESIGN.md §4): a step that waits for a receipt
+  // hands the request to a timer; the timer decides when it fires.
+  void AwaitReceipt(RequestContext* ctx, std::string sent_event,
+                    std::chrono::system_clock::time_point timeout_at);
+  void WriteCascade(RequestContext* ctx);
+  void CascadeTimerFired(RequestContext* ctx);
   // Moves past channels the policy skipped, emitting a fallback event for
   // each; false when none is left.
   bool SkipDisallowedChannels(RequestContext* ctx);

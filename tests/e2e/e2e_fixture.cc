@@ -77,6 +77,11 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
       << "    from: \"+15005550006\"\n"
       << "    timeout: 5s\n"
       << "    max_in_flight: " << options_.provider_max_in_flight << "\n"
+      << "  - name: viber-main\n"
+      << "    type: viber\n"
+      << "    base_url: \"http://127.0.0.1:" << mock_port_ << "\"\n"
+      << "    auth_token: viber-mock\n"
+      << "    sender_name: Shop\n"
       << options_.extra_gateway_yaml;
 }
 

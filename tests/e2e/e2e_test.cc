@@ -1120,5 +1120,141 @@ TEST(EndToEnd, SignedTwilioReceiptsReachTheirRequestAndAnUnsubscribeSuppresses) 
   EXPECT_EQ(MetricValue(f.http_port(), "omnigate_receipt_suppressions_total"), 1);
 }
 
+// X-Viber-Content-Signature for `body`, made by Node's crypto.
+std::string ViberSignature(const std::string& body) {
+  TempDir dir;
+  std::string jobs = R"([{"kind":"viber","auth_token":"viber-mock","body":)";
+  jobs += "\"";
+  for (const char c : body) {
+    if (c == '"' || c == '\\') jobs += '\\';
+    jobs += c;
+  }
+  jobs += "\"}]";
+  {
+    std::ofstream(dir.File("jobs.json")) << jobs;
+  }
+  std::string out;
+  EXPECT_EQ(RunCommand({"node", std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/receipt_sign.js",
+                        dir.File("jobs.json")},
+                       &out),
+            0)
+      << out;
+  const auto key = out.find("\"signature\":\"");
+  if (key == std::string::npos) return {};
+  const auto start = key + 13;
+  return out.substr(start, out.find('"', start) - start);
+}
+
+Posted PostViber(int port, const std::string& event, const std::string& token) {
+  const std::string body = R"({"event":")" + event +
+                           R"(","timestamp":1764716400123,"chat_hostname":"SN-1","message_token":)" +
+                           token + R"(,"user_id":"01234567890A="})";
+  std::vector<std::string> argv = {"curl", "-s", "-w", "\n%{http_code}", "-X", "POST",
+                                   "-H", "Content-Type: application/json",
+                                   "-H", "X-Viber-Content-Signature: " + ViberSignature(body),
+                                   "--data-binary", body,
+                                   "http://127.0.0.1:" + std::to_string(port) + "/v1/receipts/viber-main"};
+  std::string out;
+  RunCommand(argv, &out);
+  const auto nl = out.rfind('\n');
+  Posted p;
+  if (nl == std::string::npos) return p;
+  p.body = out.substr(0, nl);
+  p.status = std::atoi(out.c_str() + nl + 1);
+  return p;
+}
+
+std::string CascadeRequest(const std::string& id, const std::string& phone) {
+  return R"({"id":")" + id + R"(","to":{"viber":")" + phone + R"(","phone":")" + phone +
+         R"("},"channels":["viber","sms"],"cascade":{"viber":{"wait_for":"delivered","timeout":"10m"}},)"
+         R"("content":{"viber":{"text":"Your parcel is here"},"sms":{"text":"Your parcel is here"}}})";
+}
+
+// Issue 11, the core: Viber first, SMS only for those Viber does not reach.
+// A `delivered` receipt ends the request on Viber (its event is the final
+// one; no SMS); a `failed` receipt sends the SMS at once, long before the
+// 10-minute timeout; a late receipt after the fallback is recorded and
+// sends nothing more. Receipts are signed by Node's crypto.
+TEST(EndToEnd, ReceiptTimedCascadesEndOnDeliveredAndFallBackOnAFailureReceipt) {
+  if (RunCommand({"node", std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/receipt_sign.js",
+                  "--check"}) != 0) {
+    GTEST_SKIP() << "node or the npm test peers are missing: run make deps";
+  }
+  E2eFixture f({});
+  f.StartGateway();
+  ASSERT_TRUE(WaitFor([&] { return HttpStatus(f.http_port(), "/readyz") == "200"; }, 30s))
+      << f.GatewayLog();
+  f.Publish("omnigate.requests", {{"casc-ok", CascadeRequest("casc-ok", "+40700000401")},
+                                  {"casc-fail", CascadeRequest("casc-fail", "+40700000402")}});
+  // Both Viber sends out, neither request finished.
+  std::map<std::string, std::string> tokens;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& e : f.ReadEvents()) {
+      if (e.status == "sent" && !e.final) tokens[e.id] = e.provider_message_id;
+    }
+    return tokens.size() == 2;
+  }, 30s)) << f.GatewayLog();
+  for (const auto& e : f.ReadEvents()) EXPECT_FALSE(e.final) << e.id << " " << e.status;
+
+  auto r = PostViber(f.http_port(), "delivered", tokens["casc-ok"]);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"applied\":1"), std::string::npos) << r.body;
+  r = PostViber(f.http_port(), "failed", tokens["casc-fail"]);
+  EXPECT_EQ(r.status, 200) << r.body;
+
+  // casc-ok ends `delivered`; casc-fail falls back and ends `sent` on SMS.
+  std::map<std::string, SeenEvent> finals;
+  ASSERT_TRUE(WaitFor([&] {
+    finals.clear();
+    for (const auto& e : f.ReadEvents()) {
+      if (e.final) finals[e.id] = e;
+    }
+    return finals.size() == 2;
+  }, 30s)) << f.GatewayLog();
+  EXPECT_EQ(finals["casc-ok"].status, "delivered");
+  EXPECT_EQ(finals["casc-fail"].status, "sent");
+  bool fallback_seen = false;
+  for (const auto& e : f.ReadEvents()) {
+    if (e.id == "casc-fail" && e.status == "fallback") {
+      fallback_seen = true;
+      EXPECT_EQ(e.reason, "cascade_receipt: failed") << e.reason;
+    }
+    EXPECT_FALSE(e.id == "casc-ok" && e.status == "fallback");
+  }
+  EXPECT_TRUE(fallback_seen);
+  // A late Viber receipt for the one that fell back: recorded, nothing sent.
+  r = PostViber(f.http_port(), "delivered", tokens["casc-fail"]);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"applied\":1"), std::string::npos) << r.body;
+  // What reached the providers: two Viber messages, one SMS (for casc-fail).
+  ASSERT_TRUE(WaitFor([&] {
+    return HttpBody(f.http_port(), "/v1/messages/casc-fail").find("\"status\":\"delivered\"") !=
+           std::string::npos;
+  }, 30s));
+  int sms = 0;
+  int viber = 0;
+  for (const auto& line : f.MockRecords()) {
+    if (line.find("\"api\":\"twilio\"") != std::string::npos) ++sms;
+    if (line.find("\"api\":\"viber\"") != std::string::npos) ++viber;
+  }
+  EXPECT_EQ(viber, 2);
+  EXPECT_EQ(sms, 1);
+  int finals_of_fail = 0;
+  for (const auto& e : f.ReadEvents()) finals_of_fail += e.id == "casc-fail" && e.final ? 1 : 0;
+  EXPECT_EQ(finals_of_fail, 1) << "the late receipt is not a second final event";
+  // The status store tells the whole story of the cascaded request.
+  const std::string message = HttpBody(f.http_port(), "/v1/messages/casc-fail");
+  std::size_t pos = 0;
+  for (const char* status : {"accepted", "sent", "failed", "fallback", "sent", "delivered"}) {
+    pos = message.find(std::string("\"status\":\"") + status + "\"", pos);
+    EXPECT_NE(pos, std::string::npos) << status << " in " << message;
+    if (pos == std::string::npos) break;
+    ++pos;
+  }
+  EXPECT_EQ(MetricValue(f.http_port(), "omnigate_cascade_steps_total{outcome=\"delivered\"}"), 1);
+  EXPECT_EQ(
+      MetricValue(f.http_port(), "omnigate_cascade_steps_total{outcome=\"receipt_failure\"}"), 1);
+}
+
 }  // namespace
 }  // namespace omnigate::testing

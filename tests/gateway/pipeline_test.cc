@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bench/mock_provider.h"
+#include "gateway/message_status.h"
 #include "gateway/policy/policy.h"
 #include "gateway/state/blocking_store.h"
 #include "providers/webpush/webpush_crypto.h"
@@ -773,6 +774,62 @@ TEST(Pipeline, QuietHoursDeferBulkToATimerAndLetTransactionalThrough) {
     return h.metrics().deferred.Get() == 1 && h.metrics().in_flight.Get() == 0;
   }, 30s)) << "deferred and committed";
   EXPECT_EQ(mock->Received().size(), 1u);
+}
+
+}  // namespace
+}  // namespace omnigate::gateway
+
+namespace omnigate::gateway {
+namespace {
+
+// Issue 11: a receipt-timed cascade whose first step hears nothing: Viber
+// is sent (not final), its timer holds the request (offset committed),
+// and right after the timeout the request falls back to SMS, once. The
+// status store shows the whole story.
+TEST(Pipeline, ACascadeStepWithoutItsReceiptFallsBackAfterTheTimeout) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  ViberConfig vb;
+  vb.base_url = "http://127.0.0.1:" + std::to_string(mock->port());
+  vb.auth_token = "viber-mock";
+  vb.sender_name = "Shop";
+  c.providers = {{"viber-a", Channel::viber, vb}, Twilio("sms-a", mock->port())};
+  PipelineHarness h(c);
+  const auto published = std::chrono::steady_clock::now();
+  h.Publish("omnigate.requests", "k",
+            R"({"id":"casc-1","to":{"viber":"+40700000001","phone":"+40700000001"},)"
+            R"("channels":["viber","sms"],"cascade":{"viber":{"wait_for":"delivered","timeout":"1s"}},)"
+            R"("content":{"viber":{"text":"Your parcel"},"sms":{"text":"Your parcel"}}})");
+  // Handed to its timer: committed, nothing in flight, nothing final yet.
+  ASSERT_TRUE(WaitFor([&] { return mock->Received().size() == 1; }, 30s));
+  EXPECT_TRUE(WaitFor([&] { return h.metrics().in_flight.Get() == 0; }, 30s));
+  auto events = h.WaitForFinals(1, 60s);
+  const auto waited = std::chrono::steady_clock::now() - published;
+  EXPECT_GE(waited, 1s) << "fell back before the timeout";
+  EXPECT_EQ(PipelineHarness::Statuses(events, "casc-1"),
+            (std::vector<std::string>{"accepted", "sent", "fallback", "sent"}));
+  const Ev f = PipelineHarness::Final(events, "casc-1");
+  EXPECT_EQ(f.status, "sent");
+  EXPECT_EQ(f.provider, "sms-a");
+  for (const auto& e : events) {
+    if (e.id == "casc-1" && e.status == "fallback") {
+      EXPECT_EQ(e.reason, "cascade_timeout: no delivered within 1s");
+    }
+  }
+  EXPECT_EQ(mock->Received().size(), 2u);
+  EXPECT_EQ(h.metrics().cascade_timeouts.Get(), 1u);
+  // The status store has all four events, in order.
+  state::BlockingStore store(*h.pipeline().shared_store());
+  std::vector<state::Op> ops(1, state::Op{.type = state::Op::Type::get,
+                                          .family = state::Family::status,
+                                          .key = HistoryKey("default", "casc-1")});
+  ASSERT_EQ(store.Run(ops), state::StoreStatus::ok);
+  const std::string message = RenderMessage("default", "casc-1", ops[0].result);
+  std::size_t pos = 0;
+  for (const char* status : {"accepted", "sent", "fallback", "sent"}) {
+    pos = message.find(std::string("\"status\":\"") + status + "\"", pos);
+    EXPECT_NE(pos, std::string::npos) << status << " in " << message;
+  }
 }
 
 }  // namespace
