@@ -682,6 +682,16 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
         if (it != channels.end()) ctx->channel_pos = static_cast<std::size_t>(it - channels.begin());
       }
       metrics_.sent.Inc();
+      if (const auto* step = WaitingStep(ctx, d.provider_message_id)) {
+        // A cascade step that waits for its receipt, redelivered (a crash
+        // before its commit): it waits again, in a timer written anew
+        // (the first one may not have been), from now.
+        std::string sent_event = BuildEvent(ctx, EventStatus::sent, false, d.provider,
+                                            d.provider_message_id, d.reason, 0);
+        FlushHistory(ctx);
+        AwaitReceipt(ctx, std::move(sent_event), SystemClock::Instance().Now() + step->timeout);
+        return;
+      }
       Finish(ctx, EventStatus::sent, d.provider, d.provider_message_id, d.reason, 0);
       return;
     case Verdict::deferred:
@@ -968,6 +978,16 @@ void Worker::ProbeStore() {
   });
 }
 
+const CascadeStep* Worker::WaitingStep(const RequestContext* ctx,
+                                       std::string_view provider_message_id) const {
+  const auto& req = ctx->request;
+  if (!status_on_ || provider_message_id.empty() || ctx->channel_pos + 1 >= req.channels.size()) {
+    return nullptr;
+  }
+  const auto& step = req.cascade[static_cast<std::size_t>(req.channels[ctx->channel_pos])];
+  return step && step->wait_for != WaitFor::sent ? &*step : nullptr;
+}
+
 void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::SendResult result) {
   const Channel channel = ctx->request.channels[ctx->channel_pos];
   ctx->policy.PrepareSent(channel, route.provider->name(), result.provider_message_id,
@@ -977,10 +997,8 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
   // provider's id leads back to the request from then on (receipts).
   // A cascade step with a wait_for: the request goes on waiting for a
   // receipt in a timer, its `sent` is not final.
-  const auto& step = ctx->request.cascade[static_cast<std::size_t>(channel)];
-  const bool wait = status_on_ && step && step->wait_for != WaitFor::sent &&
-                    ctx->channel_pos + 1 < ctx->request.channels.size() &&
-                    !result.provider_message_id.empty();
+  const CascadeStep* step = WaitingStep(ctx, result.provider_message_id);
+  const bool wait = step != nullptr;
   std::string final_event = BuildEvent(ctx, EventStatus::sent, !wait, route.provider->name(),
                                        result.provider_message_id, result.reason, result.segments);
   if (auto history = TakeHistory(ctx)) ctx->policy.AddOp(std::move(*history));

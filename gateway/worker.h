@@ -141,6 +141,11 @@ class Worker {
   void AwaitReceipt(RequestContext* ctx, std::string sent_event,
                     std::chrono::system_clock::time_point timeout_at);
   void WriteCascade(RequestContext* ctx);
+  // The current channel's cascade step when its send waits for a receipt
+  // (wait_for delivered|read, a next channel, a provider id, the status
+  // store on), else null.
+  const CascadeStep* WaitingStep(const RequestContext* ctx,
+                                 std::string_view provider_message_id) const;
   void CascadeTimerFired(RequestContext* ctx);
   // Moves past channels the policy skipped, emitting a fallback event for
   // each; false when none is left.

@@ -1257,5 +1257,59 @@ TEST(EndToEnd, ReceiptTimedCascadesEndOnDeliveredAndFallBackOnAFailureReceipt) {
       MetricValue(f.http_port(), "omnigate_cascade_steps_total{outcome=\"receipt_failure\"}"), 1);
 }
 
+// Issue 11: the gateway SIGKILLed while a cascade step waits for its
+// receipt. The request lives in its durable timer (its offset committed),
+// so the restarted gateway falls back to SMS right after the timeout: one
+// Viber message, one SMS, one final event.
+TEST(EndToEnd, ACascadeWaitingForItsReceiptSurvivesASigkill) {
+  E2eFixture f({});
+  f.StartGateway();
+  ASSERT_TRUE(WaitFor([&] { return HttpStatus(f.http_port(), "/readyz") == "200"; }, 30s))
+      << f.GatewayLog();
+  std::string request = CascadeRequest("casc-kill", "+40700000403");
+  const std::string ten_minutes = "\"timeout\":\"10m\"";
+  request.replace(request.find(ten_minutes), ten_minutes.size(), "\"timeout\":\"3s\"");
+  f.Publish("omnigate.requests", {{"casc-kill", request}});
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& e : f.ReadEvents()) {
+      if (e.id == "casc-kill" && e.status == "sent") return true;
+    }
+    return false;
+  }, 30s)) << f.GatewayLog();
+  // Handed to its timer and committed: nothing in flight.
+  ASSERT_TRUE(WaitFor([&] { return MetricValue(f.http_port(), "omnigate_in_flight") == 0; }, 30s));
+  f.KillGateway();
+  f.StartGateway();
+  SeenEvent final_event;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& e : f.ReadEvents()) {
+      if (e.id == "casc-kill" && e.final) {
+        final_event = e;
+        return true;
+      }
+    }
+    return false;
+  }, 60s)) << f.GatewayLog();
+  EXPECT_EQ(final_event.status, "sent");
+  int finals = 0;
+  bool timeout_fallback = false;
+  for (const auto& e : f.ReadEvents()) {
+    if (e.id != "casc-kill") continue;
+    finals += e.final ? 1 : 0;
+    timeout_fallback = timeout_fallback ||
+                       (e.status == "fallback" && e.reason == "cascade_timeout: no delivered within 3s");
+  }
+  EXPECT_EQ(finals, 1);
+  EXPECT_TRUE(timeout_fallback);
+  int sms = 0;
+  int viber = 0;
+  for (const auto& line : f.MockRecords()) {
+    if (line.find("\"api\":\"twilio\"") != std::string::npos) ++sms;
+    if (line.find("\"api\":\"viber\"") != std::string::npos) ++viber;
+  }
+  EXPECT_EQ(viber, 1);
+  EXPECT_EQ(sms, 1);
+}
+
 }  // namespace
 }  // namespace omnigate::testing
