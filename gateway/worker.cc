@@ -804,8 +804,18 @@ void Worker::Defer(RequestContext* ctx, std::chrono::system_clock::time_point un
 }
 
 void Worker::WriteTimer(RequestContext* ctx) {
+  WriteDurably(ctx, std::span(&ctx->timer_op, 1), [this, ctx] {
+    ctx->handed_to_timer = true;
+    ctx->final_acked = true;  // its handling here has reached a durable point
+    --ctx->outstanding_records;
+    MaybeComplete(ctx);
+  });
+}
+
+void Worker::WriteDurably(RequestContext* ctx, std::span<state::Op> ops,
+                          std::function<void()> stored) {
   ctx->timer_writing = true;
-  store_->Execute(std::span(&ctx->timer_op, 1), [this, ctx](state::StoreStatus status) {
+  store_->Execute(ops, [this, ctx, ops, stored = std::move(stored)](state::StoreStatus status) {
     if (stopped_) return;
     const bool ok = status == state::StoreStatus::ok;
     if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
@@ -815,7 +825,7 @@ void Worker::WriteTimer(RequestContext* ctx) {
       metrics_.state_unavailable.Inc();
       if (!ctx->timer) ctx->timer.emplace(loop_->io);
       ctx->timer->expires_after(milliseconds(500));
-      ctx->timer->async_wait([this, ctx](const boost::system::error_code&) {
+      ctx->timer->async_wait([this, ctx, ops, stored](const boost::system::error_code&) {
         if (stopped_) return;
         if (draining_ || ctx->partition->revoked.load(std::memory_order_relaxed)) {
           ctx->timer_writing = false;
@@ -823,15 +833,12 @@ void Worker::WriteTimer(RequestContext* ctx) {
           Abandon(ctx);
           return;
         }
-        WriteTimer(ctx);
+        WriteDurably(ctx, ops, stored);
       });
       return;
     }
     ctx->timer_writing = false;
-    ctx->handed_to_timer = true;
-    ctx->final_acked = true;  // its handling here has reached a durable point
-    --ctx->outstanding_records;
-    MaybeComplete(ctx);
+    stored();
   });
 }
 
@@ -1080,37 +1087,19 @@ void Worker::AwaitReceipt(RequestContext* ctx, std::string sent_event,
 }
 
 void Worker::WriteCascade(RequestContext* ctx) {
-  ctx->timer_writing = true;
   // Straight to the store, not through the turn's batch: a timer in a batch
-  // makes the embedded store run the whole batch op by op.
-  store_->Execute(ctx->cascade_ops, [this, ctx](state::StoreStatus status) {
-    if (stopped_) return;
-    const bool ok = status == state::StoreStatus::ok;
-    if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
-    if (!ok) {
-      metrics_.state_unavailable.Inc();
-      if (!ctx->timer) ctx->timer.emplace(loop_->io);
-      ctx->timer->expires_after(milliseconds(500));
-      ctx->timer->async_wait([this, ctx](const boost::system::error_code&) {
-        if (stopped_) return;
-        if (draining_ || ctx->partition->revoked.load(std::memory_order_relaxed)) {
-          // Redelivered: its send record ends it as `sent`.
-          ctx->timer_writing = false;
-          --ctx->outstanding_records;
-          Abandon(ctx);
-          return;
-        }
-        WriteCascade(ctx);
-      });
-      return;
-    }
-    ctx->timer_writing = false;
+  // makes the embedded store run the whole batch op by op. If the store
+  // fails and the request is given up, its redelivery finds the send
+  // record and waits again (OnChecked, already_sent).
+  WriteDurably(ctx, ctx->cascade_ops, [this, ctx] {
     const auto now = DecodeCascadeState(ctx->cascade_ops[1].result);
     if (ctx->cascade_ops[1].found && now && now->state == 'f' &&
         now->pos == static_cast<std::size_t>(ctx->cascade_pos)) {
-      // Failed already: due now.
-      ctx->cascade_ops[0].due_ms = EpochMs(std::chrono::system_clock::now());
-      store_->Execute(std::span(ctx->cascade_ops.data(), 1), [](state::StoreStatus) {});
+      // Failed already: due now. (Its own copy of the op: the request may
+      // be gone before the store answers.)
+      auto due = std::make_shared<std::vector<state::Op>>(1, ctx->cascade_ops[0]);
+      (*due)[0].due_ms = EpochMs(std::chrono::system_clock::now());
+      store_->Execute(*due, [due](state::StoreStatus) {});
     }
     ProduceEvent(ctx, std::move(ctx->pending_event), false);
     ctx->handed_to_timer = true;

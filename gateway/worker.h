@@ -129,6 +129,10 @@ class Worker {
   void Defer(RequestContext* ctx, std::chrono::system_clock::time_point until, EventStatus status,
              std::string reason);
   void WriteTimer(RequestContext* ctx);
+  // Writes `ops` (the request's own) until the store takes them, the
+  // request in flight meanwhile (given up if its partition goes or the
+  // worker drains), then calls `stored`.
+  void WriteDurably(RequestContext* ctx, std::span<state::Op> ops, std::function<void()> stored);
   void PollTimers();
   void FireTimer(state::DueTimer t);
   void EraseTimer(const std::string& id);

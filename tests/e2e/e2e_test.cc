@@ -957,12 +957,12 @@ struct Posted {
   std::string body;
 };
 
-// POSTs a form body with extra headers through curl; the answer's status
-// and body.
-Posted PostForm(int port, const std::string& path, const std::string& body,
-                const std::vector<std::string>& headers) {
+// POSTs `body` with extra headers through curl; the answer's status and
+// body.
+Posted Post(int port, const std::string& path, const std::string& body,
+            const std::string& content_type, const std::vector<std::string>& headers) {
   std::vector<std::string> argv = {"curl", "-s", "-w", "\n%{http_code}", "-X", "POST",
-                                   "-H", "Content-Type: application/x-www-form-urlencoded",
+                                   "-H", "Content-Type: " + content_type,
                                    "--data-binary", body};
   for (const auto& h : headers) {
     argv.push_back("-H");
@@ -979,17 +979,16 @@ Posted PostForm(int port, const std::string& path, const std::string& body,
   return p;
 }
 
-// X-Twilio-Signature for a callback to `url` with `params`, made by the
-// twilio npm package (tests/node/receipt_sign.js), never by our code.
-std::string TwilioSignature(const std::string& url,
-                            const std::vector<std::pair<std::string, std::string>>& params) {
+Posted PostForm(int port, const std::string& path, const std::string& body,
+                const std::vector<std::string>& headers) {
+  return Post(port, path, body, "application/x-www-form-urlencoded", headers);
+}
+
+// The "signature" of the one job in `jobs` (a JSON array), as
+// tests/node/receipt_sign.js makes it with the providers' own libraries and
+// Node's crypto, never with our code.
+std::string SignWithNode(const std::string& jobs) {
   TempDir dir;
-  std::string jobs = R"([{"kind":"twilio","auth_token":"secret-token","url":")" + url +
-                     R"(","params":[)";
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    jobs += (i ? "," : "") + ("[\"" + params[i].first + "\",\"" + params[i].second + "\"]");
-  }
-  jobs += "]}]";
   {
     std::ofstream(dir.File("jobs.json")) << jobs;
   }
@@ -1002,6 +1001,18 @@ std::string TwilioSignature(const std::string& url,
   if (key == std::string::npos) return {};
   const auto start = key + 13;
   return out.substr(start, out.find('"', start) - start);
+}
+
+// X-Twilio-Signature for a callback to `url` with `params`.
+std::string TwilioSignature(const std::string& url,
+                            const std::vector<std::pair<std::string, std::string>>& params) {
+  std::string jobs = R"([{"kind":"twilio","auth_token":"secret-token","url":")" + url +
+                     R"(","params":[)";
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    jobs += (i ? "," : "") + ("[\"" + params[i].first + "\",\"" + params[i].second + "\"]");
+  }
+  jobs += "]}]";
+  return SignWithNode(jobs);
 }
 
 std::string FormBody(const std::vector<std::pair<std::string, std::string>>& params) {
@@ -1121,48 +1132,22 @@ TEST(EndToEnd, SignedTwilioReceiptsReachTheirRequestAndAnUnsubscribeSuppresses) 
   EXPECT_EQ(MetricValue(f.http_port(), "omnigate_receipt_suppressions_total"), 1);
 }
 
-// X-Viber-Content-Signature for `body`, made by Node's crypto.
+// X-Viber-Content-Signature for `body`.
 std::string ViberSignature(const std::string& body) {
-  TempDir dir;
-  std::string jobs = R"([{"kind":"viber","auth_token":"viber-mock","body":)";
-  jobs += "\"";
+  std::string jobs = R"([{"kind":"viber","auth_token":"viber-mock","body":")";
   for (const char c : body) {
     if (c == '"' || c == '\\') jobs += '\\';
     jobs += c;
   }
-  jobs += "\"}]";
-  {
-    std::ofstream(dir.File("jobs.json")) << jobs;
-  }
-  std::string out;
-  EXPECT_EQ(RunCommand({"node", std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/receipt_sign.js",
-                        dir.File("jobs.json")},
-                       &out),
-            0)
-      << out;
-  const auto key = out.find("\"signature\":\"");
-  if (key == std::string::npos) return {};
-  const auto start = key + 13;
-  return out.substr(start, out.find('"', start) - start);
+  return SignWithNode(jobs + "\"}]");
 }
 
 Posted PostViber(int port, const std::string& event, const std::string& token) {
   const std::string body = R"({"event":")" + event +
                            R"(","timestamp":1764716400123,"chat_hostname":"SN-1","message_token":)" +
                            token + R"(,"user_id":"01234567890A="})";
-  std::vector<std::string> argv = {"curl", "-s", "-w", "\n%{http_code}", "-X", "POST",
-                                   "-H", "Content-Type: application/json",
-                                   "-H", "X-Viber-Content-Signature: " + ViberSignature(body),
-                                   "--data-binary", body,
-                                   "http://127.0.0.1:" + std::to_string(port) + "/v1/receipts/viber-main"};
-  std::string out;
-  RunCommand(argv, &out);
-  const auto nl = out.rfind('\n');
-  Posted p;
-  if (nl == std::string::npos) return p;
-  p.body = out.substr(0, nl);
-  p.status = std::atoi(out.c_str() + nl + 1);
-  return p;
+  return Post(port, "/v1/receipts/viber-main", body, "application/json",
+              {"X-Viber-Content-Signature: " + ViberSignature(body)});
 }
 
 std::string CascadeRequest(const std::string& id, const std::string& phone) {

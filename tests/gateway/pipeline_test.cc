@@ -83,6 +83,15 @@ ProviderConfig Twilio(const std::string& name, int port) {
   return {name, Channel::sms, t};
 }
 
+// A Viber provider the mock accepts.
+ProviderConfig Viber(const std::string& name, int port) {
+  ViberConfig vb;
+  vb.base_url = "http://127.0.0.1:" + std::to_string(port);
+  vb.auth_token = "viber-mock";
+  vb.sender_name = "Shop";
+  return {name, Channel::viber, vb};
+}
+
 // Runs a Pipeline on embedded Kafka on its own thread.
 class PipelineHarness {
  public:
@@ -440,11 +449,7 @@ TEST(Pipeline, EveryChannelReachesItsProviderApiAndFailsOverAcrossProviderTypes)
 TEST(Pipeline, ViberPictureAndButtonReachTheApiIntact) {
   auto mock = StartMock({.keep_in_memory = true});
   Config c;
-  ViberConfig vb;
-  vb.base_url = "http://127.0.0.1:" + std::to_string(mock->port());
-  vb.auth_token = "viber-mock";
-  vb.sender_name = "Shop";
-  c.providers = {{"viber-a", Channel::viber, vb}};
+  c.providers = {Viber("viber-a", mock->port())};
   PipelineHarness h(c);
   const std::string image = "https://cdn.shop.example/images/autumn-sale-banner-1200x800.png";
   const std::string url = "https://shop.example/orders/7781/tracking?utm_source=viber&step=1";
@@ -789,11 +794,7 @@ namespace {
 TEST(Pipeline, ACascadeStepWithoutItsReceiptFallsBackAfterTheTimeout) {
   auto mock = StartMock({.keep_in_memory = true});
   Config c;
-  ViberConfig vb;
-  vb.base_url = "http://127.0.0.1:" + std::to_string(mock->port());
-  vb.auth_token = "viber-mock";
-  vb.sender_name = "Shop";
-  c.providers = {{"viber-a", Channel::viber, vb}, Twilio("sms-a", mock->port())};
+  c.providers = {Viber("viber-a", mock->port()), Twilio("sms-a", mock->port())};
   PipelineHarness h(c);
   const auto published = std::chrono::steady_clock::now();
   h.Publish("omnigate.requests", "k",
