@@ -1296,5 +1296,64 @@ TEST(EndToEnd, ACascadeWaitingForItsReceiptSurvivesASigkill) {
   EXPECT_EQ(sms, 1);
 }
 
+// Issue 11, several instances: on the redis backend a receipt may reach an
+// instance that did not send the message, and it still decides the
+// cascade. Each request is sent by one instance (read from their metrics);
+// its receipt goes to the other.
+TEST(EndToEnd, AReceiptAtTheOtherInstanceDrivesTheCascadeOnRedis) {
+  if (RunCommand({"node", std::string(OMNIGATE_SOURCE_DIR) + "/tests/node/receipt_sign.js",
+                  "--check"}) != 0) {
+    GTEST_SKIP() << "node or the npm test peers are missing: run make deps";
+  }
+  RedisServer redis(/*persistent=*/false);
+  E2eFixture f({.state_yaml = "{backend: redis, redis: {port: " + std::to_string(redis.port()) +
+                              "}}"});
+  f.StartGateway();
+  f.StartSecondGateway();
+  ASSERT_TRUE(WaitFor([&] {
+    const double a = MetricValue(f.http_port(), "omnigate_partitions_assigned");
+    const double b = MetricValue(f.second_http_port(), "omnigate_partitions_assigned");
+    return a > 0 && b > 0 && a + b == 8;
+  }, 60s, 100ms)) << f.GatewayLog();
+  const std::string viber_sent = "omnigate_sent_total{channel=\"viber\"}";
+  // Publishes one cascade, waits for its Viber send, and answers the port
+  // of the instance that did not send it.
+  auto send_and_pick_other = [&](const std::string& id, const std::string& phone,
+                                 std::string& token) {
+    const double a0 = std::max(0.0, MetricValue(f.http_port(), viber_sent));
+    f.Publish("omnigate.requests", {{id, CascadeRequest(id, phone)}});
+    EXPECT_TRUE(WaitFor([&] {
+      for (const auto& e : f.ReadEvents()) {
+        if (e.id == id && e.status == "sent") token = e.provider_message_id;
+      }
+      return !token.empty();
+    }, 30s)) << f.GatewayLog();
+    const bool first_sent = MetricValue(f.http_port(), viber_sent) > a0;
+    return first_sent ? f.second_http_port() : f.http_port();
+  };
+  std::string token_ok;
+  std::string token_fail;
+  const int port_ok = send_and_pick_other("multi-ok", "+40700000501", token_ok);
+  const int port_fail = send_and_pick_other("multi-fail", "+40700000502", token_fail);
+  auto r = PostViber(port_ok, "delivered", token_ok);
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = PostViber(port_fail, "failed", token_fail);
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::map<std::string, std::string> finals;
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& e : f.ReadEvents()) {
+      if (e.final) finals[e.id] = e.status;
+    }
+    return finals.size() == 2;
+  }, 30s)) << f.GatewayLog() << f.SecondGatewayLog();
+  EXPECT_EQ(finals["multi-ok"], "delivered");
+  EXPECT_EQ(finals["multi-fail"], "sent");
+  int sms = 0;
+  for (const auto& line : f.MockRecords()) {
+    if (line.find("\"api\":\"twilio\"") != std::string::npos) ++sms;
+  }
+  EXPECT_EQ(sms, 1) << "only the failed Viber message falls back to SMS";
+}
+
 }  // namespace
 }  // namespace omnigate::testing
