@@ -664,6 +664,16 @@ TEST(EndToEnd, ScheduledRequestsSurviveAKillAndAreSentOnceOnTime) {
               static_cast<long long>(r.latest_ms));
 }
 
+// Both instances own some of the 8 request partitions (4 per topic), so a
+// rebalance does not come in the middle of what a test measures.
+bool BothOwnPartitions(const E2eFixture& f) {
+  return WaitFor([&] {
+    const double a = MetricValue(f.http_port(), "omnigate_partitions_assigned");
+    const double b = MetricValue(f.second_http_port(), "omnigate_partitions_assigned");
+    return a > 0 && b > 0 && a + b == 8;
+  }, 60s, 100ms);
+}
+
 // The redis backend: two instances share the timers and each timer is
 // claimed (leased) by one of them, so each request goes out once, also with
 // one instance SIGKILLed and restarted before they are due.
@@ -676,11 +686,7 @@ TEST(EndToEnd, TimersOnRedisFireOnceAcrossTwoInstancesAndAKill) {
   // Both members own partitions (8: 4 per request topic) before anything is
   // published: a rebalance while the schedules are written would only delay
   // their commits past the measurement.
-  ASSERT_TRUE(WaitFor([&] {
-    const double a = MetricValue(f.http_port(), "omnigate_partitions_assigned");
-    const double b = MetricValue(f.second_http_port(), "omnigate_partitions_assigned");
-    return a > 0 && b > 0 && a + b == 8;
-  }, 60s, 100ms)) << f.GatewayLog();
+  ASSERT_TRUE(BothOwnPartitions(f)) << f.GatewayLog();
   const auto r = ScheduleAndCheck(f, "shared-", [&] {
     f.KillGateway();
     f.StartGateway();
@@ -1311,11 +1317,7 @@ TEST(EndToEnd, AReceiptAtTheOtherInstanceDrivesTheCascadeOnRedis) {
                               "}}"});
   f.StartGateway();
   f.StartSecondGateway();
-  ASSERT_TRUE(WaitFor([&] {
-    const double a = MetricValue(f.http_port(), "omnigate_partitions_assigned");
-    const double b = MetricValue(f.second_http_port(), "omnigate_partitions_assigned");
-    return a > 0 && b > 0 && a + b == 8;
-  }, 60s, 100ms)) << f.GatewayLog();
+  ASSERT_TRUE(BothOwnPartitions(f)) << f.GatewayLog();
   const std::string viber_sent = "omnigate_sent_total{channel=\"viber\"}";
   // Publishes one cascade, waits for its Viber send, and answers the port
   // of the instance that did not send it.
