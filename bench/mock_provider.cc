@@ -470,6 +470,14 @@ MockProvider::MockProvider(Options options)
       impl_(std::make_unique<Impl>(options_.threads)),
       expected_auth_("Basic " + Base64(options_.account_sid + ":" + options_.auth_token, false)),
       expected_sendgrid_auth_("Bearer " + options_.sendgrid_api_key) {
+  receipts_ = std::make_unique<ReceiptSender>(
+      ReceiptSender::Keys{.twilio_account_sid = options_.account_sid,
+                          .twilio_auth_token = options_.auth_token,
+                          .viber_auth_token = options_.viber_auth_token,
+                          .generic_secret = options_.generic_webhook_secret,
+                          .sendgrid_private_key = options_.sendgrid_webhook_private_key},
+      options_.seed);
+  receipts_->Configure(options_.receipts);
   latency_ms_by_api_.fill(-1);
   for (const auto& [name, ms] : options_.latency_ms_by_api) {
     if (const auto api = MockApiFromString(name)) {
@@ -480,13 +488,25 @@ MockProvider::MockProvider(Options options)
 
 MockProvider::~MockProvider() { Stop(); }
 
+void MockProvider::UpdateReceiptsOn() {
+  const auto s = receipts_->settings();
+  bool on = false;
+  for (const auto& url : s.url) on = on || !url.empty();
+  receipts_on_.store(on, std::memory_order_relaxed);
+}
+
 std::string_view MockProvider::RoutesSummary() {
   return "POST /2010-04-01/Accounts/{sid}/Messages.json (twilio), POST /v3/mail/send (sendgrid), "
          "POST /pa/send_message (viber), POST /push/{subscription} (push), POST /generic/send "
-         "(generic), GET /_mock/stats, GET /healthz";
+         "(generic), GET /_mock/stats, GET|POST /_mock/receipts, GET /healthz";
 }
 
 std::uint16_t MockProvider::Start() {
+  if (std::string error = receipts_->Start(); !error.empty()) {
+    last_error_ = std::move(error);
+    return 0;
+  }
+  UpdateReceiptsOn();
   for (const auto& [name, ms] : options_.latency_ms_by_api) {
     if (!MockApiFromString(name)) {
       last_error_ = "unknown API '" + name +
@@ -548,6 +568,7 @@ std::uint16_t MockProvider::Start() {
 }
 
 void MockProvider::Stop() {
+  receipts_->Stop();
   if (impl_->threads.empty()) return;
   for (auto& io : impl_->ios) io->stop();
   for (auto& t : impl_->threads) t.join();
@@ -575,6 +596,18 @@ MockProvider::Reply MockProvider::Handle(const Request& request, std::uint64_t r
     reply.body = R"({"ok":true})";
   } else if (method == "GET" && target == "/_mock/stats") {
     reply.body = StatsJson();
+  } else if (target == "/_mock/receipts" && (method == "GET" || method == "POST")) {
+    if (method == "POST") {
+      if (const std::string error = receipts_->ConfigureJson(request.body); !error.empty()) {
+        reply.status = 400;
+        reply.body = R"({"error":)";
+        AppendJson(reply.body, error);
+        reply.body += '}';
+        return reply;
+      }
+      UpdateReceiptsOn();
+    }
+    reply.body = receipts_->StatsJson();
   } else if (target.starts_with(kTwilioPrefix) &&
              target.size() > kTwilioPrefix.size() + kTwilioSuffix.size() &&
              target.ends_with(kTwilioSuffix)) {
@@ -733,7 +766,7 @@ MockProvider::Reply MockProvider::Twilio(std::string_view sid, const Request& re
     }
   }
   m.status = reply.status;
-  if (recording()) OnMessage(m, from.empty() ? service : from, callback);
+  if (recording()) OnMessage(m, from.empty() ? service : from, callback, random);
   return reply;
 }
 
@@ -810,7 +843,7 @@ MockProvider::Reply MockProvider::SendGrid(const Request& request, std::uint64_t
     m.to = to;  // copied before the parser is used again
     m.body = request.body;
     m.status = reply.status;
-    OnMessage(m, from, {});
+    OnMessage(m, from, {}, random);
   }
   return reply;
 }
@@ -859,7 +892,7 @@ MockProvider::Reply MockProvider::Viber(const Request& request, std::uint64_t ra
     m.to = receiver;
     m.body = request.body;
     m.status = reply.status;
-    OnMessage(m, {}, {});
+    OnMessage(m, {}, {}, random);
   }
   return reply;
 }
@@ -934,7 +967,7 @@ MockProvider::Reply MockProvider::Push(std::string_view subscription, const Requ
     m.to = subscription;
     m.body = Base64(body, true);
     m.status = reply.status;
-    OnMessage(m, {}, {});
+    OnMessage(m, {}, {}, random);
   }
   return reply;
 }
@@ -982,13 +1015,20 @@ MockProvider::Reply MockProvider::Generic(const Request& request, std::uint64_t 
     m.api = ToString(MockApi::generic);
     m.body = body.empty() ? request.target : body;
     m.status = reply.status;
-    OnMessage(m, {}, {});
+    OnMessage(m, {}, {}, random);
   }
   return reply;
 }
 
 void MockProvider::OnMessage(const ReceivedMessage& m, std::string_view from,
-                             std::string_view callback) {
+                             std::string_view callback, std::uint64_t random) {
+  if (!m.id.empty() && receipts_on_.load(std::memory_order_relaxed) && m.api != "push") {
+    const auto api = m.api == "twilio"     ? ReceiptSender::Api::twilio
+                     : m.api == "sendgrid" ? ReceiptSender::Api::sendgrid
+                     : m.api == "viber"    ? ReceiptSender::Api::viber
+                                           : ReceiptSender::Api::generic;
+    receipts_->Schedule(api, m.id, m.to, callback, random);
+  }
   std::string line;
   if (record_ != nullptr) {
     line.reserve(128 + m.to.size() + m.body.size());
@@ -1043,7 +1083,9 @@ std::string MockProvider::StatsJson() const {
     out += fmt::format(R"({}"{}":{})", i == 0 ? "" : ",", kApiNames[i],
                        api_counts_[i].load(std::memory_order_relaxed));
   }
-  out += "}}";
+  out += R"(},"receipts":)";
+  out += receipts_->StatsJson();
+  out += '}';
   return out;
 }
 

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/receipt_sender.h"
+
 namespace omnigate::bench {
 
 // The provider APIs the mock speaks. The values index per-API arrays.
@@ -77,6 +79,12 @@ class MockProvider {
     std::string tls_cert_file;
     std::string tls_key_file;
     bool http2 = true;
+    // Delivery receipts posted back after accepted messages (see
+    // receipt_sender.h); none until a URL is set, here or later through
+    // POST /_mock/receipts.
+    ReceiptSender::Settings receipts;
+    std::string generic_webhook_secret = "generic-mock";
+    std::string sendgrid_webhook_private_key;  // PEM; empty: a fresh key
   };
 
   struct ReceivedMessage {
@@ -139,6 +147,8 @@ class MockProvider {
   std::string StatsJson() const;
   // One line naming every route, for the CLI's start banner.
   static std::string_view RoutesSummary();
+  // The receipts this mock posts back: settings, counts, SendGrid's key.
+  ReceiptSender& receipts() { return *receipts_; }
 
   // Called by connections (any thread); `random` is a fresh 64-bit draw.
   Reply Handle(const Request& request, std::uint64_t random);
@@ -155,15 +165,21 @@ class MockProvider {
 
   Outcome Draw(std::uint64_t random) const;
   std::chrono::microseconds Delay(MockApi api, std::uint64_t random) const;
-  bool recording() const { return options_.keep_in_memory || record_ != nullptr; }
+  bool recording() const {
+    return options_.keep_in_memory || record_ != nullptr ||
+           receipts_on_.load(std::memory_order_relaxed);
+  }
+  void UpdateReceiptsOn();
   std::uint64_t NextId() { return id_counter_.fetch_add(1, std::memory_order_relaxed) + 1; }
   // Every API handler ends here for a message it read, once the answer is
-  // decided. This is the hook for anything that follows a message (a receipt
-  // or delivery-callback sender would start from here, keyed by m.id).
-  void OnMessage(const ReceivedMessage& m, std::string_view from, std::string_view callback);
+  // decided: it is recorded, and an accepted one may get receipts.
+  void OnMessage(const ReceivedMessage& m, std::string_view from, std::string_view callback,
+                 std::uint64_t random);
 
   Options options_;
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<ReceiptSender> receipts_;
+  std::atomic<bool> receipts_on_{false};
   std::uint16_t port_ = 0;
   std::string last_error_;
   std::string expected_auth_;                           // Twilio basic auth

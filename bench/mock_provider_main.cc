@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
+#include <array>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,32 @@ int main(int argc, char** argv) {
   app.add_option("--viber-auth-token", o.viber_auth_token, "Expected X-Viber-Auth-Token");
   app.add_option("--record", o.record_path, "Append one JSON line per message received");
   app.add_option("--seed", o.seed, "Random seed");
+  std::vector<std::string> receipt_urls;
+  std::string sendgrid_key_file;
+  std::string sendgrid_public_key_file;
+  auto& rs = o.receipts;
+  app.add_option("--receipts", receipt_urls,
+                 "Post signed delivery receipts for accepted messages: api=URL (repeatable; apis: "
+                 "twilio, sendgrid, viber, generic; Twilio prefers each message's StatusCallback)");
+  app.add_option("--receipt-delivered", rs.delivered, "Fraction of accepted messages delivered")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--receipt-failed", rs.failed,
+                 "Fraction that get a failure receipt (the rest of the non-delivered: silent)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--receipt-read", rs.read,
+                 "Of those delivered, the fraction also read (Viber seen, SendGrid open)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--receipt-delay-ms", rs.delay_ms, "Delay from the answer to the receipt")
+      ->check(CLI::Range(0, 3'600'000));
+  app.add_option("--receipt-jitter-ms", rs.jitter_ms, "Extra uniform random receipt delay")
+      ->check(CLI::Range(0, 3'600'000));
+  app.add_option("--generic-webhook-secret", o.generic_webhook_secret,
+                 "HMAC-SHA256 key of the generic API's receipts (X-Signature, hex)");
+  app.add_option("--sendgrid-webhook-key", sendgrid_key_file,
+                 "PEM EC P-256 private key signing SendGrid events (default: a fresh key)");
+  app.add_option("--sendgrid-public-key-file", sendgrid_public_key_file,
+                 "Write the SendGrid events' verification key here (base64 SPKI DER, the "
+                 "gateway's webhook_public_key)");
   bool no_http2 = false;
   app.add_option("--tls-cert", o.tls_cert_file,
                  "PEM certificate chain: the listener speaks HTTPS (with --tls-key)");
@@ -74,6 +102,37 @@ int main(int argc, char** argv) {
     }
     o.latency_ms_by_api[item.substr(0, eq)] = ms;
   }
+  for (const std::string& item : receipt_urls) {
+    static constexpr std::array<std::string_view, 4> kApis = {"twilio", "sendgrid", "viber",
+                                                              "generic"};
+    const auto eq = item.find('=');
+    std::size_t i = 0;
+    while (eq != std::string::npos && i < kApis.size() && kApis[i] != item.substr(0, eq)) ++i;
+    if (eq == std::string::npos || i == kApis.size() || eq + 1 == item.size()) {
+      std::fprintf(stderr,
+                   "omnigate-mock-provider: --receipts wants api=URL with api one of twilio, "
+                   "sendgrid, viber, generic, got '%s'\n",
+                   item.c_str());
+      return 2;
+    }
+    rs.url[i] = item.substr(eq + 1);
+  }
+  if (rs.delivered + rs.failed > 1.0 + 1e-9) {
+    std::fprintf(stderr,
+                 "omnigate-mock-provider: --receipt-delivered + --receipt-failed is more than 1\n");
+    return 2;
+  }
+  if (!sendgrid_key_file.empty()) {
+    std::ifstream in(sendgrid_key_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      std::fprintf(stderr, "omnigate-mock-provider: cannot read --sendgrid-webhook-key '%s'\n",
+                   sendgrid_key_file.c_str());
+      return 2;
+    }
+    o.sendgrid_webhook_private_key = text.str();
+  }
   if (latency_dist == "exp") {
     o.latency_distribution = omnigate::bench::LatencyDistribution::exponential;
   }
@@ -96,6 +155,11 @@ int main(int argc, char** argv) {
                           : " (HTTPS; ALPN http/1.1)");
   std::printf("routes: %s\n", std::string(omnigate::bench::MockProvider::RoutesSummary()).c_str());
   std::fflush(stdout);
+  if (!sendgrid_public_key_file.empty()) {
+    const std::string tmp = sendgrid_public_key_file + ".tmp";
+    std::ofstream(tmp) << mock.receipts().sendgrid_public_key() << "\n";
+    std::rename(tmp.c_str(), sendgrid_public_key_file.c_str());
+  }
   if (!port_file.empty()) {
     const std::string tmp = port_file + ".tmp";
     std::ofstream(tmp) << port << "\n";
