@@ -2,7 +2,7 @@
 """Writes a mixed sample load for `make demo`: one "topic<TAB>key<TAB>json" line per request.
 
 Mix (of --count): 45% OTP SMS (transactional), 15% Viber-first cascades that
-fall back to SMS (bulk), 8% Unicode order updates by SMS, 15% email (text +
+fall back to SMS when Viber's receipt says failed or does not come in 5 s (bulk), 8% Unicode order updates by SMS, 15% email (text +
 html, one-click unsubscribe), 15% web push, 2% invalid requests of several
 kinds. On top of that, what the delivery policy is for: about 2% of requests
 published twice (same id), 0.5% re-published under a new id with the same
@@ -66,7 +66,9 @@ def main():
                 "id": rid, "tenant": "shop-ro", "campaign": "autumn-sale",
                 "to": {"phone": phone, "viber": "vb-%07d" % rng.randrange(10_000_000)},
                 "channels": ["viber", "sms"],
-                "cascade": {"viber": {"wait_for": "sent", "timeout": "10m"}},
+                # Viber first; SMS when Viber's delivery receipt has not
+                # come within 5 s, or a failure receipt came.
+                "cascade": {"viber": {"wait_for": "delivered", "timeout": "5s"}},
                 "content": {"viber": {"text": "Autumn sale: -30% today",
                                       "image_url": "https://cdn.shop.example/sale.png",
                                       "button": {"caption": "Shop now",

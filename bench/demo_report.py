@@ -40,11 +40,19 @@ def main(req_path, ev_path, dlq_path):
     failed = Counter()
     fallbacks = Counter()
     policy = Counter()
+    receipts = {}  # channel -> Counter of receipt statuses
+    fallback_kinds = {}  # channel fallen from -> Counter of why
     with open(ev_path, encoding="utf-8") as f:
         for line in f:
             ev = json.loads(line)
             if ev["status"] == "fallback":
-                fallbacks[ev.get("reason") or "?"] += 1
+                why = (ev.get("reason") or "?").split(":", 1)[0]
+                fallbacks[why] += 1
+                kind = {"cascade_timeout": "by timeout",
+                        "cascade_receipt": "by failure receipt"}.get(why, "by " + why)
+                fallback_kinds.setdefault(ev.get("channel") or "-", Counter())[kind] += 1
+            if "raw_status" in ev:  # a delivery receipt's event
+                receipts.setdefault(ev.get("channel") or "-", Counter())[ev["status"]] += 1
             if ev["status"] in ("duplicate", "suppressed", "deferred"):
                 rule = (ev.get("reason") or "?").split(":", 1)[0]
                 policy["%s (%s)" % (ev["status"], rule)] += 1
@@ -69,6 +77,10 @@ def main(req_path, ev_path, dlq_path):
         print("   failed (channel: reason): %s" % ", ".join("%s %d" % kv for kv in sorted(failed.items())))
     print("   cascade fallbacks : %d%s" % (sum(fallbacks.values()), (" (" + ", ".join(
         "%s %d" % kv for kv in sorted(fallbacks.items())) + ")") if fallbacks else ""))
+    for ch in sorted(receipts):
+        print("   receipts %-8s : %s" % (ch, ", ".join("%s %d" % kv for kv in sorted(receipts[ch].items()))))
+    for ch in sorted(fallback_kinds):
+        print("   fallback from %-3s : %s" % (ch, ", ".join("%s %d" % kv for kv in sorted(fallback_kinds[ch].items()))))
     print("   policy decisions  : %s" % (", ".join("%s %d" % kv for kv in sorted(policy.items()))
                                           or "none"))
     print("   DLQ records       : %d" % dlq)

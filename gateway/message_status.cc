@@ -195,7 +195,7 @@ std::optional<CascadeState> DecodeCascadeState(std::string_view value) {
     if (bar == std::string_view::npos) break;
     value.remove_prefix(bar + 1);
   }
-  if (n < 4 || f[0].size() != 1 || std::string_view("wdfx").find(f[0][0]) == std::string_view::npos) {
+  if (n < 4 || f[0].size() != 1 || std::string_view("wdfxq").find(f[0][0]) == std::string_view::npos) {
     return std::nullopt;
   }
   CascadeState c;

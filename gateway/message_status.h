@@ -66,7 +66,10 @@ std::optional<SentRef> DecodeSentRef(std::string_view value);
 std::string CascadeKey(std::string_view tenant, std::string_view id);
 std::string TimerKey(std::string_view tenant, std::string_view id);
 struct CascadeState {
-  char state = 'w';  // 'w' waiting, 'd' done (wait_for reached), 'f' failed by a receipt, 'x' moved on
+  // 'w' waiting, 'd' done (wait_for reached), 'f' failed by a receipt, 'x' moved
+  // on, 'q' moved on but the next channel's quiet hours hold it (its timer
+  // brings it back here)
+  char state = 'w';
   std::size_t pos = 0;
   Channel channel = Channel::sms;
   WaitFor wait_for = WaitFor::delivered;

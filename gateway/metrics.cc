@@ -85,6 +85,9 @@ std::string GatewayMetrics::RenderPrometheus() const {
   counter("omnigate_requests_final_total", "", "status=\"expired\"", expired.Get(), false);
   counter("omnigate_requests_final_total", "", "status=\"duplicate\"", duplicates.Get(), false);
   counter("omnigate_requests_final_total", "", "status=\"suppressed\"", suppressed.Get(), false);
+  counter("omnigate_requests_final_total", "", "status=\"delivered\"", final_delivered.Get(),
+          false);
+  counter("omnigate_requests_final_total", "", "status=\"read\"", final_read.Get(), false);
   for (Channel c : kAllChannels) {
     counter("omnigate_sent_total", "Requests sent, by channel.",
             fmt::format("channel=\"{}\"", ToString(c)),

@@ -136,6 +136,9 @@ struct GatewayMetrics {
   Counter schedule_too_far;   // send_at beyond pipeline.max_schedule_ahead (rejected)
   Counter duplicates;         // final duplicate events
   Counter suppressed;         // final suppressed events
+  // Final events a receipt emitted: the receipt a cascade step waited for.
+  Counter final_delivered;
+  Counter final_read;
   Counter deferred;           // requests written to a durable timer (send_at, quiet hours, caps)
   Counter timers_fired;       // durable timers claimed and fired
   Counter state_unavailable;  // policy checks the state store could not answer (retried)

@@ -198,6 +198,11 @@ class ReceiptApi {
     if (!ref) return ReceiptOutcome::unknown;
 
     const bool final = DecideCascade(*ref, receipt);
+    if (final) {
+      (receipt.status == ReceiptStatus::read ? o_.metrics->final_read
+                                             : o_.metrics->final_delivered)
+          .Inc();
+    }
 
     Event e;
     e.id = ref->id;

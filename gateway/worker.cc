@@ -1110,8 +1110,9 @@ void Worker::WriteCascade(RequestContext* ctx) {
 }
 
 // A cascade step's timer fired: the step timed out, or a failure receipt
-// made it due. The cascade record says which, and moving it off its state
-// decides, once, whether this instance moves to the next channel.
+// made it due, or the next step's quiet hours ended. The cascade record says
+// which, and moving it off its state decides, once, whether this instance
+// moves to the next channel.
 void Worker::CascadeTimerFired(RequestContext* ctx) {
   auto ops = std::make_shared<std::vector<state::Op>>(
       1, state::Op{.type = state::Op::Type::get,
@@ -1126,47 +1127,112 @@ void Worker::CascadeTimerFired(RequestContext* ctx) {
     }
     const auto state = (*ops)[0].found ? DecodeCascadeState((*ops)[0].result) : std::nullopt;
     if (!state || state->pos != static_cast<std::size_t>(ctx->cascade_pos) ||
-        (state->state != 'w' && state->state != 'f')) {
+        (state->state != 'w' && state->state != 'f' && state->state != 'q')) {
       // Done (the wanted receipt came), or already moved on: nothing to do
       // but forget the timer.
       Release(ctx, true);
       return;
     }
-    const std::string reason =
-        state->state == 'w'
-            ? fmt::format("cascade_timeout: no {} within {}", ToString(state->wait_for),
-                          FormatDuration(ctx->request.cascade[static_cast<std::size_t>(
-                                                                  state->channel)]
-                                             ->timeout))
-            : fmt::format("cascade_receipt: {}", state->detail);
-    CascadeState next = *state;
-    next.state = 'x';
-    next.detail.clear();
-    auto move = std::make_shared<std::vector<state::Op>>(
-        1, state::Op{.type = state::Op::Type::compare_and_set,
-                     .family = state::Family::status,
-                     .key = (*ops)[0].key,
-                     .value = EncodeCascadeState(next),
-                     .ttl = std::max(config_->state.status_retention, kCascadeSlack),
-                     .expected = (*ops)[0].result});
-    store_->Execute(*move, [this, ctx, move, reason, timed_out = state->state == 'w'](
-                               state::StoreStatus moved) {
+    // The later steps are checked again now that they come: an opt-out
+    // recorded since the first step holds for them.
+    const auto& req = ctx->request;
+    ctx->policy.PrepareChannels(req, config_->policy.For(req.tenant), ctx->origin,
+                                state->pos + 1);
+    batched_store_->Execute(ctx->policy.ops(), [this, ctx, ops, step = *state](
+                                                   state::StoreStatus checked) {
       if (stopped_) return;
-      if (moved != state::StoreStatus::ok) {
+      if (checked != state::StoreStatus::ok) {
         metrics_.state_unavailable.Inc();
-        Park(ctx, milliseconds(500));
+        Park(ctx, milliseconds(500));  // the record is unchanged: it starts over
         return;
       }
-      if (!(*move)[0].found) {
-        // A receipt got there first: look again.
-        CascadeTimerFired(ctx);
-        return;
-      }
-      // (A failure receipt's step is counted where the receipt came in.)
-      if (timed_out) metrics_.cascade_timeouts.Inc();
-      ctx->cascade_pos = -1;
-      ChannelFailed(ctx, reason);
+      NextCascadeStep(ctx, step, (*ops)[0].key, (*ops)[0].result);
     });
+  });
+}
+
+void Worker::NextCascadeStep(RequestContext* ctx, const CascadeState& step,
+                             const std::string& key, const std::string& expected) {
+  const auto& req = ctx->request;
+  const auto& tp = config_->policy.For(req.tenant);
+  const auto now = SystemClock::Instance().Now();
+  const policy::Decision d = ctx->policy.Decide(now);
+  auto& row = metrics_.policy.For(req.tenant);
+  std::size_t next = step.pos + 1;
+  std::string skips;  // why each later channel is skipped, when none is left
+  for (std::size_t i = next; i < req.channels.size(); ++i) {
+    const auto c = static_cast<std::size_t>(req.channels[i]);
+    ctx->skipped[c] = d.skipped[c];
+    if (d.skipped[c].empty()) continue;
+    row[static_cast<std::size_t>(d.skipped_outcome[c])].Inc();
+    if (!skips.empty()) skips += "; ";
+    skips += d.skipped[c];
+  }
+  while (next < req.channels.size() &&
+         !ctx->skipped[static_cast<std::size_t>(req.channels[next])].empty()) {
+    ++next;
+  }
+  const bool none_left = next == req.channels.size();
+  std::optional<policy::QuietHold> hold;
+  if (!none_left) hold = policy::QuietHoursHold(req, tp, req.channels[next], zones_, now);
+  std::string reason =
+      step.state == 'w'
+          ? fmt::format("cascade_timeout: no {} within {}", ToString(step.wait_for),
+                        FormatDuration(req.cascade[static_cast<std::size_t>(step.channel)]->timeout))
+          : fmt::format("cascade_receipt: {}", step.detail);
+  CascadeState moved = step;
+  moved.state = hold ? 'q' : 'x';  // 'q': held by the next channel's quiet hours
+  moved.detail.clear();
+  auto move = std::make_shared<std::vector<state::Op>>(
+      1, state::Op{.type = state::Op::Type::compare_and_set,
+                   .family = state::Family::status,
+                   .key = key,
+                   .value = EncodeCascadeState(moved),
+                   .ttl = std::max(config_->state.status_retention, kCascadeSlack),
+                   .expected = expected});
+  store_->Execute(*move, [this, ctx, move, step, next, none_left, hold = std::move(hold),
+                          reason = std::move(reason),
+                          skips = std::move(skips)](state::StoreStatus moved_status) mutable {
+    if (stopped_) return;
+    if (moved_status != state::StoreStatus::ok) {
+      metrics_.state_unavailable.Inc();
+      Park(ctx, milliseconds(500));
+      return;
+    }
+    if (!(*move)[0].found) {
+      // A receipt got there first: look again.
+      CascadeTimerFired(ctx);
+      return;
+    }
+    // (A failure receipt's step is counted where the receipt came in.)
+    if (step.state == 'w') metrics_.cascade_timeouts.Inc();
+    if (none_left) {
+      ctx->cascade_pos = -1;
+      metrics_.suppressed.Inc();
+      Finish(ctx, EventStatus::suppressed, {}, {},
+             step.state == 'q' ? skips : reason + "; " + skips, 0);
+      return;
+    }
+    // A step that was held by quiet hours said its fallback then.
+    if (step.state != 'q') {
+      metrics_.fallbacks.Inc();
+      Emit(ctx, EventStatus::fallback, false, {}, {}, reason);
+    }
+    if (hold) {
+      // The timer comes back to this step, whose record now says "held".
+      ctx->channel_pos = next;  // the deferral is the next channel's
+      metrics_.policy.For(ctx->request.tenant)[static_cast<std::size_t>(
+                                                  policy::Outcome::deferred_quiet_hours)]
+          .Inc();
+      Defer(ctx, hold->until, EventStatus::deferred, hold->reason);
+      return;
+    }
+    ctx->cascade_pos = -1;
+    ctx->channel_pos = step.pos + 1;
+    ctx->route_pos = 0;
+    ctx->attempt = 0;
+    SkipDisallowedChannels(ctx);  // a fallback event for each channel skipped
+    TrySend(ctx);
   });
 }
 

@@ -44,6 +44,8 @@ class TurnBatcher;
 
 namespace omnigate::gateway {
 
+struct CascadeState;
+
 // One consumed record on its way to a worker.
 struct Incoming {
   queue::KafkaMessage message;
@@ -151,6 +153,11 @@ class Worker {
   const CascadeStep* WaitingStep(const RequestContext* ctx,
                                  std::string_view provider_message_id) const;
   void CascadeTimerFired(RequestContext* ctx);
+  // The step's record (`step`, stored as `expected` under `key`) is off to
+  // the next channel: the later channels' opt-outs are checked (the
+  // policy's ops, executed), then quiet hours may hold the next one.
+  void NextCascadeStep(RequestContext* ctx, const CascadeState& step, const std::string& key,
+                       const std::string& expected);
   // Moves past channels the policy skipped, emitting a fallback event for
   // each; false when none is left.
   bool SkipDisallowedChannels(RequestContext* ctx);

@@ -362,24 +362,9 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
                     .key = std::move(key), .value = req.id, .ttl = tp.content_window});
     slots_.push_back({Check::content, first, false});
   }
-  // 3. Opt-outs, and opt-ins where the lane requires them: the channel's own
-  // record and the all-channels one.
-  const bool bulk = req.lane == gateway::Lane::bulk;
-  const bool needs_consent = bulk ? tp.bulk_requires_opt_in : tp.transactional_requires_opt_in;
-  for (const Channel c : req.channels) {
-    const std::string address = AddressOf(req, c);
-    for (const bool all : {false, true}) {
-      const auto scope = all ? std::nullopt : std::optional<Channel>(c);
-      ops_.push_back({.type = Op::Type::get, .family = Family::suppression,
-                      .key = AddressKey(req.tenant, address, scope)});
-      slots_.push_back({Check::suppression, c, all});
-      if (needs_consent) {
-        ops_.push_back({.type = Op::Type::get, .family = Family::consent,
-                        .key = AddressKey(req.tenant, address, scope)});
-        slots_.push_back({Check::consent, c, all});
-      }
-    }
-  }
+  // 3. Opt-outs, and opt-ins where the lane requires them.
+  from_ = 0;
+  AddChannelChecks();
   // 4. The send times each applicable cap counts.
   for (std::size_t i = 0; i < tp.frequency_caps.size(); ++i) {
     const auto& cap = tp.frequency_caps[i];
@@ -395,6 +380,41 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
       ops_.push_back({.type = Op::Type::get, .family = Family::counter,
                       .key = CapKey(req.tenant, CapRecipient(req, req.channels[0]), cap)});
       slots_.push_back({Check::cap, req.channels[0], true, i});
+    }
+  }
+}
+
+void RequestPolicy::PrepareChannels(const SendRequest& req, const TenantPolicy& tp,
+                                    std::string_view origin, std::size_t from) {
+  req_ = &req;
+  tp_ = &tp;
+  origin_.assign(origin);
+  ops_.clear();
+  slots_.clear();
+  from_ = from;
+  AddChannelChecks();
+}
+
+// The channel's own record and the all-channels one, for each channel from
+// from_ on.
+void RequestPolicy::AddChannelChecks() {
+  const auto& req = *req_;
+  const auto& tp = *tp_;
+  const bool bulk = req.lane == gateway::Lane::bulk;
+  const bool needs_consent = bulk ? tp.bulk_requires_opt_in : tp.transactional_requires_opt_in;
+  for (std::size_t i = from_; i < req.channels.size(); ++i) {
+    const Channel c = req.channels[i];
+    const std::string address = AddressOf(req, c);
+    for (const bool all : {false, true}) {
+      const auto scope = all ? std::nullopt : std::optional<Channel>(c);
+      ops_.push_back({.type = Op::Type::get, .family = Family::suppression,
+                      .key = AddressKey(req.tenant, address, scope)});
+      slots_.push_back({Check::suppression, c, all});
+      if (needs_consent) {
+        ops_.push_back({.type = Op::Type::get, .family = Family::consent,
+                        .key = AddressKey(req.tenant, address, scope)});
+        slots_.push_back({Check::consent, c, all});
+      }
     }
   }
 }
@@ -478,8 +498,9 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
     }
   }
   if (consent_checked) {
-    for (const Channel c : req.channels) {
-      const auto ci = static_cast<std::size_t>(c);
+    for (std::size_t i = from_; i < req.channels.size(); ++i) {
+      const auto ci = static_cast<std::size_t>(req.channels[i]);
+      const Channel c = req.channels[i];
       if (!has_consent[ci] && d.skipped[ci].empty()) {
         d.skipped[ci] = fmt::format("no_consent: no recorded opt-in for {}", ToString(c));
         d.skipped_outcome[ci] = Outcome::skipped_no_consent;

@@ -108,6 +108,12 @@ class RequestPolicy {
  public:
   void Prepare(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
                system_clock::time_point now);
+  // Only the opt-out and opt-in lookups, of the channels from position
+  // `from` on: a cascade's later step checks them again when it comes
+  // (an opt-out recorded since the first step applies). Decide() then
+  // fills in `skipped` for those channels; its verdict says nothing.
+  void PrepareChannels(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
+                       std::size_t from);
   std::span<state::Op> ops() { return ops_; }
   // Adds a write of the caller's to the prepared batch (the status store's
   // records of a send go with its send record).
@@ -136,8 +142,10 @@ class RequestPolicy {
   // that owns it.
   std::vector<std::pair<std::string, const gateway::FrequencyCap*>> CountedCaps(
       Channel channel) const;
+  void AddChannelChecks();
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
+  std::size_t from_ = 0;  // the first channel position with opt-out checks
   std::string origin_;
   std::vector<state::Op> ops_;
   std::vector<Slot> slots_;

@@ -833,5 +833,86 @@ TEST(Pipeline, ACascadeStepWithoutItsReceiptFallsBackAfterTheTimeout) {
   }
 }
 
+constexpr std::string_view kCascadeToSuppress =
+    R"({"id":"casc-2","to":{"viber":"+40700000001","phone":"+40700000001"},)"
+    R"("channels":["viber","sms"],"cascade":{"viber":{"wait_for":"delivered","timeout":"1s"}},)"
+    R"("content":{"viber":{"text":"Your parcel"},"sms":{"text":"Your parcel"}}})";
+
+// The later step is checked again when it comes: an SMS opt-out recorded
+// while Viber waits for its receipt ends the cascade `suppressed` instead
+// of sending the SMS.
+TEST(Pipeline, ACascadeStepChecksOptOutsAgainWhenItComes) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  c.providers = {Viber("viber-a", mock->port()), Twilio("sms-a", mock->port())};
+  PipelineHarness h(c);
+  h.Publish("omnigate.requests", "k", std::string(kCascadeToSuppress));
+  ASSERT_TRUE(WaitFor([&] { return mock->Received().size() == 1; }, 30s));
+  state::BlockingStore store(*h.pipeline().shared_store());
+  std::vector<state::Op> opt_out(
+      1, state::Op{.type = state::Op::Type::put,
+                   .family = state::Family::suppression,
+                   .key = policy::AddressKey("default", "+40700000001", Channel::sms),
+                   .value = policy::EncodeAddressRecord({.reason = "STOP", .source = "test"})});
+  ASSERT_EQ(store.Run(opt_out), state::StoreStatus::ok);
+  const auto events = h.WaitForFinals(1, 60s);
+  EXPECT_EQ(PipelineHarness::Statuses(events, "casc-2"),
+            (std::vector<std::string>{"accepted", "sent", "suppressed"}));
+  const Ev f = PipelineHarness::Final(events, "casc-2");
+  EXPECT_EQ(f.reason.rfind("cascade_timeout: no delivered within 1s; suppression: sms opted out", 0),
+            0u)
+      << f.reason;
+  EXPECT_EQ(mock->Received().size(), 1u) << "the SMS went out to an opted-out number";
+  EXPECT_EQ(h.metrics().cascade_timeouts.Get(), 1u);
+}
+
+// Quiet hours on SMS alone hold the cascade's SMS step (Viber goes at
+// once): the fallback is said once, the step is deferred to the window's
+// end in a timer, and a timer that fires while the window still holds
+// defers it again without a second fallback.
+TEST(Pipeline, QuietHoursHoldACascadesNextStepOnce) {
+  auto mock = StartMock({.keep_in_memory = true});
+  Config c;
+  c.providers = {Viber("viber-a", mock->port()), Twilio("sms-a", mock->port())};
+  const auto now = std::chrono::system_clock::now();
+  const auto minute = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count() % 1440);
+  c.policy.defaults.quiet_hours = {QuietHoursRule{
+      (minute + 1440 - 60) % 1440, (minute + 60) % 1440, LaneScope::bulk, {Channel::sms}}};
+  PipelineHarness h(c);
+  std::string request(kCascadeToSuppress);
+  request.replace(request.find("casc-2"), 6, "casc-3");
+  h.Publish("omnigate.requests.bulk", "k", request);
+  auto statuses = [&] {
+    return PipelineHarness::Statuses(h.WaitForFinals(0, 1s), "casc-3");
+  };
+  ASSERT_TRUE(WaitFor([&] { return statuses().size() == 4; }, 30s)) << statuses().size();
+  EXPECT_EQ(statuses(), (std::vector<std::string>{"accepted", "sent", "fallback", "deferred"}));
+  EXPECT_TRUE(WaitFor([&] { return h.metrics().in_flight.Get() == 0; }, 30s));
+  state::BlockingStore store(*h.pipeline().shared_store());
+  std::vector<state::Op> ops = {
+      {.type = state::Op::Type::get, .family = state::Family::status,
+       .key = CascadeKey("default", "casc-3")},
+      {.type = state::Op::Type::get, .family = state::Family::timer,
+       .key = TimerKey("default", "casc-3")}};
+  ASSERT_EQ(store.Run(ops), state::StoreStatus::ok);
+  ASSERT_TRUE(ops[0].found && ops[1].found);
+  EXPECT_EQ(ops[0].result.rfind("q|0|viber|delivered", 0), 0u) << ops[0].result;
+  // The window is still on when the timer is made due now: held again.
+  std::vector<state::Op> due(
+      1, state::Op{.type = state::Op::Type::timer_set,
+                   .family = state::Family::timer,
+                   .key = TimerKey("default", "casc-3"),
+                   .value = ops[1].result,
+                   .due_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count()});
+  ASSERT_EQ(store.Run(due), state::StoreStatus::ok);
+  ASSERT_TRUE(WaitFor([&] { return statuses().size() == 5; }, 30s));
+  EXPECT_EQ(statuses(),
+            (std::vector<std::string>{"accepted", "sent", "fallback", "deferred", "deferred"}));
+  EXPECT_EQ(mock->Received().size(), 1u);
+}
+
 }  // namespace
 }  // namespace omnigate::gateway
