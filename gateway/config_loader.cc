@@ -447,6 +447,132 @@ void IntList(Walker& w, const YAML::Node& n, const std::string& path, std::vecto
   }
 }
 
+// `receipts:` of a generic provider: where its webhook's fields are, what its
+// status words mean, how it signs.
+void ParseGenericReceipts(Walker& w, const YAML::Node& n, const std::string& path,
+                          providers::GenericReceiptMapping& m) {
+  using Mapping = providers::GenericReceiptMapping;
+  std::string format = "json";
+  w.Str(n["format"], path + ".format", format);
+  if (format == "json") {
+    m.format = Mapping::Format::json;
+  } else if (format == "form") {
+    m.format = Mapping::Format::form;
+  } else {
+    w.Error(path + ".format", "unknown format '" + format + "'; accepted: json, form");
+  }
+  struct Field {
+    const char* key;
+    std::string* out;
+    bool required;
+  };
+  for (const Field& f :
+       {Field{"message_id", &m.message_id, true}, Field{"status", &m.status, true},
+        Field{"error_code", &m.error_code, false}, Field{"event_id", &m.event_id, false}}) {
+    const std::string key_path = path + "." + f.key;
+    std::string* out = f.out;
+    const std::size_t errors_before = w.error_count();
+    w.Str(n[f.key], key_path, *out);
+    if (out->empty()) {
+      if (f.required && w.error_count() == errors_before) {
+        w.Error(key_path, "required: where the receipt's " + std::string(f.key) +
+                              " is (a JSON pointer, or a field name for format form)");
+      }
+      continue;
+    }
+    // Each format's way of naming a field, so that a form field name under
+    // format json (or a pointer under form) is found here, not as a 400 on
+    // every receipt.
+    if (m.format == Mapping::Format::json && out->front() != '/') {
+      w.Error(key_path, "'" + *out + "' is not a JSON pointer (RFC 6901: /" + *out +
+                            "); or, for a form body, set format: form");
+    } else if (m.format == Mapping::Format::form && out->front() == '/') {
+      w.Error(key_path, "'" + *out + "' is a JSON pointer; format form names a field, e.g. " +
+                            out->substr(1));
+    }
+  }
+
+  std::vector<std::string> ours;
+  for (const auto status : providers::kReceiptStatuses) ours.emplace_back(ToString(status));
+  const YAML::Node& statuses = n["statuses"];
+  if (!statuses || statuses.IsNull() || (statuses.IsMap() && statuses.size() == 0)) {
+    w.Error(path + ".statuses",
+            "required: the provider's status words and ours, e.g. "
+            "{DELIVRD: delivered, UNDELIV: undelivered}; ours: " +
+                Join(ours));
+  } else if (!statuses.IsMap()) {
+    w.Error(path + ".statuses", "expected a mapping of the provider's status words to ours");
+  } else {
+    for (const auto& kv : statuses) {
+      const std::string word = kv.first.as<std::string>("");
+      const std::string word_path = path + ".statuses." + word;
+      std::string value;
+      const std::size_t errors_before = w.error_count();
+      w.Str(kv.second, word_path, value);
+      if (w.error_count() != errors_before) continue;
+      const auto status = providers::ReceiptStatusFromString(value);
+      if (!status) {
+        w.Error(word_path, "'" + value + "' is not a status; one of " + Join(ours));
+        continue;
+      }
+      if (std::any_of(m.statuses.begin(), m.statuses.end(),
+                      [&](const auto& entry) { return entry.first == word; })) {
+        w.Error(word_path, "given twice");
+        continue;
+      }
+      m.statuses.emplace_back(word, *status);
+    }
+  }
+
+  w.Bool(n["allow_unsigned"], path + ".allow_unsigned", m.allow_unsigned);
+  const std::string sig_path = path + ".signature";
+  if (w.Map(n["signature"], sig_path,
+            {"header", "algorithm", "encoding", "secret", "secret_file"})) {
+    const YAML::Node& sig = n["signature"];
+    w.Str(sig["header"], sig_path + ".header", m.signature_header);
+    if (m.signature_header.empty()) {
+      w.Error(sig_path + ".header", "required: the header that carries the signature");
+    }
+    std::string algorithm = "hmac-sha256";
+    w.Str(sig["algorithm"], sig_path + ".algorithm", algorithm);
+    if (algorithm == "hmac-sha256") {
+      m.algorithm = Mapping::Algorithm::hmac_sha256;
+    } else if (algorithm == "hmac-sha1") {
+      m.algorithm = Mapping::Algorithm::hmac_sha1;
+    } else {
+      w.Error(sig_path + ".algorithm",
+              "unknown algorithm '" + algorithm + "'; accepted: hmac-sha256, hmac-sha1");
+    }
+    std::string encoding = "hex";
+    w.Str(sig["encoding"], sig_path + ".encoding", encoding);
+    if (encoding == "hex") {
+      m.encoding = Mapping::Encoding::hex;
+    } else if (encoding == "base64") {
+      m.encoding = Mapping::Encoding::base64;
+    } else {
+      w.Error(sig_path + ".encoding", "unknown encoding '" + encoding + "'; accepted: hex, base64");
+    }
+    Secret(w, sig, sig_path, "secret", m.secret);
+    if (!sig["secret"] && !sig["secret_file"]) {
+      w.Error(sig_path + ".secret", "required (or secret_file): the key of the HMAC");
+    }
+    if (m.allow_unsigned) {
+      w.Error(path + ".allow_unsigned",
+              "set signature or allow_unsigned: true, not both (a receipt without the header "
+              "would pass unchecked)");
+    }
+  } else if (!m.allow_unsigned) {
+    w.Error(sig_path,
+            "required: how the provider signs its receipts (header, algorithm, "
+            "encoding, secret). Hint: allow_unsigned: true takes them unchecked");
+  } else {
+    w.Warn(path + ".allow_unsigned",
+           "receipts are taken without a signature: anyone who can reach /v1/receipts/ can mark "
+           "this provider's messages delivered or failed and add suppressions. Hint: configure "
+           "receipts.signature if the provider signs, or let only its addresses reach the route");
+  }
+}
+
 void ParseGenericHttp(Walker& w, const YAML::Node& n, const std::string& path,
                       GenericHttpConfig& c) {
   w.Str(n["method"], path + ".method", c.method);
@@ -489,6 +615,11 @@ void ParseGenericHttp(Walker& w, const YAML::Node& n, const std::string& path,
     if (m.size() > 1) w.Error(path + ".message_id", "set one of header, json_pointer, regex");
   }
   w.Str(n["invalid_address_regex"], path + ".invalid_address_regex", c.invalid_address_regex);
+  if (w.Map(n["receipts"], path + ".receipts",
+            {"format", "message_id", "status", "error_code", "event_id", "statuses", "signature",
+             "allow_unsigned"})) {
+    ParseGenericReceipts(w, n["receipts"], path + ".receipts", c.receipts.emplace());
+  }
   // Templates and regexes are compiled here too, so that check-config finds
   // their errors, not the first send.
   if (auto compiled = providers::CompiledGenericHttp::Compile(c); !compiled) {
@@ -578,7 +709,8 @@ const std::vector<ProviderType>& ProviderTypes() {
         "endpoint_origin_override"}},
       {"http",
        std::nullopt,
-       {"method", "url", "headers", "body", "success", "message_id", "invalid_address_regex"}},
+       {"method", "url", "headers", "body", "success", "message_id", "invalid_address_regex",
+        "receipts"}},
   };
   return kTypes;
 }

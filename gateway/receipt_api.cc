@@ -11,6 +11,7 @@
 #include "gateway/event.h"
 #include "gateway/message_status.h"
 #include "gateway/policy/policy.h"
+#include "providers/generic/generic_receipt.h"
 #include "providers/log_throttle.h"
 #include "providers/receipt.h"
 #include "providers/sendgrid/sendgrid_receipt.h"
@@ -168,8 +169,17 @@ class ReceiptApi {
       return providers::ParseViberCallback(r.body, Header(r, providers::kViberSignatureHeader),
                                            v->auth_token);
     }
+    if (const auto* g = std::get_if<GenericHttpConfig>(&pc.settings); g && g->receipts) {
+      const auto& mapping = *g->receipts;
+      return providers::ParseGenericReceipt(mapping, r.body,
+                                            mapping.signature_header.empty()
+                                                ? std::string_view()
+                                                : Header(r, mapping.signature_header));
+    }
     return MakeUnexpected(providers::ReceiptError{
-        404, "provider '" + pc.name + "' takes no receipts here (twilio, sendgrid and viber do)"});
+        404, "provider '" + pc.name +
+                 "' takes no receipts here (twilio, sendgrid, viber, and http providers with "
+                 "a receipts mapping in their config do)"});
   }
 
   // nullopt: the store did not answer (the provider sends it again).

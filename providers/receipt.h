@@ -2,12 +2,14 @@
 // Delivery receipts as every provider's parser returns them: one normalised
 // shape, whatever the provider's webhook looked like. The parsers and
 // signature checks live next to each adapter (twilio/twilio_receipt.h,
-// sendgrid/sendgrid_receipt.h, viber/viber_receipt.h); they are pure
+// sendgrid/sendgrid_receipt.h, viber/viber_receipt.h, and
+// generic/generic_receipt.h for the formats described in config); they are pure
 // functions of the request's bytes and header values, so the HTTP route, the
 // mock provider and the tests call them the same way. Header values are passed
 // in already looked up (case-insensitively, by the caller), empty when absent.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +52,21 @@ constexpr std::string_view ToString(ReceiptStatus s) {
       return "complained";
   }
   return "unknown";
+}
+
+// Every status, for parsing our own words (config) and listing them in errors.
+inline constexpr ReceiptStatus kReceiptStatuses[] = {
+    ReceiptStatus::sent,        ReceiptStatus::delivered,    ReceiptStatus::read,
+    ReceiptStatus::undelivered, ReceiptStatus::failed,       ReceiptStatus::opened,
+    ReceiptStatus::clicked,     ReceiptStatus::unsubscribed, ReceiptStatus::complained,
+};
+
+// The inverse of ToString; nullopt for anything else (case matters).
+constexpr std::optional<ReceiptStatus> ReceiptStatusFromString(std::string_view s) {
+  for (const ReceiptStatus status : kReceiptStatuses) {
+    if (ToString(status) == s) return status;
+  }
+  return std::nullopt;
 }
 
 // Values of Receipt::suppress_reason.

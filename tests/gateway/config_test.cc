@@ -522,6 +522,180 @@ TEST(Config, GenericHttpProviderErrorsNameTheirKey) {
               HasSubstr("providers[0].success.status[1]: must be between 100 and 599"));
 }
 
+// A generic provider's receipts mapping, as an aggregator (and the mock
+// provider) would need it.
+constexpr const char* kGenericWithReceipts = R"(
+providers:
+  - name: sms-main
+    type: twilio
+    account_sid: AC123
+    auth_token: secret
+    from: "+15005550006"
+  - name: aggregator
+    type: http
+    channel: sms
+    url: "https://agg.example/send"
+    receipts:
+      message_id: /message_id
+      status: /status
+      error_code: /err
+      event_id: /event_id
+      statuses: {DELIVRD: delivered, UNDELIV: undelivered, REJECTD: failed, "0": read, STOP: unsubscribed}
+      signature:
+        header: X-Signature
+        algorithm: hmac-sha256
+        encoding: hex
+        secret: ${OMNIGATE_TEST_AGG_SECRET}
+)";
+
+// `yaml` with the receipts block of kGenericWithReceipts replaced by `receipts`
+// (indented under the provider).
+std::string GenericReceipts(const std::string& receipts) {
+  const std::string base(kGenericWithReceipts);
+  return base.substr(0, base.find("    receipts:\n")) + receipts;
+}
+
+TEST(Config, GenericReceiptMappingIsParsed) {
+  ::setenv("OMNIGATE_TEST_AGG_SECRET", "s3cret", 1);
+  auto c = ParseConfig(kGenericWithReceipts);
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_TRUE(c->warnings.empty());
+  const auto& g = std::get<GenericHttpConfig>(c->providers[1].settings);
+  ASSERT_TRUE(g.receipts.has_value());
+  const auto& m = *g.receipts;
+  using Mapping = providers::GenericReceiptMapping;
+  EXPECT_EQ(m.format, Mapping::Format::json);
+  EXPECT_EQ(m.message_id, "/message_id");
+  EXPECT_EQ(m.status, "/status");
+  EXPECT_EQ(m.error_code, "/err");
+  EXPECT_EQ(m.event_id, "/event_id");
+  using providers::ReceiptStatus;
+  const std::vector<std::pair<std::string, ReceiptStatus>> statuses = {
+      {"DELIVRD", ReceiptStatus::delivered},
+      {"UNDELIV", ReceiptStatus::undelivered},
+      {"REJECTD", ReceiptStatus::failed},
+      {"0", ReceiptStatus::read},
+      {"STOP", ReceiptStatus::unsubscribed}};
+  EXPECT_EQ(m.statuses, statuses);
+  EXPECT_EQ(m.signature_header, "X-Signature");
+  EXPECT_EQ(m.algorithm, Mapping::Algorithm::hmac_sha256);
+  EXPECT_EQ(m.encoding, Mapping::Encoding::hex);
+  EXPECT_EQ(m.secret, "s3cret");
+  EXPECT_FALSE(m.allow_unsigned);
+  // A generic provider without the key takes no receipts.
+  EXPECT_FALSE(std::get<GenericHttpConfig>(ParseConfig("providers:\n  - {name: g, type: http, "
+                                                       "channel: sms, url: 'https://a/'}\n")
+                                               ->providers[0]
+                                               .settings)
+                   .receipts.has_value());
+
+  const std::string secret_file = ::testing::TempDir() + "/agg_webhook_secret";
+  std::ofstream(secret_file) << "from-a-file\n";
+  c = ParseConfig(GenericReceipts(R"(    receipts:
+      format: form
+      message_id: MsgId
+      status: Stat
+      statuses: {ok: delivered}
+      signature: {header: X-Sig, algorithm: hmac-sha1, encoding: base64, secret_file: ')" +
+                                  secret_file + "'}\n"));
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  const auto& f = *std::get<GenericHttpConfig>(c->providers[1].settings).receipts;
+  EXPECT_EQ(f.format, Mapping::Format::form);
+  EXPECT_EQ(f.message_id, "MsgId");
+  EXPECT_EQ(f.algorithm, Mapping::Algorithm::hmac_sha1);
+  EXPECT_EQ(f.encoding, Mapping::Encoding::base64);
+  EXPECT_EQ(f.secret, "from-a-file");
+
+  // Unsigned is allowed when asked for, and check-config says what it costs.
+  c = ParseConfig(GenericReceipts(R"(    receipts:
+      message_id: /id
+      status: /status
+      statuses: {DELIVRD: delivered}
+      allow_unsigned: true
+)"));
+  ASSERT_TRUE(c) << c.error()[0].ToString();
+  EXPECT_TRUE(std::get<GenericHttpConfig>(c->providers[1].settings).receipts->allow_unsigned);
+  ASSERT_THAT(c->warnings, SizeIs(1));
+  EXPECT_THAT(c->warnings[0].ToString(),
+              HasSubstr("providers[1].receipts.allow_unsigned: receipts are taken without a "
+                        "signature"));
+}
+
+TEST(Config, GenericReceiptMappingErrorsNameTheirKey) {
+  ::setenv("OMNIGATE_TEST_AGG_SECRET", "s3cret", 1);
+  const std::string head = R"(    receipts:
+      message_id: /id
+      status: /status
+)";
+  const std::string signature = "      signature: {header: X-Signature, secret: k}\n";
+  EXPECT_THAT(
+      OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: deliverd}\n" + signature)),
+      HasSubstr("providers[1].receipts.statuses.DELIVRD: 'deliverd' is not a status; one "
+                "of sent, delivered, read, undelivered, failed, opened, clicked, "
+                "unsubscribed, complained"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        "      signature: {header: X-Signature, secret: k, "
+                                        "algorithm: hmac-md5}\n")),
+              HasSubstr("providers[1].receipts.signature.algorithm: unknown algorithm 'hmac-md5'; "
+                        "accepted: hmac-sha256, hmac-sha1"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        "      signature: {header: X-Signature, secret: k, "
+                                        "encoding: base32}\n")),
+              HasSubstr("providers[1].receipts.signature.encoding: unknown encoding 'base32'"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n")),
+              HasSubstr("providers[1].receipts.signature: required: how the provider signs"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        signature + "      allow_unsigned: true\n")),
+              HasSubstr("providers[1].receipts.allow_unsigned: set signature or allow_unsigned: "
+                        "true, not both"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        signature + "      event_idd: /event_id\n")),
+              HasSubstr("providers[1].receipts.event_idd: unknown key 'event_idd'; did you mean "
+                        "'event_id'?"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        "      signature: {header: X-Signature, secret: k, "
+                                        "key: k}\n")),
+              HasSubstr("providers[1].receipts.signature.key: unknown key 'key'"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        "      signature: {secret: k}\n")),
+              HasSubstr("providers[1].receipts.signature.header: required"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        "      signature: {header: X-Signature}\n")),
+              HasSubstr("providers[1].receipts.signature.secret: required (or secret_file)"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {DELIVRD: delivered}\n" +
+                                        "      signature: {header: X-Signature, "
+                                        "secret: '${OMNIGATE_TEST_UNSET_SECRET}'}\n")),
+              HasSubstr("providers[1].receipts.signature.secret: environment variable "
+                        "OMNIGATE_TEST_UNSET_SECRET is not set"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head + "      statuses: {}\n" + signature)),
+              HasSubstr("providers[1].receipts.statuses: required"));
+  EXPECT_THAT(OnlyError(GenericReceipts("    receipts:\n      status: /status\n"
+                                        "      statuses: {DELIVRD: delivered}\n" +
+                                        signature)),
+              HasSubstr("providers[1].receipts.message_id: required"));
+  EXPECT_THAT(OnlyError(GenericReceipts("    receipts:\n      message_id: id\n"
+                                        "      status: /status\n"
+                                        "      statuses: {DELIVRD: delivered}\n" +
+                                        signature)),
+              HasSubstr("providers[1].receipts.message_id: 'id' is not a JSON pointer"));
+  EXPECT_THAT(OnlyError(GenericReceipts("    receipts:\n      format: form\n"
+                                        "      message_id: id\n      status: /status\n"
+                                        "      statuses: {DELIVRD: delivered}\n" +
+                                        signature)),
+              HasSubstr("providers[1].receipts.status: '/status' is a JSON pointer; format form "
+                        "names a field"));
+  EXPECT_THAT(OnlyError(GenericReceipts(head +
+                                        "      format: xml\n"
+                                        "      statuses: {DELIVRD: delivered}\n" +
+                                        signature)),
+              HasSubstr("providers[1].receipts.format: unknown format 'xml'; accepted: json, "
+                        "form"));
+  // Receipts belong to the generic type only.
+  EXPECT_THAT(OnlyError("providers:\n  - {name: v, type: viber, auth_token: t, sender_name: S, "
+                        "receipts: {}}\n"),
+              HasSubstr("providers[0].receipts: unknown key 'receipts'"));
+}
+
 TEST(Config, ShippedExamplesAreValid) {
   ::setenv("TWILIO_ACCOUNT_SID", "ACexample", 0);
   ::setenv("TWILIO_AUTH_TOKEN", "example", 0);

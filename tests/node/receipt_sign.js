@@ -1,8 +1,9 @@
 'use strict';
 // Signs delivery-receipt webhooks the way the providers do, with code that is
 // not ours: the twilio package (Twilio's own request validator), Node's crypto
-// for SendGrid's ECDSA and Viber's HMAC, and @sendgrid/eventwebhook (SendGrid's
-// own verifier) as a second opinion on every SendGrid signature.
+// for SendGrid's ECDSA and the HMACs of Viber and generic providers, and
+// @sendgrid/eventwebhook (SendGrid's own verifier) as a second opinion on
+// every SendGrid signature.
 //
 //   node receipt_sign.js [jobs.json]
 //     Input from the file or stdin: a JSON array of jobs, output a JSON array
@@ -17,6 +18,10 @@
 //             "private_key": base64 PKCS#8 DER, "eventwebhook_valid": bool}
 //       {"kind": "viber", "auth_token", "body"}
 //         -> {"signature": lower-case hex HMAC-SHA256(auth_token, body)}
+//       {"kind": "hmac", "algorithm": "sha256"|"sha1", "encoding": "hex"|"base64",
+//        "secret", "body"}
+//         -> {"signature": HMAC(secret, body) in that encoding}
+//         (a generic provider's receipts, signed as its `receipts.signature` says)
 //   node receipt_sign.js --check
 //     Exits 0 when every module this script needs loads.
 const crypto = require('crypto');
@@ -68,13 +73,24 @@ function viber(job) {
                          .digest('hex')};
 }
 
+function hmac(job) {
+  if (!['sha256', 'sha1'].includes(job.algorithm)) {
+    throw new Error(`unknown hmac algorithm ${job.algorithm}`);
+  }
+  if (!['hex', 'base64'].includes(job.encoding)) {
+    throw new Error(`unknown hmac encoding ${job.encoding}`);
+  }
+  return {signature: crypto.createHmac(job.algorithm, job.secret).update(job.body, 'utf8')
+                         .digest(job.encoding)};
+}
+
 try {
   if (process.argv[2] === '--check') {
     require('twilio');
     require('@sendgrid/eventwebhook');
   } else {
     const jobs = JSON.parse(fs.readFileSync(process.argv[2] || 0, 'utf8'));
-    const kinds = {twilio, sendgrid, viber};
+    const kinds = {twilio, sendgrid, viber, hmac};
     process.stdout.write(JSON.stringify(jobs.map((job) => {
       if (!kinds[job.kind]) throw new Error(`unknown job kind ${job.kind}`);
       return kinds[job.kind](job);

@@ -64,6 +64,17 @@ std::string ViberJob(std::string_view auth_token, std::string_view body) {
   return out + '}';
 }
 
+std::string HmacJob(std::string_view algorithm, std::string_view encoding, std::string_view secret,
+                    std::string_view body) {
+  std::string out;
+  Member(out, "kind", "hmac");
+  Member(out, "algorithm", algorithm);
+  Member(out, "encoding", encoding);
+  Member(out, "secret", secret);
+  Member(out, "body", body);
+  return out + '}';
+}
+
 std::vector<SignerResult> SignWithNode(const std::vector<std::string>& jobs) {
   std::string input = "[";
   for (std::size_t i = 0; i < jobs.size(); ++i) {

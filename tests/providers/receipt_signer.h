@@ -22,6 +22,9 @@ std::string TwilioJob(std::string_view auth_token, std::string_view url,
 std::string SendGridJob(std::string_view timestamp, std::string_view body,
                         std::string_view private_key = {});
 std::string ViberJob(std::string_view auth_token, std::string_view body);
+// HMAC(secret, body); algorithm "sha256" or "sha1", encoding "hex" or "base64".
+std::string HmacJob(std::string_view algorithm, std::string_view encoding, std::string_view secret,
+                    std::string_view body);
 
 // A result's members: strings as they are, booleans as "true"/"false".
 using SignerResult = std::map<std::string, std::string, std::less<>>;
