@@ -555,7 +555,9 @@ void Worker::OnSendResult(RequestContext* ctx, const Route& route, providers::Se
   }
   const Channel channel = ctx->request.channels[ctx->channel_pos];
   if (result.status == SendStatus::accepted) {
-    metrics_.sent.Inc();
+    // A step that waits for its receipt is not the request's end: its
+    // receipt or the next channel's send is.
+    if (WaitingStep(ctx, result.provider_message_id) == nullptr) metrics_.sent.Inc();
     metrics_.sent_by_channel[static_cast<std::size_t>(channel)].Inc();
     if (store_ != nullptr) {
       RecordSent(ctx, route, std::move(result));
@@ -681,7 +683,6 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
         const auto it = std::find(channels.begin(), channels.end(), *d.channel);
         if (it != channels.end()) ctx->channel_pos = static_cast<std::size_t>(it - channels.begin());
       }
-      metrics_.sent.Inc();
       if (const auto* step = WaitingStep(ctx, d.provider_message_id)) {
         // A cascade step that waits for its receipt, redelivered (a crash
         // before its commit): it waits again, in a timer written anew
@@ -692,6 +693,7 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
         AwaitReceipt(ctx, std::move(sent_event), SystemClock::Instance().Now() + step->timeout);
         return;
       }
+      metrics_.sent.Inc();
       Finish(ctx, EventStatus::sent, d.provider, d.provider_message_id, d.reason, 0);
       return;
     case Verdict::deferred:
