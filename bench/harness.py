@@ -181,6 +181,7 @@ class Stack:
                              "--account-sid", "ACbench", "--auth-token", "bench-token"] + mock_tls)
         mock = ("https" if tls else "http") + "://127.0.0.1:" + wait_for(
             lambda: read_file(self.path("mock.port")), 10, "mock provider")
+        self.mock_url = mock
         http_extra = ""
         if tls:
             http_extra += "    ca_file: %s\n" % self.path("tls/ca.pem")
@@ -295,6 +296,82 @@ providers:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def mock_call(stack, path, body=None):
+    req = urllib.request.Request(stack.mock_url + path, data=body)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read().decode())
+
+
+def receipts_total(m, result):
+    return sum(v for k, v in m.items()
+               if k.startswith("omnigate_receipts_total") and 'result="%s"' % result in k)
+
+
+def run_receipts(build, work, count, keys, vapid, max_sms, reference):
+    """DESIGN.md §11: receipts ingested per second, verified and applied,
+    while the gateway sends at full speed. The mock posts a signed Twilio
+    status callback ("delivered") for every SMS it accepts, 100 ms later, to
+    POST /v1/receipts/sms-bench; the gateway checks each signature, dedups
+    it, finds the request by the provider's id, appends to its history and
+    emits its event. The stack is policy-embedded's (receipts need the
+    status store), so the cost to sends is that scenario's figures against
+    these, measured in the same run."""
+    stack = Stack(build, work, vapid_private=vapid, push_key=keys, policy="embedded")
+    try:
+        gw = "http://127.0.0.1:%d" % stack.http_port
+        mock_call(stack, "/_mock/receipts", json.dumps({
+            "urls": {"twilio": gw + "/v1/receipts/sms-bench"}, "delivered": 1, "failed": 0,
+            "delay_ms": 100}).encode())
+        cpu0 = cpu_seconds(stack.gateway.pid)
+        t0 = time.monotonic()
+        loadgen(stack, count, 0, ["--mix", "sms=1", "--quiet"])
+        wait_for(lambda: finals(metrics(stack.http_port)) >= count, 3600, "receipts finals",
+                 poll=0.2)
+
+        def settled():
+            r = mock_call(stack, "/_mock/stats")["receipts"]
+            print("\r  receipts         posted %d, pending %d   " % (r["posted"], r["pending"]),
+                  end="", file=sys.stderr, flush=True)
+            return r["pending"] == 0
+        wait_for(settled, 600, "receipts to be posted and answered", poll=0.2)
+        print("", file=sys.stderr)
+        posted = mock_call(stack, "/_mock/stats")["receipts"]
+        m = metrics(stack.http_port)
+        applied = receipts_total(m, "applied")
+        # Receipts/s from their own events: the first to the last receipt's
+        # event on the topic.
+        ts = sorted(parse_ts_ms(e["ts"]) for e in read_events(stack)
+                    if e.get("raw_status") and not e.get("final"))
+        receipt_span = max(1e-3, (ts[-1] - ts[0]) / 1000.0) if len(ts) > 1 else None
+        result = summarize("receipts", "Max throughput, SMS, full policy (embedded), and a signed "
+                           "delivery receipt for every send (Twilio status callbacks, 100 ms "
+                           "after each answer)", stack, count, cpu0, t0,
+                           extra={"rate": None, "provider_latency_ms": 0, "policy": "embedded"})
+        result["receipts"] = {
+            "posted": posted["posted"], "accepted": posted["accepted"],
+            "refused": posted["refused"], "retried": posted["retried"],
+            "applied": int(applied),
+            "bad_signature": int(receipts_total(m, "bad_signature")),
+            "unknown": int(receipts_total(m, "unknown")),
+            "unavailable": int(receipts_total(m, "unavailable")),
+            "events": len(ts),
+            "per_s": round(len(ts) / receipt_span, 1) if receipt_span else None,
+        }
+        result["receipts_per_s_to_max_sms"] = (
+            round(result["receipts"]["per_s"] / max_sms, 3)
+            if result["receipts"]["per_s"] and max_sms else None)
+        if reference and reference.get("sends_per_s"):
+            result["sends_ratio_to_policy_embedded"] = round(
+                result["sends_per_s"] / reference["sends_per_s"], 3)
+        log("  receipts: %s receipts/s (%s applied, %d refused); sends/s %.2fx policy-embedded's "
+            "(DESIGN.md §11: receipts/s >= max-sms's sends/s, sends slowed <= 30%%)" % (
+                result["receipts"]["per_s"], result["receipts"]["applied"],
+                result["receipts"]["refused"], result.get("sends_ratio_to_policy_embedded") or 0))
+        return result
+    finally:
+        stack.close()
 
 
 def loadgen(stack, count, rate=0, args=(), wait=True):
@@ -549,6 +626,12 @@ def main():
                     log("  %s: CPU per send %.2fx max-sms's (DESIGN.md §11: <= %.1fx)" % (
                         name, ratio, limit))
         max_sms = next((s["sends_per_s"] for s in scenarios if s["name"] == "max-sms"), 20000)
+        if want("receipts"):
+            log("== receipts")
+            scenarios.append(run_receipts(
+                build, os.path.join(work, "receipts"), int(200000 * scale), push_keys,
+                vapid_private, max_sms,
+                next((s for s in scenarios if s["name"] == "policy-embedded"), None)))
 
         if want("pipeline-only"):
             # Every request invalid: consumed, decoded, validated, a DLQ record
