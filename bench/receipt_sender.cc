@@ -103,7 +103,7 @@ class ReceiptSender::Impl {
   void Start() {
     http::TransportOptions t;
     t.engine = http::HttpEngine::native;
-    t.max_connections_per_host = 32;
+    t.max_connections_per_host = kMaxInFlight;
     transport_.emplace(io_, t);
     guard_.emplace(asio::make_work_guard(io_));
     thread_ = std::thread([this] { io_.run(); });
@@ -124,7 +124,7 @@ class ReceiptSender::Impl {
     pending_.fetch_add(1, std::memory_order_relaxed);
     asio::post(io_, [this, item = std::move(item)]() mutable {
       queue_.push(std::move(item));
-      Arm();
+      if (in_flight_ < kMaxInFlight) Arm();
     });
   }
 
@@ -146,15 +146,22 @@ class ReceiptSender::Impl {
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       armed_ = false;
-      const auto now = Clock::now();
-      while (!queue_.empty() && queue_.top().due <= now) {
-        // priority_queue::top is const; the item is copied out once per post.
-        Item item = queue_.top();
-        queue_.pop();
-        Post(std::move(item));
-      }
-      Arm();
+      Drain();
     });
+  }
+
+  // Posts what is due, up to kMaxInFlight at once: a provider sends its
+  // webhooks from a bounded pool too, and a request queued in the client
+  // would spend its timeout there.
+  void Drain() {
+    const auto now = Clock::now();
+    while (!queue_.empty() && queue_.top().due <= now && in_flight_ < kMaxInFlight) {
+      // priority_queue::top is const; the item is copied out once per post.
+      Item item = queue_.top();
+      queue_.pop();
+      Post(std::move(item));
+    }
+    if (in_flight_ < kMaxInFlight) Arm();
   }
 
   // The provider's own format and signature, made when the receipt is
@@ -171,27 +178,33 @@ class ReceiptSender::Impl {
     r.body = item.body;
     r.timeout = std::chrono::seconds(10);
     posted.fetch_add(1, std::memory_order_relaxed);
+    ++in_flight_;
     transport_->Send(std::move(r), [this, item = std::move(item)](http::Response resp) mutable {
-      if (resp.error == http::TransportError::none && resp.status >= 200 && resp.status < 300) {
-        accepted.fetch_add(1, std::memory_order_relaxed);
-        pending_.fetch_sub(1, std::memory_order_relaxed);
-        return;
-      }
-      if (resp.error == http::TransportError::none && resp.status >= 400 && resp.status < 500) {
-        refused.fetch_add(1, std::memory_order_relaxed);
-        pending_.fetch_sub(1, std::memory_order_relaxed);
-        return;
-      }
-      if (++item.attempt >= kMaxAttempts) {
-        gave_up.fetch_add(1, std::memory_order_relaxed);
-        pending_.fetch_sub(1, std::memory_order_relaxed);
-        return;
-      }
-      retried.fetch_add(1, std::memory_order_relaxed);
-      item.due = Clock::now() + std::chrono::milliseconds(250) * (1 << item.attempt);
-      queue_.push(std::move(item));
-      Arm();
+      --in_flight_;
+      Answered(std::move(item), resp);
+      Drain();
     });
+  }
+
+  void Answered(Item item, const http::Response& resp) {
+    if (resp.error == http::TransportError::none && resp.status >= 200 && resp.status < 300) {
+      accepted.fetch_add(1, std::memory_order_relaxed);
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    if (resp.error == http::TransportError::none && resp.status >= 400 && resp.status < 500) {
+      refused.fetch_add(1, std::memory_order_relaxed);
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    if (++item.attempt >= kMaxAttempts) {
+      gave_up.fetch_add(1, std::memory_order_relaxed);
+      pending_.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    retried.fetch_add(1, std::memory_order_relaxed);
+    item.due = Clock::now() + std::chrono::milliseconds(250) * (1 << item.attempt);
+    queue_.push(std::move(item));
   }
 
   ReceiptSender& owner_;
@@ -201,6 +214,8 @@ class ReceiptSender::Impl {
   std::optional<http::Transport> transport_;
   std::thread thread_;
   std::priority_queue<Item, std::vector<Item>, std::greater<>> queue_;
+  static constexpr int kMaxInFlight = 64;
+  int in_flight_ = 0;
   bool armed_ = false;
   Clock::time_point armed_for_{};
 

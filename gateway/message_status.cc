@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
 #include <memory>
@@ -223,22 +225,24 @@ std::optional<CascadeState> DecodeCascadeState(std::string_view value) {
 std::string EncodeSentRef(const SentRef& ref) {
   // Tabs separate: none of the fields can hold one (ids are printable
   // ASCII, addresses are normalised).
-  return fmt::format("{}\t{}\t{}\t{}\t{}", ref.provider, ref.tenant, ref.id, ToString(ref.channel),
-                     ref.address);
+  return fmt::format("{}\t{}\t{}\t{}\t{}\t{}", ref.provider, ref.tenant, ref.id,
+                     ToString(ref.channel), ref.address, ref.waits ? "w" : "-");
 }
 
 std::optional<SentRef> DecodeSentRef(std::string_view value) {
-  std::array<std::string_view, 5> f;
-  for (std::size_t i = 0; i < f.size(); ++i) {
+  const auto tabs = std::count(value.begin(), value.end(), '\t');
+  if (tabs < 4 || tabs > 5) return std::nullopt;
+  std::array<std::string_view, 6> f;
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(tabs); ++i) {
     const auto tab = value.find('\t');
-    if ((tab == std::string_view::npos) != (i + 1 == f.size())) return std::nullopt;
     f[i] = value.substr(0, tab);
     if (tab != std::string_view::npos) value.remove_prefix(tab + 1);
   }
   const auto channel = ChannelFromString(f[3]);
   if (!channel || f[1].empty() || f[2].empty()) return std::nullopt;
+  // A record from before the flag (five fields) may be a waiting step.
   return SentRef{std::string(f[0]), std::string(f[1]), std::string(f[2]), *channel,
-                 std::string(f[4])};
+                 std::string(f[4]), tabs == 4 || f[5] == "w"};
 }
 
 std::string RenderMessage(std::string_view tenant, std::string_view id, std::string_view list) {

@@ -52,6 +52,9 @@ struct SentRef {
   std::string id;
   Channel channel = Channel::sms;
   std::string address;  // normalised (policy::AddressOf): suppressions from receipts
+  // A cascade step waiting for its receipt: only then is there a cascade
+  // record for a receipt to move (the others need not be looked up).
+  bool waits = false;
 };
 std::string EncodeSentRef(const SentRef& ref);
 std::optional<SentRef> DecodeSentRef(std::string_view value);

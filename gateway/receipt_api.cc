@@ -207,7 +207,7 @@ class ReceiptApi {
     const auto ref = ops[0].found ? DecodeSentRef(ops[0].result) : std::nullopt;
     if (!ref) return ReceiptOutcome::unknown;
 
-    const bool final = DecideCascade(*ref, receipt);
+    const bool final = ref->waits && DecideCascade(*ref, receipt);
     if (final) {
       (receipt.status == ReceiptStatus::read ? o_.metrics->final_read
                                              : o_.metrics->final_delivered)

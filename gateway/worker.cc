@@ -1031,7 +1031,8 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
                                 .tenant = ctx->request.tenant,
                                 .id = ctx->request.id,
                                 .channel = channel,
-                                .address = policy::AddressOf(ctx->request, channel)}),
+                                .address = policy::AddressOf(ctx->request, channel),
+                                .waits = wait}),
         .ttl = config_->state.status_retention});
   }
   // The final event waits for the record: a redelivery (crash before the

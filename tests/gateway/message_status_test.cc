@@ -47,10 +47,16 @@ TEST(MessageStatus, SentRefRoundTripsAndRefusesDamage) {
   EXPECT_EQ(back->id, "order 1");
   EXPECT_EQ(back->channel, Channel::viber);
   EXPECT_EQ(back->address, "+40700000123");
+  EXPECT_FALSE(back->waits);
+  SentRef waiting = ref;
+  waiting.waits = true;
+  EXPECT_TRUE(DecodeSentRef(EncodeSentRef(waiting))->waits);
+  // Written before the flag: it may be a waiting step, so it is looked up.
+  EXPECT_TRUE(DecodeSentRef("p\tt\ti\tsms\ta")->waits);
   EXPECT_FALSE(DecodeSentRef(""));
-  EXPECT_FALSE(DecodeSentRef("p\tt\ti\tfax\ta"));       // no such channel
+  EXPECT_FALSE(DecodeSentRef("p\tt\ti\tfax\ta\t-"));    // no such channel
   EXPECT_FALSE(DecodeSentRef("p\tt\ti\tsms"));          // a field short
-  EXPECT_FALSE(DecodeSentRef("p\tt\ti\tsms\ta\tmore"));  // one too many
+  EXPECT_FALSE(DecodeSentRef("p\tt\ti\tsms\ta\tw\tmore"));  // one too many
   EXPECT_FALSE(DecodeSentRef("p\t\ti\tsms\ta"));        // no tenant
 }
 
