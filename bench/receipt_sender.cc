@@ -36,6 +36,14 @@ constexpr int kMaxAttempts = 5;
 
 enum class Kind : std::uint8_t { delivered, failed, read };
 
+// Each API's word for a kind of receipt, indexed [api][kind].
+constexpr std::array<std::array<std::string_view, 3>, ReceiptSender::kApiCount> kWords = {{
+    {"delivered", "undelivered", "read"},  // twilio (MessageStatus)
+    {"delivered", "dropped", "open"},      // sendgrid (event)
+    {"delivered", "failed", "seen"},       // viber (event)
+    {"DELIVRD", "UNDELIV", "READ"},        // generic (status)
+}};
+
 double Unit(std::uint64_t r) { return static_cast<double>(r >> 11) * 0x1.0p-53; }
 
 struct PkeyFree {
@@ -384,19 +392,21 @@ void ReceiptSender::Impl::Build(Item& item) const {
   const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(wall).count();
   const std::string event_id = fmt::format("{:016x}", item.event);
   std::string& b = item.body;
+  const std::string_view word =
+      kWords[static_cast<std::size_t>(item.api)][static_cast<std::size_t>(item.kind)];
   switch (item.api) {
     case Api::twilio: {
-      const bool ok = item.kind != Kind::failed;
+      const std::string status(word);
       std::vector<FormField> params = {
           {"AccountSid", keys.twilio_account_sid},
           {"ApiVersion", "2010-04-01"},
           {"MessageSid", item.id},
-          {"MessageStatus", ok ? "delivered" : "undelivered"},
+          {"MessageStatus", status},
           {"SmsSid", item.id},
-          {"SmsStatus", ok ? "delivered" : "undelivered"},
+          {"SmsStatus", status},
           {"To", item.to},
       };
-      if (!ok) params.emplace_back("ErrorCode", "30003");  // unreachable destination handset
+      if (item.kind == Kind::failed) params.emplace_back("ErrorCode", "30003");  // unreachable destination handset
       for (const auto& [name, value] : params) {
         if (!b.empty()) b += '&';
         AppendFormValue(name, b);
@@ -412,15 +422,12 @@ void ReceiptSender::Impl::Build(Item& item) const {
       break;
     }
     case Api::sendgrid: {
-      const std::string_view event = item.kind == Kind::delivered ? "delivered"
-                                     : item.kind == Kind::read    ? "open"
-                                                                  : "dropped";
       b = R"([{"email":)";
       AppendJsonString(item.to, b);
       fmt::format_to(std::back_inserter(b),
                      R"(,"timestamp":{},"event":"{}","sg_event_id":"ev{}",)"
                      R"("sg_message_id":"{}.filter0001.mock.0")",
-                     unix_s, event, event_id, item.id);
+                     unix_s, word, event_id, item.id);
       if (item.kind == Kind::failed) b += R"(,"reason":"Bounced Address")";
       b += "}]";
       const std::string timestamp = std::to_string(unix_s);
@@ -451,13 +458,10 @@ void ReceiptSender::Impl::Build(Item& item) const {
       break;
     }
     case Api::viber: {
-      const std::string_view event = item.kind == Kind::delivered ? "delivered"
-                                     : item.kind == Kind::read    ? "seen"
-                                                                  : "failed";
       fmt::format_to(std::back_inserter(b),
                      R"({{"event":"{}","timestamp":{},"chat_hostname":"SN-CHAT-01_",)"
                      R"("message_token":{},"user_id":)",
-                     event, unix_ms, item.id);
+                     word, unix_ms, item.id);
       AppendJsonString(item.to, b);
       if (item.kind == Kind::failed) b += R"(,"desc":"failure description")";
       b += '}';
@@ -467,12 +471,9 @@ void ReceiptSender::Impl::Build(Item& item) const {
       break;
     }
     case Api::generic: {
-      const std::string_view status = item.kind == Kind::delivered ? "DELIVRD"
-                                      : item.kind == Kind::read    ? "READ"
-                                                                   : "UNDELIV";
       b = R"({"message_id":)";
       AppendJsonString(item.id, b);
-      fmt::format_to(std::back_inserter(b), R"(,"status":"{}","event_id":"ev{}"}})", status,
+      fmt::format_to(std::back_inserter(b), R"(,"status":"{}","event_id":"ev{}"}})", word,
                      event_id);
       item.headers.push_back("Content-Type: application/json");
       item.headers.push_back("X-Signature: " + Hex(Hmac(EVP_sha256(), keys.generic_secret, b)));

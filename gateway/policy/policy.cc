@@ -337,13 +337,19 @@ std::string_view ReasonLabel(Outcome o) {
   return "unknown";
 }
 
-void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
-                            std::string_view origin, system_clock::time_point now) {
+void RequestPolicy::Begin(const SendRequest& req, const TenantPolicy& tp,
+                          std::string_view origin, std::size_t from) {
   req_ = &req;
   tp_ = &tp;
   origin_.assign(origin);
   ops_.clear();
   slots_.clear();
+  from_ = from;
+}
+
+void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
+                            std::string_view origin, system_clock::time_point now) {
+  Begin(req, tp, origin, 0);
   (void)now;
   // 1. Claim the id. The claim holds for the whole window; a send upgrades it.
   // Visible at once is what a claim needs; durable it need not be: after a
@@ -363,7 +369,6 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
     slots_.push_back({Check::content, first, false});
   }
   // 3. Opt-outs, and opt-ins where the lane requires them.
-  from_ = 0;
   AddChannelChecks();
   // 4. The send times each applicable cap counts.
   for (std::size_t i = 0; i < tp.frequency_caps.size(); ++i) {
@@ -386,12 +391,7 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
 
 void RequestPolicy::PrepareChannels(const SendRequest& req, const TenantPolicy& tp,
                                     std::string_view origin, std::size_t from) {
-  req_ = &req;
-  tp_ = &tp;
-  origin_.assign(origin);
-  ops_.clear();
-  slots_.clear();
-  from_ = from;
+  Begin(req, tp, origin, from);
   AddChannelChecks();
 }
 

@@ -142,6 +142,8 @@ class RequestPolicy {
   // that owns it.
   std::vector<std::pair<std::string, const gateway::FrequencyCap*>> CountedCaps(
       Channel channel) const;
+  void Begin(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
+             std::size_t from);
   void AddChannelChecks();
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
