@@ -6,8 +6,20 @@
 
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 namespace omnigate::testing {
+
+namespace {
+
+std::string ReplaceAll(std::string text, std::string_view from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+}  // namespace
 namespace {
 
 std::string Trim(std::string s) {
@@ -82,7 +94,8 @@ E2eFixture::E2eFixture(Options options) : options_(std::move(options)) {
       << "    base_url: \"http://127.0.0.1:" << mock_port_ << "\"\n"
       << "    auth_token: viber-mock\n"
       << "    sender_name: Shop\n"
-      << options_.extra_gateway_yaml;
+      << ReplaceAll(options_.extra_gateway_yaml, "{mock}",
+                    "http://127.0.0.1:" + std::to_string(mock_port_));
 }
 
 E2eFixture::~E2eFixture() {

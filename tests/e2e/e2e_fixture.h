@@ -34,6 +34,8 @@ class E2eFixture {
     int provider_max_in_flight = 256;
     std::string drain_timeout = "5s";
     std::string commit_interval = "50ms";
+    // Appended to the config after the providers (more providers, routes,
+    // ...); "{mock}" in it becomes the mock provider's base URL.
     std::string extra_gateway_yaml;
     // The `state:` mapping; empty: the embedded store in the test directory.
     std::string state_yaml;
@@ -77,6 +79,7 @@ class E2eFixture {
   std::string SecondGatewayLog() const;
   std::string config_path() const { return dir_.File("omnigate.yaml"); }
   int http_port() const { return http_port_; }
+  int mock_port() const { return mock_port_; }
   int second_http_port() const;
   const std::string& bootstrap() const { return bootstrap_; }
 

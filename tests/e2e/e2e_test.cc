@@ -1360,3 +1360,97 @@ TEST(EndToEnd, AReceiptAtTheOtherInstanceDrivesTheCascadeOnRedis) {
 
 }  // namespace
 }  // namespace omnigate::testing
+
+namespace omnigate::testing {
+namespace {
+
+// The statuses of one request's events, in the order they came.
+std::vector<std::string> StatusesOf(const std::vector<SeenEvent>& events, const std::string& id) {
+  std::vector<std::string> out;
+  for (const auto& e : events) {
+    if (e.id == id) out.push_back(e.status + (e.final ? "!" : ""));
+  }
+  return out;
+}
+
+// Issue 11, with nobody posting receipts but the mock providers themselves,
+// as in `make demo`: Viber's callbacks (signed with the bot token) drive the
+// cascades, and the SMS step goes through a generic HTTP provider whose
+// receipts are described in config (the mock aggregator signs them with
+// X-Signature, hex HMAC-SHA256). First every receipt is a failure: Viber's
+// moves the cascade on at once, the aggregator's is recorded after the
+// final `sent`. Then every receipt is a delivery and every message read:
+// the `delivered` ends the request on Viber, the `read` (posted 300 ms
+// after it) follows it.
+TEST(EndToEnd, TheMockProvidersOwnSignedReceiptsDriveCascadesAndAGenericProvidersReceipts) {
+  E2eFixture f({.extra_gateway_yaml = R"(  - name: agg
+    type: http
+    channel: sms
+    url: "{mock}/generic/send"
+    headers: {Content-Type: application/json}
+    body: '{"to":{{to|json}},"text":{{text|json}}}'
+    success: {json_pointer: /status, equals: ok}
+    message_id: {json_pointer: /message_id}
+    receipts:
+      message_id: /message_id
+      status: /status
+      event_id: /event_id
+      statuses: {DELIVRD: delivered, UNDELIV: undelivered, READ: read}
+      signature: {header: X-Signature, secret: generic-mock}
+routes: {sms: [agg]}
+)"});
+  f.StartGateway();
+  ASSERT_TRUE(WaitFor([&] { return HttpStatus(f.http_port(), "/readyz") == "200"; }, 30s))
+      << f.GatewayLog();
+  const std::string gw = "http://127.0.0.1:" + std::to_string(f.http_port());
+  auto configure = [&](const std::string& mix) {
+    const auto r = Post(f.mock_port(), "/_mock/receipts",
+                        R"({"urls":{"viber":")" + gw + R"(/v1/receipts/viber-main","generic":")" +
+                            gw + R"(/v1/receipts/agg"},)" + mix + "}",
+                        "application/json", {});
+    ASSERT_EQ(r.status, 200) << r.body;
+  };
+  configure(R"("delivered":0,"failed":1,"delay_ms":0)");
+  f.Publish("omnigate.requests", {{"m-fail", CascadeRequest("m-fail", "+40700000501")}});
+  ASSERT_TRUE(WaitFor([&] {
+    const auto s = StatusesOf(f.ReadEvents(), "m-fail");
+    return !s.empty() && s.back() == "undelivered";
+  }, 60s)) << f.GatewayLog();
+  EXPECT_EQ(StatusesOf(f.ReadEvents(), "m-fail"),
+            (std::vector<std::string>{"accepted", "sent", "failed", "fallback", "sent!",
+                                      "undelivered"}));
+  for (const auto& e : f.ReadEvents()) {
+    if (e.id == "m-fail" && e.status == "fallback") {
+      EXPECT_EQ(e.reason.rfind("cascade_receipt: failed", 0), 0u) << e.reason;
+    }
+    if (e.id == "m-fail" && e.final) {
+      EXPECT_EQ(e.provider_message_id.rfind("gen-", 0), 0u) << "not sent through agg";
+    }
+  }
+
+  configure(R"("delivered":1,"failed":0,"read":1,"delay_ms":200)");
+  f.Publish("omnigate.requests", {{"m-ok", CascadeRequest("m-ok", "+40700000502")}});
+  ASSERT_TRUE(WaitFor([&] { return StatusesOf(f.ReadEvents(), "m-ok").size() == 4; }, 60s))
+      << f.GatewayLog();
+  EXPECT_EQ(StatusesOf(f.ReadEvents(), "m-ok"),
+            (std::vector<std::string>{"accepted", "sent", "delivered!", "read"}));
+  // Every receipt the mocks posted was verified and applied; one SMS went
+  // to the aggregator (m-fail's), none for m-ok.
+  EXPECT_EQ(MetricValue(f.http_port(),
+                        "omnigate_receipts_total{result=\"applied\",provider=\"viber-main\"}"),
+            3);
+  EXPECT_EQ(
+      MetricValue(f.http_port(), "omnigate_receipts_total{result=\"applied\",provider=\"agg\"}"),
+      1);
+  EXPECT_EQ(MetricValue(f.http_port(),
+                        "omnigate_receipts_total{result=\"bad_signature\",provider=\"agg\"}"),
+            0);
+  int generic_sends = 0;
+  for (const auto& line : f.MockRecords()) {
+    if (line.find(R"("api":"generic")") != std::string::npos) ++generic_sends;
+  }
+  EXPECT_EQ(generic_sends, 1);
+}
+
+}  // namespace
+}  // namespace omnigate::testing
