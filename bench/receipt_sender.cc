@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <simdjson.h>
@@ -20,7 +19,10 @@
 #include "common/json.h"
 #include "common/text.h"
 #include "providers/http/transport.h"
+#include "providers/generic/generic_receipt.h"
+#include "providers/twilio/twilio_provider.h"
 #include "providers/twilio/twilio_receipt.h"
+#include "providers/viber/viber_receipt.h"
 
 namespace omnigate::bench {
 
@@ -51,42 +53,6 @@ struct PkeyFree {
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
-std::string Hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
-
-std::string Hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    out += kDigits[static_cast<unsigned char>(c) >> 4];
-    out += kDigits[static_cast<unsigned char>(c) & 15];
-  }
-  return out;
-}
-
-void AppendFormValue(std::string_view v, std::string& out) {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
-  for (const char c : v) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
-      out += c;
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kDigits[u >> 4];
-      out += kDigits[u & 15];
-    }
-  }
-}
-
 }  // namespace
 
 class ReceiptSender::Impl {
@@ -106,7 +72,9 @@ class ReceiptSender::Impl {
     bool operator>(const Item& o) const { return due > o.due; }
   };
 
-  explicit Impl(ReceiptSender& owner) : owner_(owner), timer_(io_) {}
+  explicit Impl(ReceiptSender& owner) : owner_(owner), timer_(io_) {
+    generic_signing_.secret = owner.keys_.generic_secret;  // hex HMAC-SHA256 by default
+  }
 
   void Start() {
     http::TransportOptions t;
@@ -216,6 +184,7 @@ class ReceiptSender::Impl {
   }
 
   ReceiptSender& owner_;
+  providers::GenericReceiptMapping generic_signing_;  // how the generic API signs
   asio::io_context io_{1};
   asio::steady_timer timer_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
@@ -409,9 +378,9 @@ void ReceiptSender::Impl::Build(Item& item) const {
       if (item.kind == Kind::failed) params.emplace_back("ErrorCode", "30003");  // unreachable destination handset
       for (const auto& [name, value] : params) {
         if (!b.empty()) b += '&';
-        AppendFormValue(name, b);
+        providers::AppendFormEncoded(name, b);
         b += '=';
-        AppendFormValue(value, b);
+        providers::AppendFormEncoded(value, b);
       }
       item.headers.push_back("Content-Type: application/x-www-form-urlencoded");
       item.headers.push_back(fmt::format(
@@ -467,7 +436,7 @@ void ReceiptSender::Impl::Build(Item& item) const {
       b += '}';
       item.headers.push_back("Content-Type: application/json");
       item.headers.push_back("X-Viber-Content-Signature: " +
-                             Hex(Hmac(EVP_sha256(), keys.viber_auth_token, b)));
+                             providers::ComputeViberSignature(keys.viber_auth_token, b));
       break;
     }
     case Api::generic: {
@@ -476,7 +445,8 @@ void ReceiptSender::Impl::Build(Item& item) const {
       fmt::format_to(std::back_inserter(b), R"(,"status":"{}","event_id":"ev{}"}})", word,
                      event_id);
       item.headers.push_back("Content-Type: application/json");
-      item.headers.push_back("X-Signature: " + Hex(Hmac(EVP_sha256(), keys.generic_secret, b)));
+      item.headers.push_back("X-Signature: " +
+                             providers::ComputeGenericReceiptSignature(generic_signing_, b));
       break;
     }
   }

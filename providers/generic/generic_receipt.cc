@@ -126,6 +126,17 @@ ReceiptResult ParseForm(const Mapping& m, std::string_view body) {
 
 }  // namespace
 
+std::string ComputeGenericReceiptSignature(const GenericReceiptMapping& m,
+                                           std::string_view body) {
+  const std::string mac = m.algorithm == Mapping::Algorithm::hmac_sha1
+                              ? detail::HmacSha1(m.secret, body)
+                              : detail::HmacSha256(m.secret, body);
+  if (m.encoding == Mapping::Encoding::hex) return detail::HexLower(mac);
+  std::string out;
+  AppendBase64(mac, out);
+  return out;
+}
+
 Result<Ok, ReceiptError> VerifyGenericReceiptSignature(const GenericReceiptMapping& m,
                                                        std::string_view body,
                                                        std::string_view signature_header) {
@@ -140,18 +151,12 @@ Result<Ok, ReceiptError> VerifyGenericReceiptSignature(const GenericReceiptMappi
         "verified");
   }
   if (signature_header.empty()) return Unauthorized("missing " + m.signature_header + " header");
-  const std::string mac = m.algorithm == Mapping::Algorithm::hmac_sha1
-                              ? detail::HmacSha1(m.secret, body)
-                              : detail::HmacSha256(m.secret, body);
-  bool match = false;
-  if (m.encoding == Mapping::Encoding::hex) {
-    match = ConstantTimeEquals(AsciiLowercase(signature_header), detail::HexLower(mac));
-  } else {
-    // Base64 is case-sensitive: compared as it was sent.
-    std::string expected;
-    AppendBase64(mac, expected);
-    match = ConstantTimeEquals(signature_header, expected);
-  }
+  // Hex digits in either case; base64 is case-sensitive: compared as sent.
+  const bool match =
+      m.encoding == Mapping::Encoding::hex
+          ? ConstantTimeEquals(AsciiLowercase(signature_header),
+                               ComputeGenericReceiptSignature(m, body))
+          : ConstantTimeEquals(signature_header, ComputeGenericReceiptSignature(m, body));
   if (!match) {
     return Unauthorized(m.signature_header +
                         " does not match: check the provider's receipts.signature secret, "

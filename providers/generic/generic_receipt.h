@@ -13,6 +13,12 @@
 
 namespace omnigate::providers {
 
+// The signature of `body` as the mapping wants it in its header: the HMAC of
+// the configured algorithm keyed by the secret, lower-case hex or base64.
+// What an aggregator computes (the mock provider signs with it).
+std::string ComputeGenericReceiptSignature(const GenericReceiptMapping& mapping,
+                                           std::string_view body);
+
 // Ok when the mapping takes unsigned receipts (allow_unsigned); else 401 when
 // no header or secret is configured, when `signature_header` (the value of
 // mapping.signature_header, empty when absent) is empty, or when it is not
