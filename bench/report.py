@@ -170,6 +170,15 @@ def targets(results):
             source += "; redis-server %s µs/send besides" % fmt_1(pol["redis_cpu_us_per_send"])
         rows.append(ratio_row("gateway CPU per send, %s ÷ no policy" % what, "≤ %.1f×" % limit,
                               p_cpu, plain_cpu, limit, False, source))
+    # The default config adds the status store to the policy; §11 sets no
+    # ratio for it, the row shows what it costs.
+    status = scenario(results, "status-embedded")
+    s_cpu = get(status, "cpu_us_per_send")
+    if s_cpu is not None and plain_cpu:
+        rows.append(("gateway CPU per send, policy + status store (embedded, the default "
+                     "config) ÷ no policy", "no target", "%.2f× (status-embedded %s µs ÷ "
+                     "max-sms %s µs)" % (s_cpu / plain_cpu, fmt_1(s_cpu), fmt_1(plain_cpu)),
+                     "–"))
     return rows + [
         row("p99 latency at half the max rate", "≤ 20 ms", get(half, "latency_ms", "p99"), 20, False,
             fmt_ms, "half-rate"),

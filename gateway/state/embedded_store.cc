@@ -68,7 +68,7 @@ const ExpiryFilter& Filter() {
 
 Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
     const EmbeddedStoreOptions& options, const Clock& clock) {
-  std::unique_ptr<EmbeddedStore> self(new EmbeddedStore(clock, options.sync_writes));
+  std::unique_ptr<EmbeddedStore> self(new EmbeddedStore(clock, options));
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
@@ -111,10 +111,16 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   return self;
 }
 
-EmbeddedStore::EmbeddedStore(const Clock& clock, bool sync) : clock_(clock), sync_(sync) {}
+EmbeddedStore::EmbeddedStore(const Clock& clock, const EmbeddedStoreOptions& options)
+    : clock_(clock),
+      sync_(options.sync_writes),
+      hold_ms_(std::max<std::int64_t>(0, options.hold_volatile.count())),
+      max_held_(options.max_held) {}
 
 EmbeddedStore::~EmbeddedStore() {
   if (!db_) return;
+  // A clean close keeps what a crash would lose.
+  SpillHeld(NowMs(clock_), /*everything=*/true);
   for (auto* h : families_) db_->DestroyColumnFamilyHandle(h);
   db_->DestroyColumnFamilyHandle(default_family_);
   db_->Close();
@@ -122,6 +128,108 @@ EmbeddedStore::~EmbeddedStore() {
 
 std::mutex& EmbeddedStore::Stripe(const std::string& key) {
   return stripes_[std::hash<std::string>{}(key) % stripes_.size()];
+}
+
+EmbeddedStore::HeldShard& EmbeddedStore::HeldShardOf(Family family, std::string_view key) {
+  auto& shards = held_[static_cast<std::size_t>(family)];
+  // Not the stripe's hash bits: a stripe's keys spread over the shards.
+  return shards[(std::hash<std::string_view>{}(key) >> 8) % shards.size()];
+}
+
+bool EmbeddedStore::MayBeHeld(Family family) const {
+  return (held_families_.load(std::memory_order_acquire) & (1U << static_cast<unsigned>(family))) != 0;
+}
+
+bool EmbeddedStore::FindHeld(Family family, std::string_view key, std::string& raw) {
+  HeldShard& shard = HeldShardOf(family, key);
+  std::lock_guard lock(shard.mu);
+  const auto it = shard.writes.find(key);
+  if (it == shard.writes.end()) return false;
+  raw = it->second.raw;
+  return true;
+}
+
+void EmbeddedStore::Hold(Family family, const std::string& key, std::string raw,
+                         std::int64_t now_ms) {
+  held_families_.fetch_or(1U << static_cast<unsigned>(family), std::memory_order_acq_rel);
+  HeldShard& shard = HeldShardOf(family, key);
+  std::lock_guard lock(shard.mu);
+  auto [it, added] = shard.writes.try_emplace(key);
+  it->second.raw = std::move(raw);
+  it->second.since_ms = now_ms;
+  if (added) held_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void EmbeddedStore::Unhold(Family family, std::string_view key) {
+  HeldShard& shard = HeldShardOf(family, key);
+  std::lock_guard lock(shard.mu);
+  const auto it = shard.writes.find(key);
+  if (it == shard.writes.end()) return;
+  shard.writes.erase(it);
+  held_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
+  everything = everything || held_count_.load(std::memory_order_relaxed) > max_held_;
+  struct Due {
+    Family family;
+    std::string key;
+  };
+  std::vector<Due> due;
+  for (std::size_t f = 0; f < kFamilyCount; ++f) {
+    for (HeldShard& shard : held_[f]) {
+      std::lock_guard lock(shard.mu);
+      for (auto it = shard.writes.begin(); it != shard.writes.end();) {
+        std::int64_t expires = 0;
+        std::string_view payload;
+        if (!Decode(it->second.raw, expires, payload) || !Live(expires, now_ms)) {
+          it = shard.writes.erase(it);  // expired while held: nothing to write
+          held_count_.fetch_sub(1, std::memory_order_relaxed);
+          continue;
+        }
+        if (everything || it->second.since_ms + hold_ms_ <= now_ms) {
+          due.push_back({static_cast<Family>(f), it->first});
+        }
+        ++it;
+      }
+    }
+  }
+  // In chunks: their keys' stripes, taken in order, keep any other write of
+  // those keys out while each still-held write goes to RocksDB and then
+  // leaves the memory.
+  constexpr std::size_t kChunk = 512;
+  for (std::size_t begin = 0; begin < due.size(); begin += kChunk) {
+    const std::size_t end = std::min(due.size(), begin + kChunk);
+    std::vector<std::size_t> stripes;
+    for (std::size_t i = begin; i < end; ++i) {
+      stripes.push_back(std::hash<std::string>{}(due[i].key) % stripes_.size());
+    }
+    std::sort(stripes.begin(), stripes.end());
+    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+    std::vector<std::unique_lock<std::mutex>> locks;
+    locks.reserve(stripes.size());
+    for (const std::size_t i : stripes) locks.emplace_back(stripes_[i]);
+    rocksdb::WriteBatch batch;
+    std::vector<std::size_t> written;
+    for (std::size_t i = begin; i < end; ++i) {
+      HeldShard& shard = HeldShardOf(due[i].family, due[i].key);
+      std::lock_guard lock(shard.mu);
+      const auto it = shard.writes.find(due[i].key);
+      if (it == shard.writes.end()) continue;  // replaced by a durable write meanwhile
+      batch.Put(families_[static_cast<std::size_t>(due[i].family)], due[i].key, it->second.raw);
+      written.push_back(i);
+    }
+    if (written.empty()) continue;
+    rocksdb::WriteOptions write;
+    write.sync = sync_;
+    write.disableWAL = !sync_;
+    if (!db_->Write(write, &batch).ok()) {
+      spdlog::error("state: the embedded store could not write {} held claims; they stay in "
+                    "memory", written.size());
+      return;
+    }
+    for (const std::size_t i : written) Unhold(due[i].family, due[i].key);
+  }
 }
 
 namespace {
@@ -217,29 +325,39 @@ void EmbeddedStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds 
 // per op (the policy records a send and counts it in one batch).
 struct EmbeddedStore::Pending {
   rocksdb::WriteBatch writes;
-  // family byte + key -> encoded value, or nullopt for a delete: what the
-  // batch has written so far, for its own later reads. Hashed: a worker's
-  // batch holds a whole loop turn's requests.
-  std::unordered_map<std::string, std::optional<std::string>> overlay;
-  std::string lookup;  // reused for finds
+  // (family, key) -> encoded value, or nullopt for a delete: what the batch
+  // has written so far, for its own later reads. Hashed: a worker's batch
+  // holds a whole loop turn's requests. The keys view the ops' own strings,
+  // which outlive the batch.
+  struct Key {
+    Family family;
+    std::string_view key;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+      return std::hash<std::string_view>{}(k.key) ^ static_cast<std::size_t>(k.family);
+    }
+  };
+  std::unordered_map<Key, std::optional<std::string>, KeyHash> overlay;
+  // Held writes to make and to drop, in the batch's order, once its RocksDB
+  // writes are in: a failed batch leaves no claim behind.
+  struct HeldChange {
+    Family family;
+    const std::string* key;
+    std::optional<std::string> raw;  // nullopt: drop the held write
+  };
+  std::vector<HeldChange> held_changes;
   bool all_may_lose = true;
 
-  static void OverlayKey(Family family, std::string_view key, std::string& out) {
-    out.clear();
-    out.push_back(static_cast<char>(family));
-    out.append(key);
-  }
   // Null when the batch has not written the key.
   const std::optional<std::string>* Find(Family family, std::string_view key) {
     if (overlay.empty()) return nullptr;
-    OverlayKey(family, key, lookup);
-    const auto it = overlay.find(lookup);
+    const auto it = overlay.find(Key{family, key});
     return it == overlay.end() ? nullptr : &it->second;
   }
   void Record(Family family, std::string_view key, std::optional<std::string> value) {
-    std::string k;
-    OverlayKey(family, key, k);
-    overlay.insert_or_assign(std::move(k), std::move(value));
+    overlay.insert_or_assign(Key{family, key}, std::move(value));
   }
 };
 
@@ -250,6 +368,10 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
   rocksdb::WriteOptions write;
   write.sync = sync_;
   write.disableWAL = op.may_lose_on_crash && !sync_;
+  // A write held earlier in this batch is in its overlay; one held by an
+  // earlier call is looked up (and a durable write drops it).
+  const bool may_be_held = MayBeHeld(op.family) ||
+                           (batch != nullptr && !batch->held_changes.empty());
   auto read_live = [&](bool& found, std::string& out) -> bool {
     std::string raw;
     found = false;
@@ -261,7 +383,7 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
         raw = **written;
       }
     }
-    if (!in_batch) {
+    if (!in_batch && !(may_be_held && FindHeld(op.family, op.key, raw))) {
       const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
       if (s.IsNotFound()) return true;
       if (!s.ok()) return false;
@@ -275,15 +397,35 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
     return true;
   };
   auto put = [&](std::string value) -> bool {
-    if (batch == nullptr) return db_->Put(write, cf, op.key, value).ok();
+    if (op.may_lose_on_crash && hold_ms_ > 0) {
+      // Held in memory, not written (see the class comment).
+      if (batch == nullptr) {
+        Hold(op.family, op.key, std::move(value), now);
+        return true;
+      }
+      batch->held_changes.push_back({op.family, &op.key, value});
+      batch->Record(op.family, op.key, std::move(value));
+      return true;
+    }
+    if (batch == nullptr) {
+      if (!db_->Put(write, cf, op.key, value).ok()) return false;
+      if (may_be_held) Unhold(op.family, op.key);
+      return true;
+    }
     batch->writes.Put(cf, op.key, value);
+    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, std::nullopt});
     batch->Record(op.family, op.key, std::move(value));
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
   auto erase = [&]() -> bool {
-    if (batch == nullptr) return db_->Delete(write, cf, op.key).ok();
+    if (batch == nullptr) {
+      if (!db_->Delete(write, cf, op.key).ok()) return false;
+      if (may_be_held) Unhold(op.family, op.key);
+      return true;
+    }
     batch->writes.Delete(cf, op.key);
+    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, std::nullopt});
     batch->Record(op.family, op.key, std::nullopt);
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
@@ -346,6 +488,7 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
     for (Op& op : ops) {
       if (!Run(op)) return fail(op);
     }
+    MaybeSpillHeld();
     done(StoreStatus::ok);
     return;
   }
@@ -378,8 +521,32 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
       return fail(ops[0]);
     }
   }
+  if (!batch.held_changes.empty()) {
+    const std::int64_t now = NowMs(clock_);
+    for (auto& change : batch.held_changes) {
+      if (change.raw) {
+        Hold(change.family, *change.key, std::move(*change.raw), now);
+      } else {
+        Unhold(change.family, *change.key);
+      }
+    }
+  }
   locks.clear();
+  MaybeSpillHeld();
   done(StoreStatus::ok);
+}
+
+void EmbeddedStore::MaybeSpillHeld() {
+  const std::size_t held = held_count_.load(std::memory_order_relaxed);
+  if (held == 0) return;
+  const std::int64_t now = NowMs(clock_);
+  std::int64_t next = next_spill_ms_.load(std::memory_order_relaxed);
+  if (now < next && held <= max_held_) return;
+  // One thread sweeps; the others go on.
+  if (!next_spill_ms_.compare_exchange_strong(next, now + std::min<std::int64_t>(1000, hold_ms_))) {
+    return;
+  }
+  SpillHeld(now, /*everything=*/false);
 }
 
 void EmbeddedStore::CompactForTests() {

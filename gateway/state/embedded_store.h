@@ -1,9 +1,13 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -22,6 +26,13 @@ struct EmbeddedStoreOptions {
   // nothing (the WAL is in the page cache), a power cut may lose the last
   // writes.
   bool sync_writes = false;
+  // How long a write that may be lost in a crash (Op::may_lose_on_crash: a
+  // dedup claim) is held in memory before it goes to RocksDB. Most claims
+  // are replaced by their send's record well within it and never reach
+  // RocksDB; the rest (failed, suppressed, long retries) are written then.
+  std::chrono::milliseconds hold_volatile{5000};
+  // More held writes than this are written out at once, whatever their age.
+  std::size_t max_held = 200'000;
 };
 
 // The default backend: RocksDB on local disk, one column family per Family.
@@ -31,6 +42,13 @@ struct EmbeddedStoreOptions {
 // threads never both claim a key. Thread-safe; Execute is synchronous (a few
 // microseconds per op from the memtable and block cache) and calls `done`
 // before returning.
+//
+// Writes marked may_lose_on_crash are held in memory (hashed, by key) for up
+// to `hold_volatile` before they are written without the WAL: a dedup claim
+// is nearly always replaced by its send's record within milliseconds, and
+// then costs RocksDB nothing (one memtable insert less per send). Every op
+// sees a held write as it would see it in RocksDB; a crash loses it, as it
+// would lose an unlogged memtable row; a clean close writes it out.
 class EmbeddedStore final : public StateStore {
  public:
   static Result<std::unique_ptr<EmbeddedStore>, std::string> Open(const EmbeddedStoreOptions& options,
@@ -46,9 +64,11 @@ class EmbeddedStore final : public StateStore {
 
   // Runs a full compaction now (tests; operators use the periodic one).
   void CompactForTests();
+  // How many writes are held in memory (tests).
+  std::size_t HeldForTests() const { return held_count_.load(); }
 
  private:
-  EmbeddedStore(const Clock& clock, bool sync);
+  EmbeddedStore(const Clock& clock, const EmbeddedStoreOptions& options);
   // One op. With `batch`, the caller holds every stripe the batch writes:
   // writes go to the batch, and reads see the batch's earlier writes.
   struct Pending;
@@ -60,8 +80,45 @@ class EmbeddedStore final : public StateStore {
   std::mutex timers_mu_;
   std::mutex& Stripe(const std::string& key);
 
+  // Held writes (see the class comment), in shards by family and key. A
+  // shard's mutex is a leaf: nothing else is locked while it is held. Who
+  // adds, replaces or removes a key's held write holds the key's stripe.
+  struct Held {
+    std::string raw;  // as RocksDB would store it: expiry, then the value
+    std::int64_t since_ms = 0;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+  };
+  struct HeldShard {
+    std::mutex mu;
+    std::unordered_map<std::string, Held, KeyHash, std::equal_to<>> writes;
+  };
+  HeldShard& HeldShardOf(Family family, std::string_view key);
+  bool MayBeHeld(Family family) const;
+  // The held write of `key`, copied into `raw`; false when none.
+  bool FindHeld(Family family, std::string_view key, std::string& raw);
+  void Hold(Family family, const std::string& key, std::string raw, std::int64_t now_ms);
+  void Unhold(Family family, std::string_view key);
+  // Writes out the held writes older than the hold (all of them when
+  // `everything`, or when more than max_held are held). Takes stripes: the
+  // caller holds none.
+  void SpillHeld(std::int64_t now_ms, bool everything);
+  // SpillHeld every second or so (at most hold_volatile), by whichever
+  // thread gets there first; at once when more than max_held are held.
+  void MaybeSpillHeld();
+
   const Clock& clock_;
   const bool sync_;
+  const std::int64_t hold_ms_;
+  const std::size_t max_held_;
+  std::array<std::array<HeldShard, 16>, kFamilyCount> held_;
+  std::atomic<std::size_t> held_count_{0};
+  // Families that have ever had a write held: reads of the others skip the
+  // lookup.
+  std::atomic<std::uint32_t> held_families_{0};
+  std::atomic<std::int64_t> next_spill_ms_{0};
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> families_{};
   rocksdb::ColumnFamilyHandle* default_family_ = nullptr;

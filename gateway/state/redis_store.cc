@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <array>
+#include <atomic>
 #include <optional>
 #include <vector>
 
@@ -526,7 +527,8 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
   bool want_write_ = false;
   bool read_armed_ = false;
   bool write_armed_ = false;
-  bool ready_ = false;
+  // Read by connected() from any thread (the worker's probe, tests).
+  std::atomic<bool> ready_{false};
   bool closed_ = false;
   bool was_down_ = false;
   bool watchdog_armed_ = false;

@@ -44,6 +44,12 @@ class StateStoreTest : public ::testing::Test {
     return {.type = Op::Type::put_if_absent, .family = f, .key = std::move(key),
             .value = std::move(value), .ttl = ttl};
   }
+  // A dedup claim as the policy makes it: visible at once, durable it need
+  // not be.
+  static Op UnloggedClaim(std::string key, std::string value) {
+    return {.type = Op::Type::put_if_absent, .family = Family::dedup, .key = std::move(key),
+            .value = std::move(value), .ttl = 24h, .may_lose_on_crash = true};
+  }
 
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(24 * 20'000))};
   Backend backend_;
@@ -213,6 +219,62 @@ TYPED_TEST(StateStoreTest, ConcurrentClaimsOfOneKeyHaveExactlyOneWinner) {
   EXPECT_EQ(winners.load(), 200);
 }
 
+// Claims as the policy makes them: may be lost in a crash (the embedded
+// backend holds them in memory), each thread's in a batch with a read of
+// another key, as a worker's turn has them. Still exactly one winner.
+TYPED_TEST(StateStoreTest, ConcurrentUnloggedClaimsInBatchesHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  std::atomic<int> winners{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 200; ++k) {
+        std::vector<Op> ops{this->UnloggedClaim("race-" + std::to_string(k),
+                                                "thread-" + std::to_string(t)),
+                            this->Get(Family::dedup, "race-" + std::to_string(k + 1))};
+        if (this->Run(ops) == StoreStatus::ok && !ops[0].found) ++winners;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(winners.load(), 200);
+}
+
+// A claim that may be lost in a crash reads like any other record: to later
+// ops of its own batch, to other calls, and until a durable write replaces
+// it; a clean restart keeps it.
+TYPED_TEST(StateStoreTest, AnUnloggedClaimReadsLikeARecordAndADurableWriteReplacesIt) {
+  std::vector<Op> batch = {this->UnloggedClaim("shop|o-1", "c|w0"),
+                           this->Get(Family::dedup, "shop|o-1"),
+                           this->UnloggedClaim("shop|o-1", "c|w1")};
+  ASSERT_EQ(this->Run(batch), StoreStatus::ok);
+  EXPECT_FALSE(batch[0].found);
+  EXPECT_EQ(batch[1].result, "c|w0") << "seen by its own batch";
+  EXPECT_TRUE(batch[2].found);
+  EXPECT_EQ(batch[2].result, "c|w0");
+  Op again = this->One(this->UnloggedClaim("shop|o-1", "c|w2"));
+  EXPECT_TRUE(again.found);
+  EXPECT_EQ(again.result, "c|w0") << "seen by a later call";
+  // The send's record replaces it, in a batch with the next request's claim.
+  std::vector<Op> sent = {{.type = Op::Type::put, .family = Family::dedup, .key = "shop|o-1",
+                           .value = "s|w0|sms", .ttl = 24h},
+                          this->UnloggedClaim("shop|o-2", "c|w0")};
+  ASSERT_EQ(this->Run(sent), StoreStatus::ok);
+  EXPECT_EQ(this->One(this->Get(Family::dedup, "shop|o-1")).result, "s|w0|sms");
+  this->backend_.Reopen();
+  EXPECT_EQ(this->One(this->Get(Family::dedup, "shop|o-1")).result, "s|w0|sms");
+  EXPECT_EQ(this->One(this->Get(Family::dedup, "shop|o-2")).result, "c|w0")
+      << "a clean restart keeps an unlogged claim";
+  // It expires like any other record, held or not.
+  this->clock_.Advance(24h);
+  EXPECT_FALSE(this->One(this->Get(Family::dedup, "shop|o-2")).found);
+  EXPECT_FALSE(this->One(this->UnloggedClaim("shop|o-2", "c|w3")).found);
+  // Erased: gone, and claimable again.
+  EXPECT_TRUE(this->One({.type = Op::Type::erase, .family = Family::dedup, .key = "shop|o-2"})
+                  .found);
+  EXPECT_FALSE(this->One(this->Get(Family::dedup, "shop|o-2")).found);
+}
+
 TYPED_TEST(StateStoreTest, RecordsSurviveARestartAndExpiredOnesDoNotComeBack) {
   this->One({.type = Op::Type::put, .family = Family::suppression, .key = "forever", .value = "x"});
   this->One({.type = Op::Type::put, .family = Family::dedup, .key = "short", .value = "y",
@@ -246,6 +308,39 @@ TEST(EmbeddedStore, CompactionDropsRowsExpiredByTheWallClock) {
   (*store)->Execute(reads, [](StoreStatus) {});
   EXPECT_FALSE(reads[0].found);
   EXPECT_TRUE(reads[1].found);
+}
+
+// The embedded backend holds unlogged claims in memory for a while; older
+// ones, and all of them past the limit, go to RocksDB and read the same.
+TEST(EmbeddedStore, HeldClaimsGoToRocksDbAfterTheHoldOrPastTheLimit) {
+  testing::TempDir dir;
+  ManualClock clock(std::chrono::system_clock::time_point(std::chrono::hours(24 * 20'000)));
+  auto opened = EmbeddedStore::Open(
+      {.path = dir.File("s"), .hold_volatile = 2s, .max_held = 3}, clock);
+  ASSERT_TRUE(opened) << opened.error();
+  EmbeddedStore& store = **opened;
+  auto claim = [&](std::string key, std::chrono::milliseconds ttl = 1h) {
+    std::vector<Op> ops{{.type = Op::Type::put_if_absent, .family = Family::dedup,
+                         .key = std::move(key), .value = "c", .ttl = ttl,
+                         .may_lose_on_crash = true}};
+    EXPECT_EQ(RunOps(store, ops), StoreStatus::ok);
+    return ops[0].found;
+  };
+  EXPECT_FALSE(claim("a"));
+  EXPECT_FALSE(claim("short", 1s));
+  EXPECT_EQ(store.HeldForTests(), 2u);
+  // Past the hold: the next call writes "a" out; "short" expired while held
+  // and is dropped, not written.
+  clock.Advance(2s);
+  EXPECT_FALSE(claim("b"));
+  EXPECT_EQ(store.HeldForTests(), 1u) << "only b is held";
+  EXPECT_TRUE(claim("a")) << "a reads the same from RocksDB";
+  EXPECT_FALSE(claim("short"));
+  // Past max_held (3): all of them at once, whatever their age.
+  EXPECT_FALSE(claim("c"));
+  EXPECT_FALSE(claim("d"));
+  EXPECT_EQ(store.HeldForTests(), 0u);
+  for (const char* key : {"a", "b", "c", "d", "short"}) EXPECT_TRUE(claim(key)) << key;
 }
 
 TEST(EmbeddedStore, APathItCannotUseIsAClearError) {
