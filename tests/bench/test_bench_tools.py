@@ -43,6 +43,8 @@ FULL = {
         # Full policy on: ratios to max-sms's CPU per send (1.3x embedded, 1.6x redis).
         scenario("policy-embedded", 15000.0, cpu_us=43.0, policy="embedded"),
         scenario("policy-redis", 20000.0, cpu_us=30.1, policy="redis", redis_cpu_us_per_send=20.0),
+        # The default config (policy + status store): reported, no target.
+        scenario("status-embedded", 12000.0, cpu_us=51.6, policy="status-embedded"),
         scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500,
                  latency_split_ms={"publish_to_accepted": {"p50": 2.0, "p99": 9.5},
                                    "accepted_to_final": {"p50": 1.0, "p99": 3.25}},
@@ -148,6 +150,10 @@ class ReportTest(Tmp):
         row = table_row(text, "gateway CPU per send, full policy on (embedded state) ÷ no policy")
         self.assertEqual(row[1:], ["≤ 1.3×", "2.00× (policy-embedded 43.0 µs ÷ max-sms 21.5 µs)",
                                    "MISS"])
+        row = table_row(text, "gateway CPU per send, policy + status store (embedded, the "
+                              "default config) ÷ no policy")
+        self.assertEqual(row[1:], ["no target", "2.40× (status-embedded 51.6 µs ÷ max-sms 21.5 "
+                                                "µs)", "–"])
         row = table_row(text, "gateway CPU per send, full policy on (redis state) ÷ no policy")
         self.assertEqual(row[1:], ["≤ 1.6×", "1.40× (policy-redis 30.1 µs ÷ max-sms 21.5 µs; "
                                              "redis-server 20.0 µs/send besides)", "PASS"])

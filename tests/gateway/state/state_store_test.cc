@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <functional>
 #include <future>
 #include <memory>
 #include <thread>
@@ -49,6 +50,25 @@ class StateStoreTest : public ::testing::Test {
   static Op UnloggedClaim(std::string key, std::string value) {
     return {.type = Op::Type::put_if_absent, .family = Family::dedup, .key = std::move(key),
             .value = std::move(value), .ttl = 24h, .may_lose_on_crash = true};
+  }
+
+  // Eight threads each run make(thread, key) for keys 0..keys-1 at once;
+  // returns how many batches won (won(first op) after an ok answer).
+  int RaceForKeys(int keys, const std::function<std::vector<Op>(int, int)>& make,
+                  const std::function<bool(const Op&)>& won) {
+    constexpr int kThreads = 8;
+    std::atomic<int> winners{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int k = 0; k < keys; ++k) {
+          std::vector<Op> ops = make(t, k);
+          if (Run(ops) == StoreStatus::ok && won(ops[0])) ++winners;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    return winners.load();
   }
 
   ManualClock clock_{std::chrono::system_clock::time_point(std::chrono::hours(24 * 20'000))};
@@ -185,59 +205,32 @@ TYPED_TEST(StateStoreTest, CompareAndSetStoresOnlyOverTheExpectedValue) {
 }
 
 TYPED_TEST(StateStoreTest, ConcurrentCompareAndSetsHaveExactlyOneWinner) {
-  constexpr int kThreads = 8;
-  std::atomic<int> winners{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int k = 0; k < 100; ++k) {
-        std::vector<Op> ops{{.type = Op::Type::compare_and_set, .family = Family::status,
-                             .key = "step-" + std::to_string(k),
-                             .value = "by-" + std::to_string(t), .ttl = 1h}};
-        if (this->Run(ops) == StoreStatus::ok && ops[0].found) ++winners;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(winners.load(), 100);
+  const int winners = this->RaceForKeys(100, [](int t, int k) {
+    return std::vector<Op>{{.type = Op::Type::compare_and_set, .family = Family::status,
+                            .key = "step-" + std::to_string(k),
+                            .value = "by-" + std::to_string(t), .ttl = 1h}};
+  }, [](const Op& op) { return op.found; });
+  EXPECT_EQ(winners, 100);
 }
 
 TYPED_TEST(StateStoreTest, ConcurrentClaimsOfOneKeyHaveExactlyOneWinner) {
-  constexpr int kThreads = 8;
-  std::atomic<int> winners{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int k = 0; k < 200; ++k) {
-        std::vector<Op> ops{this->Claim(Family::dedup, "race-" + std::to_string(k),
-                                        "thread-" + std::to_string(t), 1h)};
-        if (this->Run(ops) == StoreStatus::ok && !ops[0].found) ++winners;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(winners.load(), 200);
+  const int winners = this->RaceForKeys(200, [this](int t, int k) {
+    return std::vector<Op>{this->Claim(Family::dedup, "race-" + std::to_string(k),
+                                       "thread-" + std::to_string(t), 1h)};
+  }, [](const Op& op) { return !op.found; });
+  EXPECT_EQ(winners, 200);
 }
 
 // Claims as the policy makes them: may be lost in a crash (the embedded
 // backend holds them in memory), each thread's in a batch with a read of
 // another key, as a worker's turn has them. Still exactly one winner.
 TYPED_TEST(StateStoreTest, ConcurrentUnloggedClaimsInBatchesHaveExactlyOneWinner) {
-  constexpr int kThreads = 8;
-  std::atomic<int> winners{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int k = 0; k < 200; ++k) {
-        std::vector<Op> ops{this->UnloggedClaim("race-" + std::to_string(k),
-                                                "thread-" + std::to_string(t)),
-                            this->Get(Family::dedup, "race-" + std::to_string(k + 1))};
-        if (this->Run(ops) == StoreStatus::ok && !ops[0].found) ++winners;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(winners.load(), 200);
+  const int winners = this->RaceForKeys(200, [this](int t, int k) {
+    return std::vector<Op>{this->UnloggedClaim("race-" + std::to_string(k),
+                                               "thread-" + std::to_string(t)),
+                           this->Get(Family::dedup, "race-" + std::to_string(k + 1))};
+  }, [](const Op& op) { return !op.found; });
+  EXPECT_EQ(winners, 200);
 }
 
 // A claim that may be lost in a crash reads like any other record: to later
