@@ -79,6 +79,19 @@ struct ConsumerCallbacks {
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
       auto assigned = FetchCommitted(rk, parts);
       spdlog::info("kafka: assigned {} partition(s)", assigned.size());
+      // librdkafka keeps a partition's pause flag on its client-side state,
+      // which outlives a revoke: a partition paused for backpressure, revoked
+      // and assigned back to this member would stay paused, while the
+      // listener starts it fresh (unpaused) and never resumes it. So every
+      // assignment starts unpaused, and the resume comes before the assign:
+      // after it, librdkafka's main thread starts the fetchers when the
+      // committed offsets arrive, and in 2.0.2 a pause/resume or fetch-start
+      // op queued behind a newer one for the same partition is dropped as
+      // outdated (rdkafka_partition.c), so a resume racing that start could
+      // leave the partition paused, or never started, with no error. Before
+      // the assign nothing else touches these partitions (a partition not
+      // known yet is skipped).
+      rd_kafka_resume_partitions(rk, parts);
       self->listener_->OnAssigned(assigned);
       if (cooperative) {
         if (auto* e = rd_kafka_incremental_assign(rk, parts)) {
@@ -88,12 +101,6 @@ struct ConsumerCallbacks {
       } else {
         rd_kafka_assign(rk, parts);
       }
-      // librdkafka keeps a partition's pause flag on its client-side state,
-      // which outlives a revoke: a partition paused for backpressure, revoked
-      // and assigned back to this member stays paused, while the listener
-      // starts it fresh (unpaused) and never resumes it. Every assignment
-      // starts unpaused.
-      rd_kafka_resume_partitions(rk, parts);
       return;
     }
     // Revocation (or an error: treat as revocation so nothing is processed
