@@ -270,7 +270,9 @@ providers:
                                       ).stdout.strip() == b"PONG"
             wait_for(pong, 10, "redis-server")
             self.redis_port = port
-            return "state: {backend: redis, redis: {port: %d}}\n%s" % (port, caps)
+            # As policy-embedded: §11's policy, the status store off.
+            return ("state: {backend: redis, status_retention: 0, redis: {port: %d}}\n%s"
+                    % (port, caps))
         raise ValueError("policy must be off, embedded, status-embedded or redis, not %r" % policy)
 
     def bin(self, rel):
