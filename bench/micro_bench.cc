@@ -112,9 +112,10 @@ void BM_EmbeddedStorePerTurn(benchmark::State& state) {
                         .key = omnigate::policy::DedupKey("bench", id),
                         .value = "c|p3@1234567", .ttl = 24h, .may_lose_on_crash = true});
       checks.push_back({.type = st::Op::Type::get, .family = st::Family::suppression,
-                        .key = "bench|" + phone + "|sms"});
+                        .key = omnigate::policy::AddressKey("bench", phone,
+                                                            omnigate::Channel::sms)});
       checks.push_back({.type = st::Op::Type::get, .family = st::Family::suppression,
-                        .key = "bench|" + phone + "|*"});
+                        .key = omnigate::policy::AddressKey("bench", phone, std::nullopt)});
       checks.push_back({.type = st::Op::Type::get, .family = st::Family::counter, .key = cap});
       const std::string sid = "SM" + std::to_string(rng()) + std::to_string(seq);
       records.push_back({.type = st::Op::Type::put, .family = st::Family::dedup,
@@ -128,7 +129,9 @@ void BM_EmbeddedStorePerTurn(benchmark::State& state) {
                            .ttl = 7 * 24h, .keep = 64});
         records.push_back({.type = st::Op::Type::put, .family = st::Family::status,
                            .key = omnigate::gateway::ProviderIdKey(sid),
-                           .value = "sms-bench|bench|" + id + "|sms|" + phone + "|-",
+                           .value = omnigate::gateway::EncodeSentRef(
+                               {.provider = "sms-bench", .tenant = "bench", .id = id,
+                                .channel = omnigate::Channel::sms, .address = phone}),
                            .ttl = 7 * 24h});
       }
     }

@@ -126,8 +126,21 @@ EmbeddedStore::~EmbeddedStore() {
   db_->Close();
 }
 
-std::mutex& EmbeddedStore::Stripe(const std::string& key) {
-  return stripes_[std::hash<std::string>{}(key) % stripes_.size()];
+std::size_t EmbeddedStore::StripeIndex(std::string_view key) const {
+  return std::hash<std::string_view>{}(key) % stripes_.size();
+}
+
+std::mutex& EmbeddedStore::Stripe(const std::string& key) { return stripes_[StripeIndex(key)]; }
+
+std::vector<std::unique_lock<std::mutex>> EmbeddedStore::LockStripes(
+    std::vector<std::size_t> stripes) {
+  // One order for every caller: no deadlock between two overlapping sets.
+  std::sort(stripes.begin(), stripes.end());
+  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  locks.reserve(stripes.size());
+  for (const std::size_t i : stripes) locks.emplace_back(stripes_[i]);
+  return locks;
 }
 
 EmbeddedStore::HeldShard& EmbeddedStore::HeldShardOf(Family family, std::string_view key) {
@@ -151,7 +164,10 @@ bool EmbeddedStore::FindHeld(Family family, std::string_view key, std::string& r
 
 void EmbeddedStore::Hold(Family family, const std::string& key, std::string raw,
                          std::int64_t now_ms) {
-  held_families_.fetch_or(1U << static_cast<unsigned>(family), std::memory_order_acq_rel);
+  // Set once per family: no read-modify-write of the shared word per claim.
+  if (!MayBeHeld(family)) {
+    held_families_.fetch_or(1U << static_cast<unsigned>(family), std::memory_order_acq_rel);
+  }
   HeldShard& shard = HeldShardOf(family, key);
   std::lock_guard lock(shard.mu);
   auto [it, added] = shard.writes.try_emplace(key);
@@ -201,14 +217,8 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
   for (std::size_t begin = 0; begin < due.size(); begin += kChunk) {
     const std::size_t end = std::min(due.size(), begin + kChunk);
     std::vector<std::size_t> stripes;
-    for (std::size_t i = begin; i < end; ++i) {
-      stripes.push_back(std::hash<std::string>{}(due[i].key) % stripes_.size());
-    }
-    std::sort(stripes.begin(), stripes.end());
-    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
-    std::vector<std::unique_lock<std::mutex>> locks;
-    locks.reserve(stripes.size());
-    for (const std::size_t i : stripes) locks.emplace_back(stripes_[i]);
+    for (std::size_t i = begin; i < end; ++i) stripes.push_back(StripeIndex(due[i].key));
+    const auto locks = LockStripes(std::move(stripes));
     rocksdb::WriteBatch batch;
     std::vector<std::size_t> written;
     for (std::size_t i = begin; i < end; ++i) {
@@ -492,19 +502,12 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
     done(StoreStatus::ok);
     return;
   }
-  // Every stripe the batch writes, taken in one order (no deadlock with
-  // another batch taking an overlapping set).
+  // Every stripe the batch writes.
   std::vector<std::size_t> stripes;
   for (const Op& op : ops) {
-    if (op.type != Op::Type::get) {
-      stripes.push_back(std::hash<std::string>{}(op.key) % stripes_.size());
-    }
+    if (op.type != Op::Type::get) stripes.push_back(StripeIndex(op.key));
   }
-  std::sort(stripes.begin(), stripes.end());
-  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
-  std::vector<std::unique_lock<std::mutex>> locks;
-  locks.reserve(stripes.size());
-  for (const std::size_t i : stripes) locks.emplace_back(stripes_[i]);
+  auto locks = LockStripes(std::move(stripes));
   Pending batch;
   for (Op& op : ops) {
     if (!Run(op, &batch)) {

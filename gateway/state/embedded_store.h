@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -78,7 +79,10 @@ class EmbeddedStore final : public StateStore {
   // timers_mu_: a set, an erase and a claim each touch both.
   bool RunTimer(Op& op);
   std::mutex timers_mu_;
+  std::size_t StripeIndex(std::string_view key) const;
   std::mutex& Stripe(const std::string& key);
+  // Takes the given stripes (duplicates allowed) in ascending order.
+  std::vector<std::unique_lock<std::mutex>> LockStripes(std::vector<std::size_t> stripes);
 
   // Held writes (see the class comment), in shards by family and key. A
   // shard's mutex is a leaf: nothing else is locked while it is held. Who

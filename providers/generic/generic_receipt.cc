@@ -152,11 +152,10 @@ Result<Ok, ReceiptError> VerifyGenericReceiptSignature(const GenericReceiptMappi
   }
   if (signature_header.empty()) return Unauthorized("missing " + m.signature_header + " header");
   // Hex digits in either case; base64 is case-sensitive: compared as sent.
-  const bool match =
-      m.encoding == Mapping::Encoding::hex
-          ? ConstantTimeEquals(AsciiLowercase(signature_header),
-                               ComputeGenericReceiptSignature(m, body))
-          : ConstantTimeEquals(signature_header, ComputeGenericReceiptSignature(m, body));
+  const std::string expected = ComputeGenericReceiptSignature(m, body);
+  const bool match = m.encoding == Mapping::Encoding::hex
+                         ? ConstantTimeEquals(AsciiLowercase(signature_header), expected)
+                         : ConstantTimeEquals(signature_header, expected);
   if (!match) {
     return Unauthorized(m.signature_header +
                         " does not match: check the provider's receipts.signature secret, "

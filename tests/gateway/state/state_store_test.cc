@@ -329,7 +329,8 @@ TEST(EmbeddedStore, HeldClaimsGoToRocksDbAfterTheHoldOrPastTheLimit) {
   EXPECT_EQ(store.HeldForTests(), 1u) << "only b is held";
   EXPECT_TRUE(claim("a")) << "a reads the same from RocksDB";
   EXPECT_FALSE(claim("short"));
-  // Past max_held (3): all of them at once, whatever their age.
+  // b, short and c held; d makes four, past max_held (3): all of them go at
+  // once, whatever their age.
   EXPECT_FALSE(claim("c"));
   EXPECT_FALSE(claim("d"));
   EXPECT_EQ(store.HeldForTests(), 0u);
