@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/state/hash_memtable.h"
+
 namespace omnigate::state {
 namespace {
 
@@ -92,10 +94,20 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.whole_key_filtering = true;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Every family but the timers' is read by key only: a hash table instead
+  // of the skip list (hash_memtable.h). It takes one writer at a time, as
+  // RocksDB's write group already makes the store's writes.
+  rocksdb::ColumnFamilyOptions keyed_options = cf_options;
+  if (HashMemTableSupported()) {
+    db_options.allow_concurrent_memtable_write = false;
+    keyed_options.memtable_factory = NewHashMemTableFactory(cf_options.write_buffer_size / 64);
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (std::size_t i = 0; i < kFamilyCount; ++i) {
-    descriptors.emplace_back(std::string(ToString(static_cast<Family>(i))), cf_options);
+    const auto family = static_cast<Family>(i);
+    descriptors.emplace_back(std::string(ToString(family)),
+                             family == Family::timer ? cf_options : keyed_options);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
