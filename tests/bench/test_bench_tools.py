@@ -42,7 +42,12 @@ FULL = {
         scenario("max-sms-tls-native", 45000.0, cpu_us=25.8, tls=True, http_client="native"),
         # Full policy on: ratios to max-sms's CPU per send (1.3x embedded, 1.6x redis).
         scenario("policy-embedded", 15000.0, cpu_us=43.0, policy="embedded"),
-        scenario("policy-redis", 20000.0, cpu_us=30.1, policy="redis", redis_cpu_us_per_send=20.0),
+        # Paired runs: the median pair's figures, divided by its own max-sms run.
+        scenario("policy-redis", 20000.0, cpu_us=28.0, policy="redis", redis_cpu_us_per_send=20.0,
+                 no_policy_cpu_us_per_send=20.0,
+                 cpu_ratio_rounds=[{"max_sms_cpu_us": 21.5, "cpu_us": 40.0, "ratio": 1.86},
+                                   {"max_sms_cpu_us": 20.0, "cpu_us": 28.0, "ratio": 1.4},
+                                   {"max_sms_cpu_us": 25.0, "cpu_us": 30.0, "ratio": 1.2}]),
         # The default config (policy + status store): reported, no target.
         scenario("status-embedded", 12000.0, cpu_us=51.6, policy="status-embedded"),
         scenario("half-rate", 20500.0, cpu_us=22.0, p99=12.0, rate=20500,
@@ -155,7 +160,8 @@ class ReportTest(Tmp):
         self.assertEqual(row[1:], ["no target", "2.40× (status-embedded 51.6 µs ÷ max-sms 21.5 "
                                                 "µs)", "–"])
         row = table_row(text, "gateway CPU per send, full policy on (redis state) ÷ no policy")
-        self.assertEqual(row[1:], ["≤ 1.6×", "1.40× (policy-redis 30.1 µs ÷ max-sms 21.5 µs; "
+        self.assertEqual(row[1:], ["≤ 1.6×", "1.40× (median of 3 paired runs, 1.20–1.86×; in it "
+                                             "policy-redis 28.0 µs ÷ max-sms 20.0 µs; "
                                              "redis-server 20.0 µs/send besides)", "PASS"])
         self.assertEqual(table_row(text, "HTTP ceiling (wrk → nginx/1.22.1, return 201)")[2],
                          "100,000 requests/s")
@@ -237,6 +243,39 @@ class ReportTest(Tmp):
 
 
 NOT_MEASURED = "not measured in this run"
+
+
+class PairedRoundsTest(unittest.TestCase):
+    """harness.paired_rounds: the §11 policy ratio from paired runs."""
+
+    def test_median_pair_decides(self):
+        sys.path.insert(0, BENCH)
+        try:
+            import harness
+        finally:
+            sys.path.remove(BENCH)
+        plain = scenario("max-sms", 40000.0, cpu_us=20.0)
+        pol = scenario("policy-embedded", 30000.0, cpu_us=40.0, policy="embedded",
+                       policy_cpu_limit=1.3)
+        # Pair 1 (the scenario's own run) 2.0x; pair 2 1.25x; pair 3 1.1x.
+        figures = {1: {"max-sms": 24.0, "policy-embedded": 30.0},
+                   2: {"max-sms": 30.0, "policy-embedded": 33.0}}
+        calls = []
+
+        def run(r, which):
+            calls.append((r, which))
+            return scenario(which, 1.0, cpu_us=figures[r][which], notes="round %d" % r)
+        harness.paired_rounds(pol, plain, 3, run)
+        # Each extra pair runs both, the scenario first in odd rounds.
+        self.assertEqual(calls, [(1, "policy-embedded"), (1, "max-sms"),
+                                 (2, "max-sms"), (2, "policy-embedded")])
+        self.assertEqual(pol["cpu_ratio_to_no_policy"], 1.25)
+        self.assertEqual(pol["cpu_us_per_send"], 30.0)
+        self.assertEqual(pol["no_policy_cpu_us_per_send"], 24.0)
+        self.assertEqual(pol["notes"], "round 1")
+        # The scenario keeps its own name, title and limit.
+        self.assertEqual((pol["name"], pol["policy_cpu_limit"]), ("policy-embedded", 1.3))
+        self.assertEqual([r["ratio"] for r in pol["cpu_ratio_rounds"]], [2.0, 1.25, 1.1])
 
 
 class PlanTest(Tmp):
