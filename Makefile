@@ -37,14 +37,14 @@ test-asan: deps
 # ThreadSanitizer (the tsan preset, -O1) on the suites where threads meet:
 # the pipeline (workers, Kafka's threads, delivery reports), the transport and
 # the circuit breaker the workers share, the state store (held claims, the
-# hash memtable read beside its writer).
+# hash memtable read beside its writer, the key filters).
 TSAN_TARGETS := gateway_pipeline_test providers_transport_test providers_limiter_test \
                 gateway_state_test
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
 	@cmake --build --preset tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	@bash tests/run_sanitized.sh tsan "$(call SAN_REPORTS,tsan)" \
-	  -j $(JOBS) --timeout 600 -R 'Pipeline|Transport|CircuitBreaker|StateStore|EmbeddedStore|HashMemTable'
+	  -j $(JOBS) --timeout 600 -R 'Pipeline|Transport|CircuitBreaker|StateStore|EmbeddedStore|HashMemTable|KeyFilter'
 
 # The libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each, built by
 # the fuzz preset (clang). FUZZ_TARGETS picks some: FUZZ_TARGETS=config.

@@ -344,7 +344,25 @@ void RequestPolicy::Begin(const SendRequest& req, const TenantPolicy& tp,
   origin_.assign(origin);
   ops_.clear();
   slots_.clear();
+  // A send's checks are a claim, two opt-out lookups per channel and its caps.
+  ops_.reserve(8);
+  slots_.reserve(8);
+  addresses_known_ = 0;
   from_ = from;
+}
+
+const std::string& RequestPolicy::Address(Channel channel) const {
+  const auto i = static_cast<std::size_t>(channel);
+  if ((addresses_known_ & (1U << i)) == 0) {
+    addresses_[i] = AddressOf(*req_, channel);
+    addresses_known_ |= static_cast<std::uint8_t>(1U << i);
+  }
+  return addresses_[i];
+}
+
+std::string RequestPolicy::Recipient(Channel channel) const {
+  if (!req_->to.user_id.empty()) return "u:" + req_->to.user_id;
+  return Address(channel);
 }
 
 void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
@@ -361,7 +379,7 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
   // 2. Content of the first channel to its address, when the tenant asks.
   if (tp.content_dedup) {
     const Channel first = req.channels[0];
-    std::string key = AddressKey(req.tenant, AddressOf(req, first), first);
+    std::string key = AddressKey(req.tenant, Address(first), first);
     key += '|';
     key += Sha256Hex(ContentBytes(req, first), 16);  // 128 bits: collisions are no concern
     ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::content,
@@ -379,11 +397,11 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
         continue;
       }
       ops_.push_back({.type = Op::Type::get, .family = Family::counter,
-                      .key = CapKey(req.tenant, CapRecipient(req, *cap.channel), cap)});
+                      .key = CapKey(req.tenant, Recipient(*cap.channel), cap)});
       slots_.push_back({Check::cap, *cap.channel, false, i});
     } else {
       ops_.push_back({.type = Op::Type::get, .family = Family::counter,
-                      .key = CapKey(req.tenant, CapRecipient(req, req.channels[0]), cap)});
+                      .key = CapKey(req.tenant, Recipient(req.channels[0]), cap)});
       slots_.push_back({Check::cap, req.channels[0], true, i});
     }
   }
@@ -404,7 +422,7 @@ void RequestPolicy::AddChannelChecks() {
   const bool needs_consent = bulk ? tp.bulk_requires_opt_in : tp.transactional_requires_opt_in;
   for (std::size_t i = from_; i < req.channels.size(); ++i) {
     const Channel c = req.channels[i];
-    const std::string address = AddressOf(req, c);
+    const std::string& address = Address(c);
     for (const bool all : {false, true}) {
       const auto scope = all ? std::nullopt : std::optional<Channel>(c);
       ops_.push_back({.type = Op::Type::get, .family = Family::suppression,
@@ -558,7 +576,7 @@ std::vector<std::pair<std::string, const gateway::FrequencyCap*>> RequestPolicy:
   for (const auto& cap : tp_->frequency_caps) {
     if (!LaneMatches(cap.lanes, req.lane)) continue;
     if (cap.channel && *cap.channel != channel) continue;
-    std::string key = CapKey(req.tenant, CapRecipient(req, cap.channel ? channel : req.channels[0]),
+    std::string key = CapKey(req.tenant, Recipient(cap.channel ? channel : req.channels[0]),
                              cap);
     // Rules sharing a key count the send once.
     if (std::none_of(caps.begin(), caps.end(), [&](const auto& c) { return c.first == key; })) {

@@ -145,12 +145,18 @@ class RequestPolicy {
   void Begin(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
              std::size_t from);
   void AddChannelChecks();
+  // The request's normalised address on `channel`, and the recipient its
+  // caps count, each worked out once per request.
+  const std::string& Address(Channel channel) const;
+  std::string Recipient(Channel channel) const;
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
   std::size_t from_ = 0;  // the first channel position with opt-out checks
   std::string origin_;
   std::vector<state::Op> ops_;
   std::vector<Slot> slots_;
+  mutable std::array<std::string, kChannelCount> addresses_;
+  mutable std::uint8_t addresses_known_ = 0;  // a bit per channel
 };
 
 class TimeZones;

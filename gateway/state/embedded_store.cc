@@ -120,6 +120,24 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   self->db_.reset(db);
   self->default_family_ = handles[0];
   for (std::size_t i = 0; i < kFamilyCount; ++i) self->families_[i] = handles[i + 1];
+  // Opt-outs and opt-ins: most lookups miss, and the families are small
+  // beside the traffic. Their filters start from a scan (two passes: the
+  // count sizes the filter).
+  for (const Family f : {Family::suppression, Family::consent}) {
+    auto* cf = self->families_[static_cast<std::size_t>(f)];
+    std::size_t keys = 0;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++keys;
+    auto filter = std::make_unique<KeyFilter>(keys * 2);  // room to grow
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      filter->Add(std::string_view(it->key().data(), it->key().size()));
+    }
+    if (!it->status().ok()) {
+      return MakeUnexpected("state.path '" + options.path + "': reading family " +
+                            std::string(ToString(f)) + ": " + it->status().ToString());
+    }
+    self->filters_[static_cast<std::size_t>(f)] = std::move(filter);
+  }
   return self;
 }
 
@@ -370,6 +388,7 @@ struct EmbeddedStore::Pending {
     std::optional<std::string> raw;  // nullopt: drop the held write
   };
   std::vector<HeldChange> held_changes;
+  std::uint32_t held_families = 0;  // a bit per family with a held change
   bool all_may_lose = true;
 
   // Null when the batch has not written the key.
@@ -383,17 +402,25 @@ struct EmbeddedStore::Pending {
   }
 };
 
-bool EmbeddedStore::Run(Op& op, Pending* batch) {
+bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
   if (op.family == Family::timer) return RunTimer(op);
+  KeyFilter* const filter = filters_[static_cast<std::size_t>(op.family)].get();
+  if (filter != nullptr && op.type == Op::Type::get && !filter->MayContain(op.key)) {
+    // Never written (a write in this batch would have added it).
+    op.found = false;
+    op.result.clear();
+    return true;
+  }
   auto* cf = families_[static_cast<std::size_t>(op.family)];
-  const std::int64_t now = NowMs(clock_);
   rocksdb::WriteOptions write;
   write.sync = sync_;
   write.disableWAL = op.may_lose_on_crash && !sync_;
-  // A write held earlier in this batch is in its overlay; one held by an
-  // earlier call is looked up (and a durable write drops it).
-  const bool may_be_held = MayBeHeld(op.family) ||
-                           (batch != nullptr && !batch->held_changes.empty());
+  // A write held by an earlier call is looked up, one held earlier in this
+  // batch is in its overlay; a durable write drops either.
+  const std::uint32_t family_bit = 1U << static_cast<unsigned>(op.family);
+  const bool held_before = MayBeHeld(op.family);
+  const bool may_be_held =
+      held_before || (batch != nullptr && (batch->held_families & family_bit) != 0);
   auto read_live = [&](bool& found, std::string& out) -> bool {
     std::string raw;
     found = false;
@@ -405,7 +432,7 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
         raw = **written;
       }
     }
-    if (!in_batch && !(may_be_held && FindHeld(op.family, op.key, raw))) {
+    if (!in_batch && !(held_before && FindHeld(op.family, op.key, raw))) {
       const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
       if (s.IsNotFound()) return true;
       if (!s.ok()) return false;
@@ -419,6 +446,7 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
     return true;
   };
   auto put = [&](std::string value) -> bool {
+    if (filter != nullptr) filter->Add(op.key);  // before any reader can find the write
     if (op.may_lose_on_crash && hold_ms_ > 0) {
       // Held in memory, not written (see the class comment).
       if (batch == nullptr) {
@@ -426,6 +454,7 @@ bool EmbeddedStore::Run(Op& op, Pending* batch) {
         return true;
       }
       batch->held_changes.push_back({op.family, &op.key, value});
+      batch->held_families |= family_bit;
       batch->Record(op.family, op.key, std::move(value));
       return true;
     }
@@ -506,11 +535,12 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
   };
   const bool has_timer = std::any_of(ops.begin(), ops.end(),
                                      [](const Op& op) { return op.family == Family::timer; });
+  const std::int64_t now = NowMs(clock_);
   if (ops.size() <= 1 || has_timer) {
     for (Op& op : ops) {
-      if (!Run(op)) return fail(op);
+      if (!Run(op, now)) return fail(op);
     }
-    MaybeSpillHeld();
+    MaybeSpillHeld(now);
     done(StoreStatus::ok);
     return;
   }
@@ -522,7 +552,7 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
   auto locks = LockStripes(std::move(stripes));
   Pending batch;
   for (Op& op : ops) {
-    if (!Run(op, &batch)) {
+    if (!Run(op, now, &batch)) {
       locks.clear();  // `done` may call Execute again
       return fail(op);
     }
@@ -537,7 +567,6 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
     }
   }
   if (!batch.held_changes.empty()) {
-    const std::int64_t now = NowMs(clock_);
     for (auto& change : batch.held_changes) {
       if (change.raw) {
         Hold(change.family, *change.key, std::move(*change.raw), now);
@@ -547,14 +576,13 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
     }
   }
   locks.clear();
-  MaybeSpillHeld();
+  MaybeSpillHeld(now);
   done(StoreStatus::ok);
 }
 
-void EmbeddedStore::MaybeSpillHeld() {
+void EmbeddedStore::MaybeSpillHeld(std::int64_t now) {
   const std::size_t held = held_count_.load(std::memory_order_relaxed);
   if (held == 0) return;
-  const std::int64_t now = NowMs(clock_);
   std::int64_t next = next_spill_ms_.load(std::memory_order_relaxed);
   if (now < next && held <= max_held_) return;
   // One thread sweeps; the others go on.

@@ -12,6 +12,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "gateway/state/key_filter.h"
 #include "gateway/state/state_store.h"
 
 namespace rocksdb {
@@ -73,7 +74,8 @@ class EmbeddedStore final : public StateStore {
   // One op. With `batch`, the caller holds every stripe the batch writes:
   // writes go to the batch, and reads see the batch's earlier writes.
   struct Pending;
-  bool Run(Op& op, Pending* batch = nullptr);
+  // `now_ms`: the store's clock, read once per Execute.
+  bool Run(Op& op, std::int64_t now_ms, Pending* batch = nullptr);
   // Timers: "p" + id -> due (8 bytes, big-endian) + payload, and the index
   // "d" + due (big-endian, so that keys sort by time) + id -> "". Under
   // timers_mu_: a set, an erase and a claim each touch both.
@@ -111,7 +113,7 @@ class EmbeddedStore final : public StateStore {
   void SpillHeld(std::int64_t now_ms, bool everything);
   // SpillHeld every second or so (at most hold_volatile), by whichever
   // thread gets there first; at once when more than max_held are held.
-  void MaybeSpillHeld();
+  void MaybeSpillHeld(std::int64_t now_ms);
 
   const Clock& clock_;
   const bool sync_;
@@ -123,6 +125,9 @@ class EmbeddedStore final : public StateStore {
   // lookup.
   std::atomic<std::uint32_t> held_families_{0};
   std::atomic<std::int64_t> next_spill_ms_{0};
+  // The families with a KeyFilter (opt-outs, opt-ins): a get of a key the
+  // filter has never seen is answered absent without RocksDB.
+  std::array<std::unique_ptr<KeyFilter>, kFamilyCount> filters_;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> families_{};
   rocksdb::ColumnFamilyHandle* default_family_ = nullptr;

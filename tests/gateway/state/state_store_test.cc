@@ -337,6 +337,43 @@ TEST(EmbeddedStore, HeldClaimsGoToRocksDbAfterTheHoldOrPastTheLimit) {
   for (const char* key : {"a", "b", "c", "d", "short"}) EXPECT_TRUE(claim(key)) << key;
 }
 
+// Opt-out and opt-in lookups go through a filter of the keys the family may
+// hold; it is made again from the family on open, so what was written before
+// a restart is still found, in the same batch or later ones.
+TEST(EmbeddedStore, OptOutsAndOptInsAreFoundThroughTheirKeyFilterAfterAReopen) {
+  testing::TempDir dir;
+  auto get = [](Family f, std::string key) {
+    return Op{.type = Op::Type::get, .family = f, .key = std::move(key)};
+  };
+  {
+    auto opened = EmbeddedStore::Open({.path = dir.File("s")}, SystemClock::Instance());
+    ASSERT_TRUE(opened) << opened.error();
+    std::vector<Op> ops = {
+        get(Family::suppression, "{t|+40700000001}|sms"),
+        {.type = Op::Type::put, .family = Family::suppression, .key = "{t|+40700000001}|sms",
+         .value = "stop"},
+        get(Family::suppression, "{t|+40700000001}|sms"),
+        {.type = Op::Type::put, .family = Family::consent, .key = "{t|a@b.example}|*",
+         .value = "form"}};
+    ASSERT_EQ(RunOps(**opened, ops), StoreStatus::ok);
+    EXPECT_FALSE(ops[0].found);
+    EXPECT_TRUE(ops[2].found) << "a write earlier in the batch";
+    EXPECT_EQ(ops[2].result, "stop");
+  }
+  auto opened = EmbeddedStore::Open({.path = dir.File("s")}, SystemClock::Instance());
+  ASSERT_TRUE(opened) << opened.error();
+  std::vector<Op> reads = {get(Family::suppression, "{t|+40700000001}|sms"),
+                           get(Family::consent, "{t|a@b.example}|*"),
+                           get(Family::suppression, "{t|+40700000002}|sms"),
+                           get(Family::consent, "{t|a@b.example}|email")};
+  ASSERT_EQ(RunOps(**opened, reads), StoreStatus::ok);
+  EXPECT_TRUE(reads[0].found);
+  EXPECT_EQ(reads[0].result, "stop");
+  EXPECT_TRUE(reads[1].found);
+  EXPECT_FALSE(reads[2].found);
+  EXPECT_FALSE(reads[3].found);
+}
+
 TEST(EmbeddedStore, APathItCannotUseIsAClearError) {
   auto store = EmbeddedStore::Open({.path = "/proc/omnigate-state"}, SystemClock::Instance());
   ASSERT_FALSE(store);
