@@ -527,18 +527,31 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
 }
 
 void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
+  const std::span<Op> parts[] = {ops};
+  ExecuteParts(parts, std::move(done));
+}
+
+void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done) {
   auto fail = [&](const Op& op) {
     spdlog::error("state: the embedded store failed a {} in family {}; treating the store as "
                   "unavailable",
                   op.type == Op::Type::get ? "read" : "write", ToString(op.family));
     done(StoreStatus::unavailable);
   };
-  const bool has_timer = std::any_of(ops.begin(), ops.end(),
-                                     [](const Op& op) { return op.family == Family::timer; });
+  std::size_t total = 0;
+  bool has_timer = false;
+  for (const auto part : parts) {
+    total += part.size();
+    has_timer = has_timer || std::any_of(part.begin(), part.end(), [](const Op& op) {
+                  return op.family == Family::timer;
+                });
+  }
   const std::int64_t now = NowMs(clock_);
-  if (ops.size() <= 1 || has_timer) {
-    for (Op& op : ops) {
-      if (!Run(op, now)) return fail(op);
+  if (total <= 1 || has_timer) {
+    for (const auto part : parts) {
+      for (Op& op : part) {
+        if (!Run(op, now)) return fail(op);
+      }
     }
     MaybeSpillHeld(now);
     done(StoreStatus::ok);
@@ -546,15 +559,21 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
   }
   // Every stripe the batch writes.
   std::vector<std::size_t> stripes;
-  for (const Op& op : ops) {
-    if (op.type != Op::Type::get) stripes.push_back(StripeIndex(op.key));
+  for (const auto part : parts) {
+    for (const Op& op : part) {
+      if (op.type != Op::Type::get) stripes.push_back(StripeIndex(op.key));
+    }
   }
   auto locks = LockStripes(std::move(stripes));
   Pending batch;
-  for (Op& op : ops) {
-    if (!Run(op, now, &batch)) {
-      locks.clear();  // `done` may call Execute again
-      return fail(op);
+  const Op* first = nullptr;
+  for (const auto part : parts) {
+    for (Op& op : part) {
+      if (first == nullptr) first = &op;
+      if (!Run(op, now, &batch)) {
+        locks.clear();  // `done` may call Execute again
+        return fail(op);
+      }
     }
   }
   if (batch.writes.Count() > 0) {
@@ -563,7 +582,7 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
     write.disableWAL = batch.all_may_lose && !sync_;
     if (!db_->Write(write, &batch.writes).ok()) {
       locks.clear();
-      return fail(ops[0]);
+      return fail(*first);
     }
   }
   if (!batch.held_changes.empty()) {

@@ -60,6 +60,7 @@ class EmbeddedStore final : public StateStore {
   EmbeddedStore& operator=(const EmbeddedStore&) = delete;
 
   void Execute(std::span<Op> ops, Done done) override;
+  void ExecuteParts(std::span<const std::span<Op>> parts, Done done) override;
   void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
                       TimersDone done) override;
   std::string_view backend() const override { return "embedded"; }

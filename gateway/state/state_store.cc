@@ -1,5 +1,8 @@
 #include "gateway/state/state_store.h"
 
+#include <memory>
+#include <vector>
+
 namespace omnigate::state {
 
 std::string_view ToString(Family f) {
@@ -33,6 +36,24 @@ std::string AppendKeepingNewest(std::string_view list, std::string_view item, st
   if (!out.empty()) out.push_back(',');
   out.append(item);
   return out;
+}
+
+void StateStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done) {
+  // Moving strings costs pointers, not copies.
+  auto merged = std::make_shared<std::vector<Op>>();
+  std::size_t total = 0;
+  for (const auto part : parts) total += part.size();
+  merged->reserve(total);
+  for (const auto part : parts) {
+    for (Op& op : part) merged->push_back(std::move(op));
+  }
+  Execute(*merged, [merged, parts, done = std::move(done)](StoreStatus status) {
+    std::size_t at = 0;
+    for (const auto part : parts) {
+      for (Op& op : part) op = std::move((*merged)[at++]);
+    }
+    done(status);
+  });
 }
 
 }  // namespace omnigate::state

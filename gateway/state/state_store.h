@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -92,6 +93,11 @@ class StateStore {
   virtual ~StateStore() = default;
   using Done = std::function<void(StoreStatus)>;
   virtual void Execute(std::span<Op> ops, Done done) = 0;
+  // Several callers' ops as one batch (TurnBatcher): what Execute does with
+  // their concatenation, each op's result in place. This default moves the
+  // ops into one vector and back; the embedded store reads them where they
+  // are. `parts` and their ops must stay alive until `done` runs.
+  virtual void ExecuteParts(std::span<const std::span<Op>> parts, Done done);
 
   // Durable timers. Hands out up to `limit` timers due by the store's clock
   // and moves each `lease` into the future: whoever claimed it fires it, and

@@ -23,20 +23,10 @@ void TurnBatcher::Flush() {
     store_.Execute(only.ops, std::move(only.done));
     return;
   }
-  // The ops move into one contiguous batch and back out once it is done:
-  // moving strings costs pointers, not copies.
-  auto merged = std::make_shared<std::vector<Op>>();
-  std::size_t total = 0;
-  for (const Call& c : *calls) total += c.ops.size();
-  merged->reserve(total);
-  for (Call& c : *calls) {
-    for (Op& op : c.ops) merged->push_back(std::move(op));
-  }
-  store_.Execute(*merged, [calls, merged](StoreStatus status) {
-    std::size_t at = 0;
-    for (Call& c : *calls) {
-      for (Op& op : c.ops) op = std::move((*merged)[at++]);
-    }
+  auto parts = std::make_shared<std::vector<std::span<Op>>>();
+  parts->reserve(calls->size());
+  for (const Call& c : *calls) parts->push_back(c.ops);
+  store_.ExecuteParts(*parts, [calls, parts](StoreStatus status) {
     // A done may call Execute again: that starts the next batch.
     for (Call& c : *calls) c.done(status);
   });

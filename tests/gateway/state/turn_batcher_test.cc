@@ -105,5 +105,38 @@ TEST_F(TurnBatcherTest, AFailedBatchFailsEveryCallInIt) {
   EXPECT_EQ(batcher.backend(), "refusing");
 }
 
+// A store that only has Execute (as the redis one) gets a turn's calls as
+// one contiguous batch, and each caller finds its own ops' results.
+TEST_F(TurnBatcherTest, AStoreWithoutItsOwnExecutePartsStillAnswersEachCallInPlace) {
+  class Numbering final : public StateStore {
+   public:
+    void Execute(std::span<Op> ops, Done done) override {
+      ++calls;
+      for (Op& op : ops) op.result = op.key + "#" + std::to_string(seen++);
+      done(StoreStatus::ok);
+    }
+    void ClaimDueTimers(std::size_t, std::chrono::milliseconds, TimersDone done) override {
+      done(StoreStatus::ok, {});
+    }
+    std::string_view backend() const override { return "numbering"; }
+    int calls = 0;
+    int seen = 0;
+  } numbering;
+  TurnBatcher batcher(io_, numbering);
+  std::vector<Op> a = {Claim("a1", "v"), Claim("a2", "v")};
+  std::vector<Op> b = {Claim("b1", "v")};
+  int done = 0;
+  for (auto* ops : {&a, &b}) {
+    batcher.Execute(*ops, [&](StoreStatus s) { done += s == StoreStatus::ok; });
+  }
+  io_.run();
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(numbering.calls, 1);
+  EXPECT_EQ(a[0].result, "a1#0");
+  EXPECT_EQ(a[1].result, "a2#1");
+  EXPECT_EQ(b[0].result, "b1#2");
+  EXPECT_EQ(a[0].value, "v") << "the ops come back whole";
+}
+
 }  // namespace
 }  // namespace omnigate::state
