@@ -122,11 +122,12 @@ void BM_EmbeddedStorePerTurn(benchmark::State& state) {
                          .key = omnigate::policy::DedupKey("bench", id),
                          .value = "s|p3@1234567|sms|sms-bench|" + sid, .ttl = 24h});
       records.push_back({.type = st::Op::Type::append, .family = st::Family::counter,
-                         .key = cap, .value = "1764745200123", .ttl = 24h, .keep = 20});
+                         .key = cap, .value = "1764745200123", .ttl = 24h, .keep = 20,
+                         .want_result = false});
       if (status) {
         records.push_back({.type = st::Op::Type::append, .family = st::Family::status,
                            .key = omnigate::gateway::HistoryKey("bench", id), .value = history,
-                           .ttl = 7 * 24h, .keep = 64});
+                           .ttl = 7 * 24h, .keep = 64, .want_result = false});
         records.push_back({.type = st::Op::Type::put, .family = st::Family::status,
                            .key = omnigate::gateway::ProviderIdKey(sid),
                            .value = omnigate::gateway::EncodeSentRef(

@@ -233,7 +233,8 @@ class ReceiptApi {
                    .key = HistoryKey(ref->tenant, ref->id),
                    .value = std::move(item),
                    .ttl = retention,
-                   .keep = kHistoryItems});
+                   .keep = kHistoryItems,
+                   .want_result = false});
     if (!receipt.suppress_reason.empty() && !ref->address.empty()) {
       policy::AddressRecord record;
       record.reason = receipt.suppress_reason;

@@ -1371,7 +1371,8 @@ std::optional<state::Op> Worker::TakeHistory(RequestContext* ctx) {
                .key = HistoryKey(ctx->request.tenant, ctx->request.id),
                .value = std::move(ctx->history),
                .ttl = config_->state.status_retention,
-               .keep = kHistoryItems};
+               .keep = kHistoryItems,
+               .want_result = false};
   ctx->history.clear();
   return op;
 }

@@ -613,7 +613,8 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
   for (auto& [key, cap] : CountedCaps(channel)) {
     const CapList list = CapListOf(tp, *cap);
     ops_.push_back({.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
-                    .value = now_ms, .ttl = list.ttl, .keep = list.keep});
+                    .value = now_ms, .ttl = list.ttl, .keep = list.keep,
+                    .want_result = false});
   }
 }
 

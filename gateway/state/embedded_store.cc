@@ -3,6 +3,7 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -10,7 +11,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +69,68 @@ const ExpiryFilter& Filter() {
   return filter;
 }
 
+// An append written without reading the list (Op::want_result false): a
+// merge operand of the write's time, the list's new expiry, `keep`, then the
+// item. Folded into the list by AppendMerge (reads, flushes, compactions) or
+// by the batch itself when it reads the key again.
+constexpr std::size_t kOperandHeader = 2 * sizeof(std::int64_t) + sizeof(std::uint32_t);
+
+std::string EncodeAppend(std::int64_t now_ms, std::int64_t expires_ms, std::uint32_t keep,
+                         std::string_view item) {
+  std::string out(kOperandHeader + item.size(), '\0');
+  std::memcpy(out.data(), &now_ms, sizeof(now_ms));
+  std::memcpy(out.data() + 8, &expires_ms, sizeof(expires_ms));
+  std::memcpy(out.data() + 16, &keep, sizeof(keep));
+  if (!item.empty()) std::memcpy(out.data() + kOperandHeader, item.data(), item.size());
+  return out;
+}
+
+// The stored value (`base`, null when absent) with the appends applied in
+// order, each as Op::Type::append would have at its own time: a list that
+// had expired by then starts again empty.
+std::string ApplyAppends(const std::string_view* base, std::span<const std::string_view> appends) {
+  std::int64_t expires = 0;
+  std::string list;
+  bool live = false;
+  if (base != nullptr) {
+    std::string_view payload;
+    if (Decode(*base, expires, payload)) {
+      list.assign(payload);
+      live = true;
+    }
+  }
+  for (const std::string_view a : appends) {
+    if (a.size() < kOperandHeader) continue;  // not ours: ignored
+    std::int64_t now_ms = 0;
+    std::int64_t new_expires = 0;
+    std::uint32_t keep = 0;
+    std::memcpy(&now_ms, a.data(), sizeof(now_ms));
+    std::memcpy(&new_expires, a.data() + 8, sizeof(new_expires));
+    std::memcpy(&keep, a.data() + 16, sizeof(keep));
+    if (!live || !Live(expires, now_ms)) list.clear();
+    list = AppendKeepingNewest(list, a.substr(kOperandHeader), keep);
+    expires = new_expires;
+    live = true;
+  }
+  return Encode(expires, list);
+}
+
+class AppendMerge final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& in, MergeOperationOutput* out) const override {
+    std::vector<std::string_view> appends;
+    appends.reserve(in.operand_list.size());
+    for (const auto& o : in.operand_list) appends.emplace_back(o.data(), o.size());
+    std::string_view base;
+    if (in.existing_value != nullptr) {
+      base = std::string_view(in.existing_value->data(), in.existing_value->size());
+    }
+    out->new_value = ApplyAppends(in.existing_value != nullptr ? &base : nullptr, appends);
+    return true;
+  }
+  const char* Name() const override { return "omnigate.AppendMerge"; }
+};
+
 }  // namespace
 
 Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
@@ -81,6 +146,7 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   db_options.enable_write_thread_adaptive_yield = false;
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.compaction_filter = &Filter();
+  cf_options.merge_operator = std::make_shared<AppendMerge>();
   // Most lookups miss (no opt-out, no earlier claim): bloom filters answer
   // them without walking the memtable's skip list or reading SST blocks.
   cf_options.memtable_prefix_bloom_size_ratio = 0.1;
@@ -380,6 +446,11 @@ struct EmbeddedStore::Pending {
     }
   };
   std::unordered_map<Key, std::optional<std::string>, KeyHash> overlay;
+  // Appends written as merge operands by this batch, per key not in the
+  // overlay, in order: a later read of the key applies them to what it
+  // reads; a later write of the key replaces them.
+  std::unordered_map<Key, std::vector<std::string_view>, KeyHash> merges;
+  std::deque<std::string> operands;  // what `merges` views
   // Held writes to make and to drop, in the batch's order, once its RocksDB
   // writes are in: a failed batch leaves no claim behind.
   struct HeldChange {
@@ -399,6 +470,12 @@ struct EmbeddedStore::Pending {
   }
   void Record(Family family, std::string_view key, std::optional<std::string> value) {
     overlay.insert_or_assign(Key{family, key}, std::move(value));
+    if (!merges.empty()) merges.erase(Key{family, key});
+  }
+  const std::vector<std::string_view>* FindMerges(Family family, std::string_view key) const {
+    if (merges.empty()) return nullptr;
+    const auto it = merges.find(Key{family, key});
+    return it == merges.end() ? nullptr : &it->second;
   }
 };
 
@@ -432,11 +509,23 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
         raw = **written;
       }
     }
-    if (!in_batch && !(held_before && FindHeld(op.family, op.key, raw))) {
-      const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
-      if (s.IsNotFound()) return true;
-      if (!s.ok()) return false;
+    bool have = in_batch;
+    if (!in_batch) {
+      if (held_before && FindHeld(op.family, op.key, raw)) {
+        have = true;
+      } else {
+        const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
+        if (!s.ok() && !s.IsNotFound()) return false;
+        have = s.ok();
+      }
+      // Appends this batch wrote as merge operands, on top.
+      if (const auto* appends = batch != nullptr ? batch->FindMerges(op.family, op.key) : nullptr) {
+        const std::string_view base(raw);
+        raw = ApplyAppends(have ? &base : nullptr, *appends);
+        have = true;
+      }
     }
+    if (!have) return true;
     std::int64_t expires = 0;
     std::string_view payload;
     if (Decode(raw, expires, payload) && Live(expires, now)) {
@@ -504,6 +593,20 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
       return erase();
     }
     case Op::Type::append: {
+      // Nobody reads the new list: written as a merge operand, no read. Not
+      // over a write of this batch (that key's value is in the overlay) or
+      // a held one.
+      if (!op.want_result && !op.may_lose_on_crash && !may_be_held &&
+          (batch == nullptr || batch->Find(op.family, op.key) == nullptr)) {
+        if (filter != nullptr) filter->Add(op.key);
+        std::string operand = EncodeAppend(now, expires, op.keep, op.value);
+        if (batch == nullptr) return db_->Merge(write, cf, op.key, operand).ok();
+        batch->writes.Merge(cf, op.key, operand);
+        const std::string& kept = batch->operands.emplace_back(std::move(operand));
+        batch->merges[Pending::Key{op.family, op.key}].push_back(kept);
+        batch->all_may_lose = false;
+        return true;
+      }
       bool found = false;
       std::string list;
       if (!read_live(found, list)) return false;

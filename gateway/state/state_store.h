@@ -60,6 +60,11 @@ struct Op {
   std::string value;
   std::chrono::milliseconds ttl{0};
   std::uint32_t keep = 0;  // append only
+  // append only: false when the caller does not read `result` (a cap's
+  // count, a history entry). The embedded store then writes the item as a
+  // RocksDB merge operand instead of reading the list first; `found` and
+  // `result` are left empty. Later reads see the same list either way.
+  bool want_result = true;
   std::string expected;    // compare_and_set only
   std::int64_t due_ms = 0;  // timer_set only: epoch milliseconds
   // The write must be visible to every later op at once, but may be lost in

@@ -129,6 +129,46 @@ TYPED_TEST(StateStoreTest, AppendKeepsTheNewestItemsAndExpiresWithItsTtl) {
   EXPECT_EQ(append("600", 3).result, "600") << "an expired list starts over";
 }
 
+// Appends whose caller does not read the new list (a cap's count, a history
+// entry) may be written without reading it (the embedded store's merge
+// operands): every later read, in the same batch, later calls and after a
+// restart, sees what appends with results would have made.
+TYPED_TEST(StateStoreTest, AppendsWithoutAResultReadTheSameInTheBatchLaterAndAfterARestart) {
+  auto blind = [](std::string key, const char* item, std::uint32_t keep) {
+    return Op{.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
+              .value = item, .ttl = 1h, .keep = keep, .want_result = false};
+  };
+  std::vector<Op> batch = {blind("cap|u-2", "100", 3),
+                           blind("cap|u-2", "200", 3),
+                           this->Get(Family::counter, "cap|u-2"),
+                           blind("cap|u-2", "300", 3),
+                           {.type = Op::Type::append, .family = Family::counter, .key = "cap|u-2",
+                            .value = "400", .ttl = 1h, .keep = 3},
+                           blind("cap|u-2", "500", 3),
+                           this->Get(Family::counter, "cap|u-2"),
+                           blind("cap|u-3", "7", 2),
+                           {.type = Op::Type::erase, .family = Family::counter, .key = "cap|u-3"},
+                           this->Get(Family::counter, "cap|u-3")};
+  ASSERT_EQ(this->Run(batch), StoreStatus::ok);
+  EXPECT_TRUE(batch[2].found);
+  EXPECT_EQ(batch[2].result, "100,200") << "the batch's own appends, read back";
+  EXPECT_EQ(batch[4].result, "200,300,400") << "an append with a result over them";
+  EXPECT_EQ(batch[6].result, "300,400,500");
+  EXPECT_FALSE(batch[9].found) << "an erase after an append in the batch wins";
+  for (const char* item : {"600", "700"}) this->One(blind("cap|u-2", item, 3));
+  EXPECT_EQ(this->One(this->Get(Family::counter, "cap|u-2")).result, "500,600,700");
+  this->backend_.Reopen();
+  EXPECT_EQ(this->One(this->Get(Family::counter, "cap|u-2")).result, "500,600,700");
+  // Expiry as for any append: gone an hour after the last one, then a list
+  // starts over.
+  this->clock_.Advance(1h);
+  EXPECT_FALSE(this->One(this->Get(Family::counter, "cap|u-2")).found);
+  this->One(blind("cap|u-2", "800", 3));
+  this->clock_.Advance(30min);
+  this->One(blind("cap|u-2", "900", 3));
+  EXPECT_EQ(this->One(this->Get(Family::counter, "cap|u-2")).result, "800,900");
+}
+
 TYPED_TEST(StateStoreTest, TimersComeDueInOrderAndALeaseHidesThemUntilItRunsOut) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                this->clock_.Now().time_since_epoch())
@@ -372,6 +412,38 @@ TEST(EmbeddedStore, OptOutsAndOptInsAreFoundThroughTheirKeyFilterAfterAReopen) {
   EXPECT_TRUE(reads[1].found);
   EXPECT_FALSE(reads[2].found);
   EXPECT_FALSE(reads[3].found);
+}
+
+// Appends written as merge operands fold into the list the same way when
+// RocksDB does it (reads across flushed files, compaction) as when the
+// batch does.
+TEST(EmbeddedStore, AppendsWithoutAResultSurviveFlushesAndCompaction) {
+  testing::TempDir dir;
+  ManualClock clock(std::chrono::system_clock::now());
+  auto opened = EmbeddedStore::Open({.path = dir.File("s")}, clock);
+  ASSERT_TRUE(opened) << opened.error();
+  EmbeddedStore& store = **opened;
+  auto append = [&](const std::string& item) {
+    std::vector<Op> ops{{.type = Op::Type::append, .family = Family::status, .key = "h",
+                         .value = item, .ttl = 1h, .keep = 4, .want_result = false}};
+    ASSERT_EQ(RunOps(store, ops), StoreStatus::ok);
+  };
+  for (int i = 0; i < 10; ++i) {
+    append(std::to_string(i));
+    if (i % 3 == 2) store.CompactForTests();  // some operands in files, some in the memtable
+  }
+  std::vector<Op> read{{.type = Op::Type::get, .family = Family::status, .key = "h"}};
+  ASSERT_EQ(RunOps(store, read), StoreStatus::ok);
+  EXPECT_EQ(read[0].result, "6,7,8,9");
+  store.CompactForTests();
+  ASSERT_EQ(RunOps(store, read), StoreStatus::ok);
+  EXPECT_EQ(read[0].result, "6,7,8,9");
+  // An hour after the last append the list has expired; a new one starts
+  // over, whatever the files still hold.
+  clock.Advance(1h);
+  append("10");
+  ASSERT_EQ(RunOps(store, read), StoreStatus::ok);
+  EXPECT_EQ(read[0].result, "10");
 }
 
 TEST(EmbeddedStore, APathItCannotUseIsAClearError) {
