@@ -543,6 +543,9 @@ def run_max(build, work, name, title, count, mix, keys, vapid, extra_args=(), **
         stack.close()
 
 
+MAX_SMS_TITLE = "Max throughput, SMS (Twilio API)"
+
+
 def paired_rounds(scenario, plain, rounds, run):
     """A §11 policy ratio from `rounds` pairs of runs: the first pair is the
     scenario's own run and max-sms's, the others run max-sms and the scenario
@@ -616,7 +619,7 @@ def main():
                "concurrency_sweep": sweep, "ceiling": None, "kannel": None}
     try:
         for name, title, mix, count in [
-                ("max-sms", "Max throughput, SMS (Twilio API)", "sms=1", 300000),
+                ("max-sms", MAX_SMS_TITLE, "sms=1", 300000),
                 ("max-email", "Max throughput, email (SendGrid API)", "email=1", 100000),
                 ("max-viber", "Max throughput, Viber (REST API)", "viber=1", 100000),
                 ("max-webpush", "Max throughput, web push (RFC 8291 encryption, VAPID)",
@@ -667,9 +670,17 @@ def main():
                     what = ("full policy and the status store on (embedded state store, the "
                             "default config): policy-embedded plus each request's history "
                             "and provider id recorded")
-                scenarios.append(run_max(
-                    build, os.path.join(work, name), name, "Max throughput, SMS, " + what,
-                    int(300000 * scale), "sms=1", push_keys, vapid_private, policy=backend))
+                def run_sms(which, label, what=what, backend=backend):
+                    """max-sms's load, with this scenario's policy unless `which`
+                    is max-sms; `label` names its work directory."""
+                    if which == "max-sms":
+                        return run_max(build, os.path.join(work, label), which,
+                                       MAX_SMS_TITLE, int(300000 * scale),
+                                       "sms=1", push_keys, vapid_private)
+                    return run_max(build, os.path.join(work, label), which,
+                                   "Max throughput, SMS, " + what, int(300000 * scale), "sms=1",
+                                   push_keys, vapid_private, policy=backend)
+                scenarios.append(run_sms(name, name))
                 scenarios[-1].update({"policy": backend})
                 if limit is not None:
                     scenarios[-1]["policy_cpu_limit"] = limit
@@ -681,13 +692,8 @@ def main():
                         name, ratio, "DESIGN.md §11: <= %.1fx" % limit if limit else
                         "no target: the status store's cost"))
                     if limit is not None and args.ratio_rounds > 1:
-                        paired_rounds(scenarios[-1], plain, args.ratio_rounds, lambda r, which: (
-                            run_max(build, os.path.join(work, "%s-%d" % (which, r)), which,
-                                    plain["title"], int(300000 * scale), "sms=1", push_keys,
-                                    vapid_private) if which == "max-sms" else
-                            run_max(build, os.path.join(work, "%s-%d" % (which, r)), which,
-                                    "Max throughput, SMS, " + what, int(300000 * scale),
-                                    "sms=1", push_keys, vapid_private, policy=backend)))
+                        paired_rounds(scenarios[-1], plain, args.ratio_rounds,
+                                      lambda r, which: run_sms(which, "%s-%d" % (which, r)))
                 policy = next((s for s in scenarios if s["name"] == "policy-embedded"), None)
                 if (backend == "status-embedded" and policy and policy.get("cpu_us_per_send")
                         and scenarios[-1].get("cpu_us_per_send")):

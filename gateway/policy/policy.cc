@@ -273,11 +273,6 @@ std::string DedupKey(std::string_view tenant, std::string_view id) {
   return key;
 }
 
-std::string CapRecipient(const SendRequest& req, Channel channel) {
-  if (!req.to.user_id.empty()) return "u:" + req.to.user_id;
-  return AddressOf(req, channel);
-}
-
 std::string EncodeAddressRecord(const AddressRecord& r) {
   std::string out = "{\"reason\":";
   AppendJsonString(r.reason, out);

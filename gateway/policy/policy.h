@@ -145,9 +145,11 @@ class RequestPolicy {
   void Begin(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
              std::size_t from);
   void AddChannelChecks();
-  // The request's normalised address on `channel`, and the recipient its
-  // caps count, each worked out once per request.
+  // The request's normalised address on `channel`, worked out once per
+  // request.
   const std::string& Address(Channel channel) const;
+  // The recipient a frequency cap counts: the user id when the request has
+  // one, else the address of `channel` (across channels: of the first one).
   std::string Recipient(Channel channel) const;
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
@@ -172,9 +174,5 @@ struct QuietHold {
 std::optional<QuietHold> QuietHoursHold(const SendRequest& req, const TenantPolicy& tp,
                                         Channel channel, TimeZones& zones,
                                         system_clock::time_point now);
-
-// The recipient a frequency cap counts: the user id when the request has
-// one, else the address of `channel` (across channels: of the first one).
-std::string CapRecipient(const SendRequest& req, Channel channel);
 
 }  // namespace omnigate::policy
