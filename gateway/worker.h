@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/hash.h"
 #include "gateway/config.h"
 #include "gateway/event.h"
 #include "gateway/metrics.h"
@@ -235,7 +236,7 @@ class Worker {
   policy::TimeZones zones_;
   // Sends checked against a frequency cap and not yet counted in the store,
   // by cap key (see RequestPolicy::Decide).
-  std::unordered_map<std::string, int> cap_pending_;
+  std::unordered_map<std::string, int, StringHash, std::equal_to<>> cap_pending_;
   void ReleaseCaps(RequestContext* ctx);
   void ProbeStore();
   RequestDecoder decoder_;

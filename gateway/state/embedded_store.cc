@@ -167,6 +167,10 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   if (HashMemTableSupported()) {
     db_options.allow_concurrent_memtable_write = false;
     keyed_options.memtable_factory = NewHashMemTableFactory(cf_options.write_buffer_size / 64);
+    // A lookup walks one bucket chain; a bloom filter in front of it would
+    // hash every insert and every read a second time to save little.
+    keyed_options.memtable_prefix_bloom_size_ratio = 0;
+    keyed_options.memtable_whole_key_filtering = false;
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
@@ -222,12 +226,6 @@ EmbeddedStore::~EmbeddedStore() {
   db_->Close();
 }
 
-std::size_t EmbeddedStore::StripeIndex(std::string_view key) const {
-  return std::hash<std::string_view>{}(key) % stripes_.size();
-}
-
-std::mutex& EmbeddedStore::Stripe(const std::string& key) { return stripes_[StripeIndex(key)]; }
-
 std::vector<std::unique_lock<std::mutex>> EmbeddedStore::LockStripes(
     std::vector<std::size_t> stripes) {
   // One order for every caller: no deadlock between two overlapping sets.
@@ -239,18 +237,18 @@ std::vector<std::unique_lock<std::mutex>> EmbeddedStore::LockStripes(
   return locks;
 }
 
-EmbeddedStore::HeldShard& EmbeddedStore::HeldShardOf(Family family, std::string_view key) {
+EmbeddedStore::HeldShard& EmbeddedStore::HeldShardOf(Family family, std::uint64_t hash) {
   auto& shards = held_[static_cast<std::size_t>(family)];
   // Not the stripe's hash bits: a stripe's keys spread over the shards.
-  return shards[(std::hash<std::string_view>{}(key) >> 8) % shards.size()];
+  return shards[(hash >> 8) % shards.size()];
 }
 
 bool EmbeddedStore::MayBeHeld(Family family) const {
   return (held_families_.load(std::memory_order_acquire) & (1U << static_cast<unsigned>(family))) != 0;
 }
 
-bool EmbeddedStore::FindHeld(Family family, std::string_view key, std::string& raw) {
-  HeldShard& shard = HeldShardOf(family, key);
+bool EmbeddedStore::FindHeld(Family family, HashedView key, std::string& raw) {
+  HeldShard& shard = HeldShardOf(family, key.hash);
   std::lock_guard lock(shard.mu);
   const auto it = shard.writes.find(key);
   if (it == shard.writes.end()) return false;
@@ -258,22 +256,24 @@ bool EmbeddedStore::FindHeld(Family family, std::string_view key, std::string& r
   return true;
 }
 
-void EmbeddedStore::Hold(Family family, const std::string& key, std::string raw,
-                         std::int64_t now_ms) {
+void EmbeddedStore::Hold(Family family, HashedView key, std::string raw, std::int64_t now_ms) {
   // Set once per family: no read-modify-write of the shared word per claim.
   if (!MayBeHeld(family)) {
     held_families_.fetch_or(1U << static_cast<unsigned>(family), std::memory_order_acq_rel);
   }
-  HeldShard& shard = HeldShardOf(family, key);
+  HeldShard& shard = HeldShardOf(family, key.hash);
   std::lock_guard lock(shard.mu);
-  auto [it, added] = shard.writes.try_emplace(key);
+  auto it = shard.writes.find(key);
+  if (it == shard.writes.end()) {
+    it = shard.writes.emplace(HeldKey{std::string(key.key), key.hash}, Held{}).first;
+    held_count_.fetch_add(1, std::memory_order_relaxed);
+  }
   it->second.raw = std::move(raw);
   it->second.since_ms = now_ms;
-  if (added) held_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void EmbeddedStore::Unhold(Family family, std::string_view key) {
-  HeldShard& shard = HeldShardOf(family, key);
+void EmbeddedStore::Unhold(Family family, HashedView key) {
+  HeldShard& shard = HeldShardOf(family, key.hash);
   std::lock_guard lock(shard.mu);
   const auto it = shard.writes.find(key);
   if (it == shard.writes.end()) return;
@@ -286,6 +286,7 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
   struct Due {
     Family family;
     std::string key;
+    std::uint64_t hash;
   };
   std::vector<Due> due;
   for (std::size_t f = 0; f < kFamilyCount; ++f) {
@@ -300,7 +301,7 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
           continue;
         }
         if (everything || it->second.since_ms + hold_ms_ <= now_ms) {
-          due.push_back({static_cast<Family>(f), it->first});
+          due.push_back({static_cast<Family>(f), it->first.key, it->first.hash});
         }
         ++it;
       }
@@ -313,14 +314,14 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
   for (std::size_t begin = 0; begin < due.size(); begin += kChunk) {
     const std::size_t end = std::min(due.size(), begin + kChunk);
     std::vector<std::size_t> stripes;
-    for (std::size_t i = begin; i < end; ++i) stripes.push_back(StripeIndex(due[i].key));
+    for (std::size_t i = begin; i < end; ++i) stripes.push_back(StripeIndex(due[i].hash));
     const auto locks = LockStripes(std::move(stripes));
     rocksdb::WriteBatch batch;
     std::vector<std::size_t> written;
     for (std::size_t i = begin; i < end; ++i) {
-      HeldShard& shard = HeldShardOf(due[i].family, due[i].key);
+      HeldShard& shard = HeldShardOf(due[i].family, due[i].hash);
       std::lock_guard lock(shard.mu);
-      const auto it = shard.writes.find(due[i].key);
+      const auto it = shard.writes.find(HashedView{due[i].key, due[i].hash});
       if (it == shard.writes.end()) continue;  // replaced by a durable write meanwhile
       batch.Put(families_[static_cast<std::size_t>(due[i].family)], due[i].key, it->second.raw);
       written.push_back(i);
@@ -334,7 +335,7 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
                     "memory", written.size());
       return;
     }
-    for (const std::size_t i : written) Unhold(due[i].family, due[i].key);
+    for (const std::size_t i : written) Unhold(due[i].family, HashedView{due[i].key, due[i].hash});
   }
 }
 
@@ -438,12 +439,11 @@ struct EmbeddedStore::Pending {
   struct Key {
     Family family;
     std::string_view key;
-    bool operator==(const Key&) const = default;
+    std::uint64_t hash;
+    bool operator==(const Key& o) const { return hash == o.hash && family == o.family && key == o.key; }
   };
   struct KeyHash {
-    std::size_t operator()(const Key& k) const {
-      return std::hash<std::string_view>{}(k.key) ^ static_cast<std::size_t>(k.family);
-    }
+    std::size_t operator()(const Key& k) const { return k.hash ^ static_cast<std::size_t>(k.family); }
   };
   std::unordered_map<Key, std::optional<std::string>, KeyHash> overlay;
   // Appends written as merge operands by this batch, per key not in the
@@ -456,6 +456,7 @@ struct EmbeddedStore::Pending {
   struct HeldChange {
     Family family;
     const std::string* key;
+    std::uint64_t hash;
     std::optional<std::string> raw;  // nullopt: drop the held write
   };
   std::vector<HeldChange> held_changes;
@@ -463,26 +464,28 @@ struct EmbeddedStore::Pending {
   bool all_may_lose = true;
 
   // Null when the batch has not written the key.
-  const std::optional<std::string>* Find(Family family, std::string_view key) {
+  const std::optional<std::string>* Find(Family family, HashedView key) {
     if (overlay.empty()) return nullptr;
-    const auto it = overlay.find(Key{family, key});
+    const auto it = overlay.find(Key{family, key.key, key.hash});
     return it == overlay.end() ? nullptr : &it->second;
   }
-  void Record(Family family, std::string_view key, std::optional<std::string> value) {
-    overlay.insert_or_assign(Key{family, key}, std::move(value));
-    if (!merges.empty()) merges.erase(Key{family, key});
+  void Record(Family family, HashedView key, std::optional<std::string> value) {
+    const Key k{family, key.key, key.hash};
+    overlay.insert_or_assign(k, std::move(value));
+    if (!merges.empty()) merges.erase(k);
   }
-  const std::vector<std::string_view>* FindMerges(Family family, std::string_view key) const {
+  const std::vector<std::string_view>* FindMerges(Family family, HashedView key) const {
     if (merges.empty()) return nullptr;
-    const auto it = merges.find(Key{family, key});
+    const auto it = merges.find(Key{family, key.key, key.hash});
     return it == merges.end() ? nullptr : &it->second;
   }
 };
 
-bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
+bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* batch) {
   if (op.family == Family::timer) return RunTimer(op);
+  const HashedView key{op.key, hash};
   KeyFilter* const filter = filters_[static_cast<std::size_t>(op.family)].get();
-  if (filter != nullptr && op.type == Op::Type::get && !filter->MayContain(op.key)) {
+  if (filter != nullptr && op.type == Op::Type::get && !filter->MayContainHash(hash)) {
     // Never written (a write in this batch would have added it).
     op.found = false;
     op.result.clear();
@@ -503,7 +506,7 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
     found = false;
     bool in_batch = false;
     if (batch != nullptr) {
-      if (const auto* written = batch->Find(op.family, op.key)) {
+      if (const auto* written = batch->Find(op.family, key)) {
         in_batch = true;
         if (!*written) return true;  // deleted earlier in the batch
         raw = **written;
@@ -511,7 +514,7 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
     }
     bool have = in_batch;
     if (!in_batch) {
-      if (held_before && FindHeld(op.family, op.key, raw)) {
+      if (held_before && FindHeld(op.family, key, raw)) {
         have = true;
       } else {
         const auto s = db_->Get(rocksdb::ReadOptions(), cf, op.key, &raw);
@@ -519,7 +522,7 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
         have = s.ok();
       }
       // Appends this batch wrote as merge operands, on top.
-      if (const auto* appends = batch != nullptr ? batch->FindMerges(op.family, op.key) : nullptr) {
+      if (const auto* appends = batch != nullptr ? batch->FindMerges(op.family, key) : nullptr) {
         const std::string_view base(raw);
         raw = ApplyAppends(have ? &base : nullptr, *appends);
         have = true;
@@ -535,38 +538,38 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
     return true;
   };
   auto put = [&](std::string value) -> bool {
-    if (filter != nullptr) filter->Add(op.key);  // before any reader can find the write
+    if (filter != nullptr) filter->AddHash(hash);  // before any reader can find the write
     if (op.may_lose_on_crash && hold_ms_ > 0) {
       // Held in memory, not written (see the class comment).
       if (batch == nullptr) {
-        Hold(op.family, op.key, std::move(value), now);
+        Hold(op.family, key, std::move(value), now);
         return true;
       }
-      batch->held_changes.push_back({op.family, &op.key, value});
+      batch->held_changes.push_back({op.family, &op.key, hash, value});
       batch->held_families |= family_bit;
-      batch->Record(op.family, op.key, std::move(value));
+      batch->Record(op.family, key, std::move(value));
       return true;
     }
     if (batch == nullptr) {
       if (!db_->Put(write, cf, op.key, value).ok()) return false;
-      if (may_be_held) Unhold(op.family, op.key);
+      if (may_be_held) Unhold(op.family, key);
       return true;
     }
     batch->writes.Put(cf, op.key, value);
-    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, std::nullopt});
-    batch->Record(op.family, op.key, std::move(value));
+    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
+    batch->Record(op.family, key, std::move(value));
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
   auto erase = [&]() -> bool {
     if (batch == nullptr) {
       if (!db_->Delete(write, cf, op.key).ok()) return false;
-      if (may_be_held) Unhold(op.family, op.key);
+      if (may_be_held) Unhold(op.family, key);
       return true;
     }
     batch->writes.Delete(cf, op.key);
-    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, std::nullopt});
-    batch->Record(op.family, op.key, std::nullopt);
+    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
+    batch->Record(op.family, key, std::nullopt);
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
@@ -574,7 +577,7 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
   // never lands between the read and the write of another thread's
   // put_if_absent or append.
   std::unique_lock<std::mutex> lock;
-  if (batch == nullptr && op.type != Op::Type::get) lock = std::unique_lock(Stripe(op.key));
+  if (batch == nullptr && op.type != Op::Type::get) lock = std::unique_lock(stripes_[StripeIndex(hash)]);
   const std::int64_t expires = op.ttl.count() > 0 ? now + op.ttl.count() : 0;
   op.found = false;
   op.result.clear();
@@ -597,13 +600,13 @@ bool EmbeddedStore::Run(Op& op, std::int64_t now, Pending* batch) {
       // over a write of this batch (that key's value is in the overlay) or
       // a held one.
       if (!op.want_result && !op.may_lose_on_crash && !may_be_held &&
-          (batch == nullptr || batch->Find(op.family, op.key) == nullptr)) {
-        if (filter != nullptr) filter->Add(op.key);
+          (batch == nullptr || batch->Find(op.family, key) == nullptr)) {
+        if (filter != nullptr) filter->AddHash(hash);
         std::string operand = EncodeAppend(now, expires, op.keep, op.value);
         if (batch == nullptr) return db_->Merge(write, cf, op.key, operand).ok();
         batch->writes.Merge(cf, op.key, operand);
         const std::string& kept = batch->operands.emplace_back(std::move(operand));
-        batch->merges[Pending::Key{op.family, op.key}].push_back(kept);
+        batch->merges[Pending::Key{op.family, op.key, hash}].push_back(kept);
         batch->all_may_lose = false;
         return true;
       }
@@ -653,27 +656,31 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
   if (total <= 1 || has_timer) {
     for (const auto part : parts) {
       for (Op& op : part) {
-        if (!Run(op, now)) return fail(op);
+        if (!Run(op, KeyFilter::HashOf(op.key), now)) return fail(op);
       }
     }
     MaybeSpillHeld(now);
     done(StoreStatus::ok);
     return;
   }
-  // Every stripe the batch writes.
+  // Each op's key hashed once; every stripe the batch writes.
+  std::vector<std::uint64_t> hashes;
+  hashes.reserve(total);
   std::vector<std::size_t> stripes;
   for (const auto part : parts) {
     for (const Op& op : part) {
-      if (op.type != Op::Type::get) stripes.push_back(StripeIndex(op.key));
+      hashes.push_back(KeyFilter::HashOf(op.key));
+      if (op.type != Op::Type::get) stripes.push_back(StripeIndex(hashes.back()));
     }
   }
   auto locks = LockStripes(std::move(stripes));
   Pending batch;
   const Op* first = nullptr;
+  std::size_t index = 0;
   for (const auto part : parts) {
     for (Op& op : part) {
       if (first == nullptr) first = &op;
-      if (!Run(op, now, &batch)) {
+      if (!Run(op, hashes[index++], now, &batch)) {
         locks.clear();  // `done` may call Execute again
         return fail(op);
       }
@@ -691,9 +698,9 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
   if (!batch.held_changes.empty()) {
     for (auto& change : batch.held_changes) {
       if (change.raw) {
-        Hold(change.family, *change.key, std::move(*change.raw), now);
+        Hold(change.family, HashedView{*change.key, change.hash}, std::move(*change.raw), now);
       } else {
-        Unhold(change.family, *change.key);
+        Unhold(change.family, HashedView{*change.key, change.hash});
       }
     }
   }

@@ -72,18 +72,24 @@ class EmbeddedStore final : public StateStore {
 
  private:
   EmbeddedStore(const Clock& clock, const EmbeddedStoreOptions& options);
+  // A key and its hash (KeyFilter::HashOf), computed once per op: its
+  // stripe, its held-write shard, the hash maps and the key filter all take
+  // it from there.
+  struct HashedView {
+    std::string_view key;
+    std::uint64_t hash;
+  };
   // One op. With `batch`, the caller holds every stripe the batch writes:
   // writes go to the batch, and reads see the batch's earlier writes.
   struct Pending;
   // `now_ms`: the store's clock, read once per Execute.
-  bool Run(Op& op, std::int64_t now_ms, Pending* batch = nullptr);
+  bool Run(Op& op, std::uint64_t hash, std::int64_t now_ms, Pending* batch = nullptr);
   // Timers: "p" + id -> due (8 bytes, big-endian) + payload, and the index
   // "d" + due (big-endian, so that keys sort by time) + id -> "". Under
   // timers_mu_: a set, an erase and a claim each touch both.
   bool RunTimer(Op& op);
   std::mutex timers_mu_;
-  std::size_t StripeIndex(std::string_view key) const;
-  std::mutex& Stripe(const std::string& key);
+  std::size_t StripeIndex(std::uint64_t hash) const { return hash % stripes_.size(); }
   // Takes the given stripes (duplicates allowed) in ascending order.
   std::vector<std::unique_lock<std::mutex>> LockStripes(std::vector<std::size_t> stripes);
 
@@ -94,20 +100,32 @@ class EmbeddedStore final : public StateStore {
     std::string raw;  // as RocksDB would store it: expiry, then the value
     std::int64_t since_ms = 0;
   };
-  struct KeyHash {
+  struct HeldKey {
+    std::string key;
+    std::uint64_t hash;
+  };
+  struct HeldHash {
     using is_transparent = void;
-    std::size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+    std::size_t operator()(const HeldKey& k) const { return k.hash; }
+    std::size_t operator()(const HashedView& k) const { return k.hash; }
+  };
+  struct HeldEqual {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return a.hash == b.hash && std::string_view(a.key) == std::string_view(b.key);
+    }
   };
   struct HeldShard {
     std::mutex mu;
-    std::unordered_map<std::string, Held, KeyHash, std::equal_to<>> writes;
+    std::unordered_map<HeldKey, Held, HeldHash, HeldEqual> writes;
   };
-  HeldShard& HeldShardOf(Family family, std::string_view key);
+  HeldShard& HeldShardOf(Family family, std::uint64_t hash);
   bool MayBeHeld(Family family) const;
   // The held write of `key`, copied into `raw`; false when none.
-  bool FindHeld(Family family, std::string_view key, std::string& raw);
-  void Hold(Family family, const std::string& key, std::string raw, std::int64_t now_ms);
-  void Unhold(Family family, std::string_view key);
+  bool FindHeld(Family family, HashedView key, std::string& raw);
+  void Hold(Family family, HashedView key, std::string raw, std::int64_t now_ms);
+  void Unhold(Family family, HashedView key);
   // Writes out the held writes older than the hold (all of them when
   // `everything`, or when more than max_held are held). Takes stripes: the
   // caller holds none.

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/hash.h"
+
 namespace omnigate::state {
 namespace {
 
@@ -37,7 +39,7 @@ std::string_view UserKeyOf(Entry entry) {
   return {ikey.data(), ikey.size() - 8};
 }
 
-std::uint64_t Hash(std::string_view user_key) { return std::hash<std::string_view>{}(user_key); }
+std::uint64_t Hash(std::string_view user_key) { return Hash64(user_key, ProcessHashSeed()); }
 
 // rocksdb::LookupKey keeps the memtable key's start as its first member
 // (hash_memtable.h says why this is read here).

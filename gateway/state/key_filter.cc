@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <bit>
-#include <functional>
+
+#include "common/hash.h"
 
 namespace omnigate::state {
-namespace {
 
-std::uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
-
-}  // namespace
+std::uint64_t KeyFilter::HashOf(std::string_view key) { return Hash64(key, ProcessHashSeed()); }
 
 KeyFilter::KeyFilter(std::size_t expected_keys)
     : mask_(std::bit_ceil(std::max<std::size_t>(expected_keys / 4, std::size_t{1} << 14)) - 1),
@@ -20,8 +18,7 @@ std::uint64_t KeyFilter::Bits(std::uint64_t hash) {
   return (std::uint64_t{1} << ((hash >> 52) & 63)) | (std::uint64_t{1} << ((hash >> 58) & 63));
 }
 
-void KeyFilter::Add(std::string_view key) {
-  const std::uint64_t h = Hash(key);
+void KeyFilter::AddHash(std::uint64_t h) {
   auto& word = words_[h & mask_];
   const std::uint64_t bits = Bits(h);
   // Release: a reader that finds the bits set sees what was written before.
@@ -30,8 +27,7 @@ void KeyFilter::Add(std::string_view key) {
   }
 }
 
-bool KeyFilter::MayContain(std::string_view key) const {
-  const std::uint64_t h = Hash(key);
+bool KeyFilter::MayContainHash(std::uint64_t h) const {
   const std::uint64_t bits = Bits(h);
   return (words_[h & mask_].load(std::memory_order_acquire) & bits) == bits;
 }

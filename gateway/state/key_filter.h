@@ -30,8 +30,13 @@ class KeyFilter {
   // at least 128 KiB.
   explicit KeyFilter(std::size_t expected_keys);
 
-  void Add(std::string_view key);
-  bool MayContain(std::string_view key) const;
+  void Add(std::string_view key) { AddHash(HashOf(key)); }
+  bool MayContain(std::string_view key) const { return MayContainHash(HashOf(key)); }
+  // The same with the key's hash already computed (HashOf): the embedded
+  // store hashes each op's key once for its locks, maps and this filter.
+  static std::uint64_t HashOf(std::string_view key);
+  void AddHash(std::uint64_t hash);
+  bool MayContainHash(std::uint64_t hash) const;
   std::size_t bytes() const { return (mask_ + 1) * sizeof(std::uint64_t); }
 
  private:
