@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <ctime>
+#include <initializer_list>
 
 #include "common/duration.h"
 #include "common/json.h"
@@ -27,6 +29,21 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 std::string_view ChannelOrAll(std::optional<Channel> c) { return c ? ToString(*c) : "*"; }
 
+// The parts joined, in one allocation (store keys are built for every
+// request, several times over).
+std::string Concat(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 0;
+  for (const auto part : parts) size += part.size();
+  std::string out(size, '\0');
+  char* at = out.data();
+  for (const auto part : parts) {
+    if (part.empty()) continue;
+    std::memcpy(at, part.data(), part.size());
+    at += part.size();
+  }
+  return out;
+}
+
 std::string_view LaneScopeName(gateway::LaneScope s) {
   switch (s) {
     case gateway::LaneScope::bulk: return "bulk";
@@ -41,14 +58,17 @@ bool LaneMatches(gateway::LaneScope scope, gateway::Lane lane) {
          (scope == gateway::LaneScope::bulk) == (lane == gateway::Lane::bulk);
 }
 
-// A cap's key: recipient, channel (or *), and the lanes it counts, so that
-// two rules over the same scope share one list of send times.
-std::string CapKey(std::string_view tenant, std::string_view recipient,
+// A cap's key: recipient ("u:" + user id, or an address), channel (or *),
+// and the lanes it counts, so that two rules over the same scope share one
+// list of send times. The same layout as AddressKey's, with the lanes after.
+std::string CapKey(std::string_view tenant, std::string_view user_id, std::string_view address,
                    const gateway::FrequencyCap& cap) {
-  std::string key = AddressKey(tenant, recipient, cap.channel);
-  key += '|';
-  key += LaneScopeName(cap.lanes);
-  return key;
+  if (!user_id.empty()) {
+    return Concat({"{", tenant, "|u:", user_id, "}|", ChannelOrAll(cap.channel), "|",
+                   LaneScopeName(cap.lanes)});
+  }
+  return Concat({"{", tenant, "|", address, "}|", ChannelOrAll(cap.channel), "|",
+                 LaneScopeName(cap.lanes)});
 }
 
 // What a cap's list of send times holds, over every rule sharing its key:
@@ -253,24 +273,11 @@ std::string AddressOf(const SendRequest& req, Channel channel) {
 
 std::string AddressKey(std::string_view tenant, std::string_view address,
                        std::optional<Channel> channel) {
-  std::string key;
-  key.reserve(tenant.size() + address.size() + 12);
-  key += '{';
-  key += tenant;
-  key += '|';
-  key += address;
-  key += "}|";
-  key += ChannelOrAll(channel);
-  return key;
+  return Concat({"{", tenant, "|", address, "}|", ChannelOrAll(channel)});
 }
 
 std::string DedupKey(std::string_view tenant, std::string_view id) {
-  std::string key;
-  key.reserve(tenant.size() + id.size() + 1);
-  key += tenant;
-  key += '|';
-  key += id;
-  return key;
+  return Concat({tenant, "|", id});
 }
 
 std::string EncodeAddressRecord(const AddressRecord& r) {
@@ -343,7 +350,16 @@ void RequestPolicy::Begin(const SendRequest& req, const TenantPolicy& tp,
   ops_.reserve(8);
   slots_.reserve(8);
   addresses_known_ = 0;
+  counted_for_.reset();
   from_ = from;
+}
+
+Op& RequestPolicy::NewOp(Op::Type type, Family family, std::string key) {
+  Op& op = ops_.emplace_back();  // in place: an Op is four strings and more
+  op.type = type;
+  op.family = family;
+  op.key = std::move(key);
+  return op;
 }
 
 const std::string& RequestPolicy::Address(Channel channel) const {
@@ -355,9 +371,9 @@ const std::string& RequestPolicy::Address(Channel channel) const {
   return addresses_[i];
 }
 
-std::string RequestPolicy::Recipient(Channel channel) const {
-  if (!req_->to.user_id.empty()) return "u:" + req_->to.user_id;
-  return Address(channel);
+std::string RequestPolicy::CapKeyOf(const gateway::FrequencyCap& cap, Channel channel) const {
+  const std::string& user = req_->to.user_id;
+  return CapKey(req_->tenant, user, user.empty() ? std::string_view(Address(channel)) : "", cap);
 }
 
 void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
@@ -367,9 +383,10 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
   // 1. Claim the id. The claim holds for the whole window; a send upgrades it.
   // Visible at once is what a claim needs; durable it need not be: after a
   // crash the redelivered record is sent whether its claim survived or not.
-  ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::dedup,
-                  .key = DedupKey(req.tenant, req.id), .value = "c|" + origin_,
-                  .ttl = tp.dedup_window, .may_lose_on_crash = true});
+  Op& claim = NewOp(Op::Type::put_if_absent, Family::dedup, DedupKey(req.tenant, req.id));
+  claim.value = Concat({"c|", origin_});
+  claim.ttl = tp.dedup_window;
+  claim.may_lose_on_crash = true;
   slots_.push_back({Check::dedup, req.channels[0], false});
   // 2. Content of the first channel to its address, when the tenant asks.
   if (tp.content_dedup) {
@@ -377,8 +394,9 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
     std::string key = AddressKey(req.tenant, Address(first), first);
     key += '|';
     key += Sha256Hex(ContentBytes(req, first), 16);  // 128 bits: collisions are no concern
-    ops_.push_back({.type = Op::Type::put_if_absent, .family = Family::content,
-                    .key = std::move(key), .value = req.id, .ttl = tp.content_window});
+    Op& op = NewOp(Op::Type::put_if_absent, Family::content, std::move(key));
+    op.value = req.id;
+    op.ttl = tp.content_window;
     slots_.push_back({Check::content, first, false});
   }
   // 3. Opt-outs, and opt-ins where the lane requires them.
@@ -391,12 +409,10 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
       if (std::find(req.channels.begin(), req.channels.end(), *cap.channel) == req.channels.end()) {
         continue;
       }
-      ops_.push_back({.type = Op::Type::get, .family = Family::counter,
-                      .key = CapKey(req.tenant, Recipient(*cap.channel), cap)});
+      NewOp(Op::Type::get, Family::counter, CapKeyOf(cap, *cap.channel));
       slots_.push_back({Check::cap, *cap.channel, false, i});
     } else {
-      ops_.push_back({.type = Op::Type::get, .family = Family::counter,
-                      .key = CapKey(req.tenant, Recipient(req.channels[0]), cap)});
+      NewOp(Op::Type::get, Family::counter, CapKeyOf(cap, req.channels[0]));
       slots_.push_back({Check::cap, req.channels[0], true, i});
     }
   }
@@ -420,13 +436,15 @@ void RequestPolicy::AddChannelChecks() {
     const std::string& address = Address(c);
     for (const bool all : {false, true}) {
       const auto scope = all ? std::nullopt : std::optional<Channel>(c);
-      ops_.push_back({.type = Op::Type::get, .family = Family::suppression,
-                      .key = AddressKey(req.tenant, address, scope)});
-      slots_.push_back({Check::suppression, c, all});
+      std::string key = AddressKey(req.tenant, address, scope);
       if (needs_consent) {
-        ops_.push_back({.type = Op::Type::get, .family = Family::consent,
-                        .key = AddressKey(req.tenant, address, scope)});
+        NewOp(Op::Type::get, Family::suppression, key);
+        slots_.push_back({Check::suppression, c, all});
+        NewOp(Op::Type::get, Family::consent, std::move(key));
         slots_.push_back({Check::consent, c, all});
+      } else {
+        NewOp(Op::Type::get, Family::suppression, std::move(key));
+        slots_.push_back({Check::suppression, c, all});
       }
     }
   }
@@ -564,26 +582,26 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
   return d;
 }
 
-std::vector<std::pair<std::string, const gateway::FrequencyCap*>> RequestPolicy::CountedCaps(
-    Channel channel) const {
+const std::vector<RequestPolicy::CountedCap>& RequestPolicy::CountedCaps(Channel channel) const {
+  if (counted_for_ == channel) return counted_;
   const auto& req = *req_;
-  std::vector<std::pair<std::string, const gateway::FrequencyCap*>> caps;
+  counted_.clear();
   for (const auto& cap : tp_->frequency_caps) {
     if (!LaneMatches(cap.lanes, req.lane)) continue;
     if (cap.channel && *cap.channel != channel) continue;
-    std::string key = CapKey(req.tenant, Recipient(cap.channel ? channel : req.channels[0]),
-                             cap);
+    std::string key = CapKeyOf(cap, cap.channel ? channel : req.channels[0]);
     // Rules sharing a key count the send once.
-    if (std::none_of(caps.begin(), caps.end(), [&](const auto& c) { return c.first == key; })) {
-      caps.emplace_back(std::move(key), &cap);
+    if (std::none_of(counted_.begin(), counted_.end(), [&](const auto& c) { return c.key == key; })) {
+      counted_.push_back({std::move(key), &cap});
     }
   }
-  return caps;
+  counted_for_ = channel;
+  return counted_;
 }
 
 std::vector<std::string> RequestPolicy::CapKeysFor(Channel channel) const {
   std::vector<std::string> keys;
-  for (auto& [key, cap] : CountedCaps(channel)) keys.push_back(std::move(key));
+  for (const auto& counted : CountedCaps(channel)) keys.push_back(counted.key);
   return keys;
 }
 
@@ -594,22 +612,18 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
   const auto& tp = *tp_;
   ops_.clear();
   slots_.clear();
-  std::string value = "s|" + origin_;
-  value += '|';
-  value += ToString(channel);
-  value += '|';
-  value += provider;
-  value += '|';
-  value += provider_message_id;
-  ops_.push_back({.type = Op::Type::put, .family = Family::dedup,
-                  .key = DedupKey(req.tenant, req.id), .value = std::move(value),
-                  .ttl = tp.dedup_window});
+  Op& record = NewOp(Op::Type::put, Family::dedup, DedupKey(req.tenant, req.id));
+  record.value = Concat({"s|", origin_, "|", ToString(channel), "|", provider, "|",
+                         provider_message_id});
+  record.ttl = tp.dedup_window;
   const std::string now_ms = std::to_string(Ms(now));
-  for (auto& [key, cap] : CountedCaps(channel)) {
-    const CapList list = CapListOf(tp, *cap);
-    ops_.push_back({.type = Op::Type::append, .family = Family::counter, .key = std::move(key),
-                    .value = now_ms, .ttl = list.ttl, .keep = list.keep,
-                    .want_result = false});
+  for (const auto& counted : CountedCaps(channel)) {
+    const CapList list = CapListOf(tp, *counted.cap);
+    Op& op = NewOp(Op::Type::append, Family::counter, counted.key);
+    op.value = now_ms;
+    op.ttl = list.ttl;
+    op.keep = list.keep;
+    op.want_result = false;
   }
 }
 

@@ -139,18 +139,24 @@ class RequestPolicy {
     std::size_t cap = 0;   // index into tp_->frequency_caps
   };
   // The cap keys a send on `channel` counts under, each once, with a rule
-  // that owns it.
-  std::vector<std::pair<std::string, const gateway::FrequencyCap*>> CountedCaps(
-      Channel channel) const;
+  // that owns it. Worked out once per request and channel (the check
+  // reserves them, the record appends to them).
+  struct CountedCap {
+    std::string key;
+    const gateway::FrequencyCap* cap;
+  };
+  const std::vector<CountedCap>& CountedCaps(Channel channel) const;
+  state::Op& NewOp(state::Op::Type type, state::Family family, std::string key);
   void Begin(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
              std::size_t from);
   void AddChannelChecks();
   // The request's normalised address on `channel`, worked out once per
   // request.
   const std::string& Address(Channel channel) const;
-  // The recipient a frequency cap counts: the user id when the request has
-  // one, else the address of `channel` (across channels: of the first one).
-  std::string Recipient(Channel channel) const;
+  // The key of `cap` for a send on `channel`. The recipient it counts is the
+  // user id when the request has one, else the address of `channel` (across
+  // channels the caller passes the first one).
+  std::string CapKeyOf(const gateway::FrequencyCap& cap, Channel channel) const;
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
   std::size_t from_ = 0;  // the first channel position with opt-out checks
@@ -159,6 +165,8 @@ class RequestPolicy {
   std::vector<Slot> slots_;
   mutable std::array<std::string, kChannelCount> addresses_;
   mutable std::uint8_t addresses_known_ = 0;  // a bit per channel
+  mutable std::vector<CountedCap> counted_;
+  mutable std::optional<Channel> counted_for_;  // whose caps counted_ holds
 };
 
 class TimeZones;
