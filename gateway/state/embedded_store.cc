@@ -25,6 +25,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
+constexpr Family kFilteredFamilies[] = {Family::suppression, Family::consent, Family::dedup,
+                                        Family::content, Family::counter};
+
 // Value layout: 8 bytes of expiry (milliseconds since the Unix epoch, host
 // order; 0 = never) followed by the payload.
 constexpr std::size_t kHeader = sizeof(std::int64_t);
@@ -190,25 +193,54 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   self->db_.reset(db);
   self->default_family_ = handles[0];
   for (std::size_t i = 0; i < kFamilyCount; ++i) self->families_[i] = handles[i + 1];
-  // Opt-outs and opt-ins: most lookups miss, and the families are small
-  // beside the traffic. Their filters start from a scan (two passes: the
-  // count sizes the filter).
-  for (const Family f : {Family::suppression, Family::consent}) {
-    auto* cf = self->families_[static_cast<std::size_t>(f)];
-    std::size_t keys = 0;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) ++keys;
-    auto filter = std::make_unique<KeyFilter>(keys * 2);  // room to grow
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      filter->Add(std::string_view(it->key().data(), it->key().size()));
+  // Most reads miss: no opt-out or opt-in for most addresses, no earlier
+  // claim for a new id, no cap list for a recipient not sent to today.
+  // Each such family gets a filter, sized from RocksDB's estimate of its
+  // keys; what the family holds is read into it in the background.
+  for (const Family f : kFilteredFamilies) {
+    std::uint64_t estimate = 0;
+    db->GetIntProperty(self->families_[static_cast<std::size_t>(f)], "rocksdb.estimate-num-keys",
+                       &estimate);
+    const std::size_t first = std::max<std::size_t>(2 * estimate, std::size_t{1} << 18);
+    self->filters_[static_cast<std::size_t>(f)] =
+        std::make_unique<ExpiringKeyFilter>(first, self->filters_mu_);
+  }
+  self->filter_scan_ = std::thread([store = self.get()] { store->ScanIntoFilters(); });
+  return self;
+}
+
+void EmbeddedStore::ScanIntoFilters() {
+  for (const Family f : kFilteredFamilies) {
+    ExpiringKeyFilter& filter = *filters_[static_cast<std::size_t>(f)];
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), families_[static_cast<std::size_t>(f)]));
+    it->SeekToFirst();
+    while (it->Valid()) {
+      if (closing_.load(std::memory_order_relaxed)) return;
+      // In chunks: the upkeep's exclusive lock waits for one chunk at most.
+      std::shared_lock lock(filters_mu_);
+      for (int n = 0; n < 4096 && it->Valid(); ++n, it->Next()) {
+        std::int64_t expires = 0;
+        std::string_view payload;
+        if (!Decode(std::string_view(it->value().data(), it->value().size()), expires, payload)) {
+          expires = 0;  // not ours: kept as if it never expired
+        }
+        filter.AddHash(KeyFilter::HashOf(std::string_view(it->key().data(), it->key().size())),
+                       expires);
+      }
     }
     if (!it->status().ok()) {
-      return MakeUnexpected("state.path '" + options.path + "': reading family " +
-                            std::string(ToString(f)) + ": " + it->status().ToString());
+      // Not ready: its lookups keep going to RocksDB.
+      spdlog::error("state: reading family {} into its key filter: {}; its reads go to RocksDB",
+                    ToString(f), it->status().ToString());
+      continue;
     }
-    self->filters_[static_cast<std::size_t>(f)] = std::move(filter);
+    filter.MarkReady();
   }
-  return self;
+}
+
+void EmbeddedStore::WaitForKeyFiltersForTests() {
+  if (filter_scan_.joinable()) filter_scan_.join();
 }
 
 EmbeddedStore::EmbeddedStore(const Clock& clock, const EmbeddedStoreOptions& options)
@@ -218,6 +250,8 @@ EmbeddedStore::EmbeddedStore(const Clock& clock, const EmbeddedStoreOptions& opt
       max_held_(options.max_held) {}
 
 EmbeddedStore::~EmbeddedStore() {
+  closing_.store(true);
+  if (filter_scan_.joinable()) filter_scan_.join();
   if (!db_) return;
   // A clean close keeps what a crash would lose.
   SpillHeld(NowMs(clock_), /*everything=*/true);
@@ -484,13 +518,22 @@ struct EmbeddedStore::Pending {
 bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* batch) {
   if (op.family == Family::timer) return RunTimer(op);
   const HashedView key{op.key, hash};
-  KeyFilter* const filter = filters_[static_cast<std::size_t>(op.family)].get();
-  if (filter != nullptr && op.type == Op::Type::get && !filter->MayContainHash(hash)) {
-    // Never written (a write in this batch would have added it).
+  // A write takes the key's stripe (unless the batch holds it), so that it
+  // never lands between the read and the write of another thread's
+  // put_if_absent or append. Before the filter's answer, which such a write
+  // may change.
+  std::unique_lock<std::mutex> lock;
+  if (batch == nullptr && op.type != Op::Type::get) lock = std::unique_lock(stripes_[StripeIndex(hash)]);
+  ExpiringKeyFilter* const filter = filters_[static_cast<std::size_t>(op.family)].get();
+  // Never written, or not since it expired: every write adds its key first
+  // (one earlier in this batch too), so there is nothing to read.
+  const bool never_written = filter != nullptr && !filter->MayContainHash(hash);
+  if (never_written && op.type == Op::Type::get) {
     op.found = false;
     op.result.clear();
     return true;
   }
+  const std::int64_t expires = op.ttl.count() > 0 ? now + op.ttl.count() : 0;
   auto* cf = families_[static_cast<std::size_t>(op.family)];
   rocksdb::WriteOptions write;
   write.sync = sync_;
@@ -502,8 +545,9 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
   const bool may_be_held =
       held_before || (batch != nullptr && (batch->held_families & family_bit) != 0);
   auto read_live = [&](bool& found, std::string& out) -> bool {
-    std::string raw;
     found = false;
+    if (never_written) return true;
+    std::string raw;
     bool in_batch = false;
     if (batch != nullptr) {
       if (const auto* written = batch->Find(op.family, key)) {
@@ -529,16 +573,16 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       }
     }
     if (!have) return true;
-    std::int64_t expires = 0;
+    std::int64_t stored_expires = 0;
     std::string_view payload;
-    if (Decode(raw, expires, payload) && Live(expires, now)) {
+    if (Decode(raw, stored_expires, payload) && Live(stored_expires, now)) {
       found = true;
       out.assign(payload);
     }
     return true;
   };
   auto put = [&](std::string value) -> bool {
-    if (filter != nullptr) filter->AddHash(hash);  // before any reader can find the write
+    if (filter != nullptr) filter->AddHash(hash, expires);  // before any reader can find the write
     if (op.may_lose_on_crash && hold_ms_ > 0) {
       // Held in memory, not written (see the class comment).
       if (batch == nullptr) {
@@ -573,12 +617,6 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
-  // A write takes the key's stripe (unless the batch holds it), so that it
-  // never lands between the read and the write of another thread's
-  // put_if_absent or append.
-  std::unique_lock<std::mutex> lock;
-  if (batch == nullptr && op.type != Op::Type::get) lock = std::unique_lock(stripes_[StripeIndex(hash)]);
-  const std::int64_t expires = op.ttl.count() > 0 ? now + op.ttl.count() : 0;
   op.found = false;
   op.result.clear();
   switch (op.type) {
@@ -601,7 +639,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       // a held one.
       if (!op.want_result && !op.may_lose_on_crash && !may_be_held &&
           (batch == nullptr || batch->Find(op.family, key) == nullptr)) {
-        if (filter != nullptr) filter->AddHash(hash);
+        if (filter != nullptr) filter->AddHash(hash, expires);
         std::string operand = EncodeAppend(now, expires, op.keep, op.value);
         if (batch == nullptr) return db_->Merge(write, cf, op.key, operand).ok();
         batch->writes.Merge(cf, op.key, operand);
@@ -638,7 +676,10 @@ void EmbeddedStore::Execute(std::span<Op> ops, Done done) {
 }
 
 void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done) {
+  // Released before `done`, which may call Execute again.
+  std::shared_lock filters(filters_mu_);
   auto fail = [&](const Op& op) {
+    filters.unlock();
     spdlog::error("state: the embedded store failed a {} in family {}; treating the store as "
                   "unavailable",
                   op.type == Op::Type::get ? "read" : "write", ToString(op.family));
@@ -659,6 +700,7 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
         if (!Run(op, KeyFilter::HashOf(op.key), now)) return fail(op);
       }
     }
+    filters.unlock();
     MaybeSpillHeld(now);
     done(StoreStatus::ok);
     return;
@@ -705,20 +747,22 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
     }
   }
   locks.clear();
+  filters.unlock();
   MaybeSpillHeld(now);
   done(StoreStatus::ok);
 }
 
 void EmbeddedStore::MaybeSpillHeld(std::int64_t now) {
   const std::size_t held = held_count_.load(std::memory_order_relaxed);
-  if (held == 0) return;
   std::int64_t next = next_spill_ms_.load(std::memory_order_relaxed);
   if (now < next && held <= max_held_) return;
-  // One thread sweeps; the others go on.
-  if (!next_spill_ms_.compare_exchange_strong(next, now + std::min<std::int64_t>(1000, hold_ms_))) {
-    return;
+  // One thread does the upkeep; the others go on.
+  const std::int64_t period = hold_ms_ > 0 ? std::min<std::int64_t>(1000, hold_ms_) : 1000;
+  if (!next_spill_ms_.compare_exchange_strong(next, now + period)) return;
+  for (const auto& filter : filters_) {
+    if (filter != nullptr) filter->Maintain(now);
   }
-  SpillHeld(now, /*everything=*/false);
+  if (held > 0) SpillHeld(now, /*everything=*/false);
 }
 
 void EmbeddedStore::CompactForTests() {

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -69,6 +71,9 @@ class EmbeddedStore final : public StateStore {
   void CompactForTests();
   // How many writes are held in memory (tests).
   std::size_t HeldForTests() const { return held_count_.load(); }
+  // Waits until the key filters have read what the families held at open
+  // (tests: until then every lookup goes to RocksDB).
+  void WaitForKeyFiltersForTests();
 
  private:
   EmbeddedStore(const Clock& clock, const EmbeddedStoreOptions& options);
@@ -144,9 +149,17 @@ class EmbeddedStore final : public StateStore {
   // lookup.
   std::atomic<std::uint32_t> held_families_{0};
   std::atomic<std::int64_t> next_spill_ms_{0};
-  // The families with a KeyFilter (opt-outs, opt-ins): a get of a key the
-  // filter has never seen is answered absent without RocksDB.
-  std::array<std::unique_ptr<KeyFilter>, kFamilyCount> filters_;
+  // The families with a key filter (opt-outs, opt-ins, claims, content
+  // hashes, cap lists): a read of a key the filter has never seen is
+  // answered absent without RocksDB. An Execute holds filters_mu_ shared;
+  // their upkeep (MaybeSpillHeld) takes it exclusive.
+  std::shared_mutex filters_mu_;
+  std::array<std::unique_ptr<ExpiringKeyFilter>, kFamilyCount> filters_;
+  // Reads what the filtered families hold at open into their filters, then
+  // marks them ready; stopped by closing_.
+  void ScanIntoFilters();
+  std::thread filter_scan_;
+  std::atomic<bool> closing_{false};
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> families_{};
   rocksdb::ColumnFamilyHandle* default_family_ = nullptr;

@@ -377,41 +377,65 @@ TEST(EmbeddedStore, HeldClaimsGoToRocksDbAfterTheHoldOrPastTheLimit) {
   for (const char* key : {"a", "b", "c", "d", "short"}) EXPECT_TRUE(claim(key)) << key;
 }
 
-// Opt-out and opt-in lookups go through a filter of the keys the family may
-// hold; it is made again from the family on open, so what was written before
-// a restart is still found, in the same batch or later ones.
-TEST(EmbeddedStore, OptOutsAndOptInsAreFoundThroughTheirKeyFilterAfterAReopen) {
+// Reads of opt-outs, opt-ins, claims and cap lists go through a filter of
+// the keys the family may hold; it is filled again from the family after a
+// reopen, so what was written before a restart is still found, in the same
+// batch or later ones.
+TEST(EmbeddedStore, KeysAreFoundThroughTheirFamiliesFiltersAfterAReopen) {
   testing::TempDir dir;
   auto get = [](Family f, std::string key) {
     return Op{.type = Op::Type::get, .family = f, .key = std::move(key)};
   };
+  auto claim = [](std::string key) {
+    return Op{.type = Op::Type::put_if_absent, .family = Family::dedup, .key = std::move(key),
+              .value = "c", .ttl = 1h};
+  };
   {
     auto opened = EmbeddedStore::Open({.path = dir.File("s")}, SystemClock::Instance());
     ASSERT_TRUE(opened) << opened.error();
+    (*opened)->WaitForKeyFiltersForTests();
     std::vector<Op> ops = {
         get(Family::suppression, "{t|+40700000001}|sms"),
         {.type = Op::Type::put, .family = Family::suppression, .key = "{t|+40700000001}|sms",
          .value = "stop"},
         get(Family::suppression, "{t|+40700000001}|sms"),
         {.type = Op::Type::put, .family = Family::consent, .key = "{t|a@b.example}|*",
-         .value = "form"}};
+         .value = "form"},
+        claim("t|id-1"),
+        claim("t|id-1"),
+        {.type = Op::Type::append, .family = Family::counter, .key = "{t|+40700000001}|*|all",
+         .value = "17", .ttl = 1h, .keep = 3, .want_result = false}};
     ASSERT_EQ(RunOps(**opened, ops), StoreStatus::ok);
     EXPECT_FALSE(ops[0].found);
     EXPECT_TRUE(ops[2].found) << "a write earlier in the batch";
     EXPECT_EQ(ops[2].result, "stop");
+    EXPECT_FALSE(ops[4].found);
+    EXPECT_TRUE(ops[5].found) << "a claim earlier in the batch";
   }
   auto opened = EmbeddedStore::Open({.path = dir.File("s")}, SystemClock::Instance());
   ASSERT_TRUE(opened) << opened.error();
+  // Read through the filters once they hold what the families held (before
+  // that every read goes to RocksDB).
+  (*opened)->WaitForKeyFiltersForTests();
   std::vector<Op> reads = {get(Family::suppression, "{t|+40700000001}|sms"),
                            get(Family::consent, "{t|a@b.example}|*"),
                            get(Family::suppression, "{t|+40700000002}|sms"),
-                           get(Family::consent, "{t|a@b.example}|email")};
+                           get(Family::consent, "{t|a@b.example}|email"),
+                           claim("t|id-1"),
+                           claim("t|id-2"),
+                           get(Family::counter, "{t|+40700000001}|*|all"),
+                           get(Family::counter, "{t|+40700000002}|*|all")};
   ASSERT_EQ(RunOps(**opened, reads), StoreStatus::ok);
   EXPECT_TRUE(reads[0].found);
   EXPECT_EQ(reads[0].result, "stop");
   EXPECT_TRUE(reads[1].found);
   EXPECT_FALSE(reads[2].found);
   EXPECT_FALSE(reads[3].found);
+  EXPECT_TRUE(reads[4].found) << "a claim from before the restart";
+  EXPECT_FALSE(reads[5].found);
+  EXPECT_TRUE(reads[6].found);
+  EXPECT_EQ(reads[6].result, "17");
+  EXPECT_FALSE(reads[7].found);
 }
 
 // Appends written as merge operands fold into the list the same way when
