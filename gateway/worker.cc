@@ -83,7 +83,7 @@ struct RequestContext {
   state::Op timer_op;
   // Cap keys this request holds a reservation under (Worker::cap_pending_)
   // from its check until its send is counted in the store, or it ends.
-  std::vector<std::string> cap_reserved;
+  std::vector<std::uint64_t> cap_reserved;
   // Receipt-timed cascade: the step (channels[cascade_pos]) this request
   // waits on in its timer, -1 when none; while its records are written,
   // the ops and the `sent` event that follows them.
@@ -634,9 +634,19 @@ void Worker::RunChecks(RequestContext* ctx) {
   // The record's place in Kafka: a claim with the same origin is this record
   // redelivered (crash, rebalance), not a second publish of the id.
   if (ctx->origin.empty()) {
-    ctx->origin = ctx->partition->topic;
-    fmt::format_to(std::back_inserter(ctx->origin), "/{}/{}", ctx->partition->partition,
-                   ctx->offset);
+    // "topic/partition/offset", built by hand: it is made for every request.
+    char partition[16];
+    char offset[24];
+    const auto p_end = std::to_chars(std::begin(partition), std::end(partition),
+                                     ctx->partition->partition).ptr;
+    const auto o_end = std::to_chars(std::begin(offset), std::end(offset), ctx->offset).ptr;
+    const std::string_view parts[] = {ctx->partition->topic, "/",
+                                      std::string_view(partition, p_end), "/",
+                                      std::string_view(offset, o_end)};
+    std::size_t size = 0;
+    for (const auto part : parts) size += part.size();
+    ctx->origin.reserve(size);
+    for (const auto part : parts) ctx->origin.append(part);
   }
   ctx->policy.Prepare(req, config_->policy.For(req.tenant), ctx->origin,
                       SystemClock::Instance().Now());
@@ -658,7 +668,7 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
   }
   using Verdict = policy::Decision::Verdict;
   const policy::Decision d =
-      ctx->policy.Decide(SystemClock::Instance().Now(), [this](const std::string& key) {
+      ctx->policy.Decide(SystemClock::Instance().Now(), [this](std::uint64_t key) {
         const auto it = cap_pending_.find(key);
         return it == cap_pending_.end() ? 0 : it->second;
       });
@@ -734,7 +744,7 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
   // Reserved until the send is counted: the recipient's next request, checked
   // meanwhile, sees this one. (A recipient's requests share a partition, so
   // one worker sees them all.)
-  ctx->cap_reserved = ctx->policy.CapKeysFor(channel);
+  ctx->cap_reserved = ctx->policy.CapKeyHashesFor(channel);
   for (const auto& key : ctx->cap_reserved) ++cap_pending_[key];
   TrySend(ctx);
 }

@@ -16,7 +16,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/hash.h"
 #include "gateway/config.h"
 #include "gateway/event.h"
 #include "gateway/metrics.h"
@@ -235,8 +234,8 @@ class Worker {
   bool claiming_ = false;
   policy::TimeZones zones_;
   // Sends checked against a frequency cap and not yet counted in the store,
-  // by cap key (see RequestPolicy::Decide).
-  std::unordered_map<std::string, int, StringHash, std::equal_to<>> cap_pending_;
+  // by cap key hash (see RequestPolicy::Decide).
+  std::unordered_map<std::uint64_t, int> cap_pending_;
   void ReleaseCaps(RequestContext* ctx);
   void ProbeStore();
   RequestDecoder decoder_;

@@ -10,6 +10,7 @@
 #include <initializer_list>
 
 #include "common/duration.h"
+#include "common/hash.h"
 #include "common/json.h"
 #include "common/sha256.h"
 #include "common/text.h"
@@ -508,7 +509,7 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
         break;
       case Check::cap: {
         const auto& cap = tp_->frequency_caps[s.cap];
-        const int in_flight = pending ? pending(op.key) : 0;
+        const int in_flight = pending ? pending(CapKeyHash(op.key)) : 0;
         if (!op.found && in_flight == 0) break;
         const auto* limit = OverCap(cap, op.found ? std::string_view(op.result) : std::string_view(),
                                     now_ms, &release_ms, in_flight);
@@ -592,17 +593,22 @@ const std::vector<RequestPolicy::CountedCap>& RequestPolicy::CountedCaps(Channel
     std::string key = CapKeyOf(cap, cap.channel ? channel : req.channels[0]);
     // Rules sharing a key count the send once.
     if (std::none_of(counted_.begin(), counted_.end(), [&](const auto& c) { return c.key == key; })) {
-      counted_.push_back({std::move(key), &cap});
+      const std::uint64_t hash = CapKeyHash(key);
+      counted_.push_back({std::move(key), &cap, hash});
     }
   }
   counted_for_ = channel;
   return counted_;
 }
 
-std::vector<std::string> RequestPolicy::CapKeysFor(Channel channel) const {
-  std::vector<std::string> keys;
-  for (const auto& counted : CountedCaps(channel)) keys.push_back(counted.key);
-  return keys;
+std::uint64_t RequestPolicy::CapKeyHash(std::string_view cap_key) {
+  return Hash64(cap_key, ProcessHashSeed());
+}
+
+std::vector<std::uint64_t> RequestPolicy::CapKeyHashesFor(Channel channel) const {
+  std::vector<std::uint64_t> hashes;
+  for (const auto& counted : CountedCaps(channel)) hashes.push_back(counted.hash);
+  return hashes;
 }
 
 void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
@@ -610,9 +616,16 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
                                 system_clock::time_point now) {
   const auto& req = *req_;
   const auto& tp = *tp_;
+  // The check's claim has the record's key: taken over, not built again.
+  std::string dedup_key;
+  if (!ops_.empty() && ops_[0].family == Family::dedup && ops_[0].type == Op::Type::put_if_absent) {
+    dedup_key = std::move(ops_[0].key);
+  } else {
+    dedup_key = DedupKey(req.tenant, req.id);
+  }
   ops_.clear();
   slots_.clear();
-  Op& record = NewOp(Op::Type::put, Family::dedup, DedupKey(req.tenant, req.id));
+  Op& record = NewOp(Op::Type::put, Family::dedup, std::move(dedup_key));
   record.value = Concat({"s|", origin_, "|", ToString(channel), "|", provider, "|",
                          provider_message_id});
   record.ttl = tp.dedup_window;

@@ -121,12 +121,15 @@ class RequestPolicy {
   // `pending` (may be empty) says how many sends under a cap key are
   // checked and on their way but not yet counted in the store: they count
   // as sent now, so that a burst to one recipient cannot pass a cap before
-  // the first send is recorded.
-  using PendingCount = std::function<int(const std::string& cap_key)>;
+  // the first send is recorded. Cap keys go by CapKeyHash: 64 bits, seeded
+  // per process (two keys sharing one would only count each other's sends
+  // on their way, one chance in 2^64).
+  using PendingCount = std::function<int(std::uint64_t cap_key_hash)>;
   Decision Decide(system_clock::time_point now, const PendingCount& pending = {}) const;
-  // The cap keys a send on `channel` is counted under (what PrepareSent
-  // appends to).
-  std::vector<std::string> CapKeysFor(Channel channel) const;
+  static std::uint64_t CapKeyHash(std::string_view cap_key);
+  // The hashes of the cap keys a send on `channel` is counted under (what
+  // PrepareSent appends to).
+  std::vector<std::uint64_t> CapKeyHashesFor(Channel channel) const;
   void PrepareSent(Channel channel, std::string_view provider, std::string_view provider_message_id,
                    system_clock::time_point now);
 
@@ -144,6 +147,7 @@ class RequestPolicy {
   struct CountedCap {
     std::string key;
     const gateway::FrequencyCap* cap;
+    std::uint64_t hash;  // CapKeyHash(key)
   };
   const std::vector<CountedCap>& CountedCaps(Channel channel) const;
   state::Op& NewOp(state::Op::Type type, state::Family family, std::string key);

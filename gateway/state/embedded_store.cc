@@ -10,12 +10,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
-#include <deque>
+#include <array>
 #include <optional>
 #include <span>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "gateway/state/hash_memtable.h"
@@ -78,13 +78,21 @@ const ExpiryFilter& Filter() {
 // by the batch itself when it reads the key again.
 constexpr std::size_t kOperandHeader = 2 * sizeof(std::int64_t) + sizeof(std::uint32_t);
 
-std::string EncodeAppend(std::int64_t now_ms, std::int64_t expires_ms, std::uint32_t keep,
-                         std::string_view item) {
-  std::string out(kOperandHeader + item.size(), '\0');
+using OperandHeader = std::array<char, kOperandHeader>;
+
+OperandHeader EncodeAppendHeader(std::int64_t now_ms, std::int64_t expires_ms, std::uint32_t keep) {
+  OperandHeader out;
   std::memcpy(out.data(), &now_ms, sizeof(now_ms));
   std::memcpy(out.data() + 8, &expires_ms, sizeof(expires_ms));
   std::memcpy(out.data() + 16, &keep, sizeof(keep));
-  if (!item.empty()) std::memcpy(out.data() + kOperandHeader, item.data(), item.size());
+  return out;
+}
+
+std::string EncodeAppend(std::int64_t now_ms, std::int64_t expires_ms, std::uint32_t keep,
+                         std::string_view item) {
+  const OperandHeader header = EncodeAppendHeader(now_ms, expires_ms, keep);
+  std::string out(header.data(), header.size());
+  out.append(item);
   return out;
 }
 
@@ -260,15 +268,15 @@ EmbeddedStore::~EmbeddedStore() {
   db_->Close();
 }
 
-std::vector<std::unique_lock<std::mutex>> EmbeddedStore::LockStripes(
-    std::vector<std::size_t> stripes) {
-  // One order for every caller: no deadlock between two overlapping sets.
-  std::sort(stripes.begin(), stripes.end());
-  stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
-  std::vector<std::unique_lock<std::mutex>> locks;
-  locks.reserve(stripes.size());
-  for (const std::size_t i : stripes) locks.emplace_back(stripes_[i]);
-  return locks;
+EmbeddedStore::StripeLocks::StripeLocks(std::array<std::mutex, kStripes>& stripes,
+                                        std::uint64_t mask)
+    : stripes_(stripes), held_(mask) {
+  for (std::uint64_t m = mask; m != 0; m &= m - 1) stripes_[std::countr_zero(m)].lock();
+}
+
+void EmbeddedStore::StripeLocks::Unlock() {
+  for (std::uint64_t m = held_; m != 0; m &= m - 1) stripes_[std::countr_zero(m)].unlock();
+  held_ = 0;
 }
 
 EmbeddedStore::HeldShard& EmbeddedStore::HeldShardOf(Family family, std::uint64_t hash) {
@@ -347,9 +355,9 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
   constexpr std::size_t kChunk = 512;
   for (std::size_t begin = 0; begin < due.size(); begin += kChunk) {
     const std::size_t end = std::min(due.size(), begin + kChunk);
-    std::vector<std::size_t> stripes;
-    for (std::size_t i = begin; i < end; ++i) stripes.push_back(StripeIndex(due[i].hash));
-    const auto locks = LockStripes(std::move(stripes));
+    std::uint64_t stripes = 0;
+    for (std::size_t i = begin; i < end; ++i) stripes |= StripeBit(due[i].hash);
+    const StripeLocks locks(stripes_, stripes);
     rocksdb::WriteBatch batch;
     std::vector<std::size_t> written;
     for (std::size_t i = begin; i < end; ++i) {
@@ -465,26 +473,46 @@ void EmbeddedStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds 
 // write-ahead-log append and one write-group join per batch instead of one
 // per op (the policy records a send and counts it in one batch).
 struct EmbeddedStore::Pending {
+  // `ops`: how many ops the batch runs at most (sizes its tables once).
+  explicit Pending(std::size_t ops) : writes(ops * 96) {
+    std::size_t slots = 16;
+    while (slots < 2 * ops) slots *= 2;
+    index.assign(slots, 0);
+    entries.reserve(ops);
+  }
+
   rocksdb::WriteBatch writes;
-  // (family, key) -> encoded value, or nullopt for a delete: what the batch
-  // has written so far, for its own later reads. Hashed: a worker's batch
-  // holds a whole loop turn's requests. The keys view the ops' own strings,
-  // which outlive the batch.
-  struct Key {
+
+  // What the batch has written so far, per (family, key), for its own later
+  // reads: a flat table (a worker's batch holds a whole loop turn's
+  // requests, and most of its reads find nothing here). An entry's key
+  // views the op's own string, which outlives the batch; its value and its
+  // merge operands are where the batch already keeps them (the write
+  // batch's bytes, a held change), not copied again.
+  struct Ref {
+    std::uint32_t offset = 0;  // in writes.Data(), or a held_changes index
+    std::uint32_t size = 0;
+  };
+  struct Entry {
     Family family;
     std::string_view key;
     std::uint64_t hash;
-    bool operator==(const Key& o) const { return hash == o.hash && family == o.family && key == o.key; }
+    enum class Kind : std::uint8_t { merges_only, value, held_value, deleted } kind;
+    Ref value;
+    // Appends written as merge operands, while the key has no value here:
+    // a later read of the key applies them to what it reads; a later write
+    // of the key replaces them. A chain through `operands`.
+    std::int32_t first_operand = -1;
+    std::int32_t last_operand = -1;
   };
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const { return k.hash ^ static_cast<std::size_t>(k.family); }
+  struct Operand {
+    Ref bytes;
+    std::int32_t next = -1;
   };
-  std::unordered_map<Key, std::optional<std::string>, KeyHash> overlay;
-  // Appends written as merge operands by this batch, per key not in the
-  // overlay, in order: a later read of the key applies them to what it
-  // reads; a later write of the key replaces them.
-  std::unordered_map<Key, std::vector<std::string_view>, KeyHash> merges;
-  std::deque<std::string> operands;  // what `merges` views
+  std::vector<Entry> entries;
+  std::vector<std::uint32_t> index;  // entry + 1, 0 for a free slot
+  std::vector<Operand> operands;
+
   // Held writes to make and to drop, in the batch's order, once its RocksDB
   // writes are in: a failed batch leaves no claim behind.
   struct HeldChange {
@@ -497,21 +525,89 @@ struct EmbeddedStore::Pending {
   std::uint32_t held_families = 0;  // a bit per family with a held change
   bool all_may_lose = true;
 
-  // Null when the batch has not written the key.
-  const std::optional<std::string>* Find(Family family, HashedView key) {
-    if (overlay.empty()) return nullptr;
-    const auto it = overlay.find(Key{family, key.key, key.hash});
-    return it == overlay.end() ? nullptr : &it->second;
+  Entry* Lookup(Family family, HashedView key) {
+    if (entries.empty()) return nullptr;
+    const std::size_t mask = index.size() - 1;
+    for (std::size_t i = (key.hash ^ static_cast<std::size_t>(family)) & mask;; i = (i + 1) & mask) {
+      if (index[i] == 0) return nullptr;
+      Entry& e = entries[index[i] - 1];
+      if (e.hash == key.hash && e.family == family && e.key == key.key) return &e;
+    }
   }
-  void Record(Family family, HashedView key, std::optional<std::string> value) {
-    const Key k{family, key.key, key.hash};
-    overlay.insert_or_assign(k, std::move(value));
-    if (!merges.empty()) merges.erase(k);
+  Entry& Insert(Family family, HashedView key) {
+    const std::size_t mask = index.size() - 1;
+    std::size_t i = (key.hash ^ static_cast<std::size_t>(family)) & mask;
+    for (; index[i] != 0; i = (i + 1) & mask) {
+      Entry& e = entries[index[i] - 1];
+      if (e.hash == key.hash && e.family == family && e.key == key.key) return e;
+    }
+    // A batch writes each op's key at most once per op: `ops` entries, half
+    // the slots at most.
+    entries.push_back(Entry{family, key.key, key.hash, Entry::Kind::merges_only, {}});
+    index[i] = static_cast<std::uint32_t>(entries.size());
+    return entries.back();
   }
-  const std::vector<std::string_view>* FindMerges(Family family, HashedView key) const {
-    if (merges.empty()) return nullptr;
-    const auto it = merges.find(Key{family, key.key, key.hash});
-    return it == merges.end() ? nullptr : &it->second;
+  // The last `size` bytes the write batch took: the value of its newest
+  // record (a record ends with its value).
+  Ref Last(std::size_t size) const {
+    return Ref{static_cast<std::uint32_t>(writes.Data().size() - size), static_cast<std::uint32_t>(size)};
+  }
+  std::string_view BatchBytes(Ref r) const {
+    return std::string_view(writes.Data()).substr(r.offset, r.size);
+  }
+
+  // Whether the batch wrote (or deleted) the key; `raw` is its value then.
+  bool Find(Family family, HashedView key, std::optional<std::string_view>& raw) {
+    const Entry* e = Lookup(family, key);
+    if (e == nullptr || e->kind == Entry::Kind::merges_only) return false;
+    switch (e->kind) {
+      case Entry::Kind::value: raw = BatchBytes(e->value); break;
+      case Entry::Kind::held_value: raw = std::string_view(*held_changes[e->value.offset].raw); break;
+      default: raw.reset(); break;
+    }
+    return true;
+  }
+  bool Written(Family family, HashedView key) {
+    const Entry* e = Lookup(family, key);
+    return e != nullptr && e->kind != Entry::Kind::merges_only;
+  }
+  // The key's value is now what the batch's newest record holds.
+  void RecordValue(Family family, HashedView key, std::size_t size) {
+    Entry& e = Insert(family, key);
+    e.kind = Entry::Kind::value;
+    e.value = Last(size);
+    e.first_operand = e.last_operand = -1;
+  }
+  // ... the newest held change's value.
+  void RecordHeld(Family family, HashedView key) {
+    Entry& e = Insert(family, key);
+    e.kind = Entry::Kind::held_value;
+    e.value = Ref{static_cast<std::uint32_t>(held_changes.size() - 1), 0};
+    e.first_operand = e.last_operand = -1;
+  }
+  void RecordDelete(Family family, HashedView key) {
+    Entry& e = Insert(family, key);
+    e.kind = Entry::Kind::deleted;
+    e.first_operand = e.last_operand = -1;
+  }
+  // The batch's newest record is a merge operand of `size` bytes for the key.
+  void RecordOperand(Family family, HashedView key, std::size_t size) {
+    Entry& e = Insert(family, key);
+    operands.push_back(Operand{Last(size)});
+    const auto added = static_cast<std::int32_t>(operands.size() - 1);
+    if (e.last_operand >= 0) operands[static_cast<std::size_t>(e.last_operand)].next = added;
+    else e.first_operand = added;
+    e.last_operand = added;
+  }
+  // The operands the batch wrote for the key, in order (views into the
+  // batch: valid until its next write).
+  void Operands(Family family, HashedView key, std::vector<std::string_view>& out) {
+    out.clear();
+    const Entry* e = Lookup(family, key);
+    if (e == nullptr) return;
+    for (std::int32_t i = e->first_operand; i >= 0; i = operands[static_cast<std::size_t>(i)].next) {
+      out.push_back(BatchBytes(operands[static_cast<std::size_t>(i)].bytes));
+    }
   }
 };
 
@@ -548,16 +644,14 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
     found = false;
     if (never_written) return true;
     std::string raw;
-    bool in_batch = false;
-    if (batch != nullptr) {
-      if (const auto* written = batch->Find(op.family, key)) {
-        in_batch = true;
-        if (!*written) return true;  // deleted earlier in the batch
-        raw = **written;
-      }
-    }
-    bool have = in_batch;
-    if (!in_batch) {
+    std::string_view view;  // the stored bytes: `raw`'s, or the batch's own
+    bool have = false;
+    std::optional<std::string_view> written;
+    if (batch != nullptr && batch->Find(op.family, key, written)) {
+      if (!written) return true;  // deleted earlier in the batch
+      view = *written;
+      have = true;
+    } else {
       if (held_before && FindHeld(op.family, key, raw)) {
         have = true;
       } else {
@@ -566,42 +660,54 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
         have = s.ok();
       }
       // Appends this batch wrote as merge operands, on top.
-      if (const auto* appends = batch != nullptr ? batch->FindMerges(op.family, key) : nullptr) {
-        const std::string_view base(raw);
-        raw = ApplyAppends(have ? &base : nullptr, *appends);
-        have = true;
+      if (batch != nullptr) {
+        std::vector<std::string_view> appends;
+        batch->Operands(op.family, key, appends);
+        if (!appends.empty()) {
+          const std::string_view base(raw);
+          raw = ApplyAppends(have ? &base : nullptr, appends);
+          have = true;
+        }
       }
+      view = raw;
     }
     if (!have) return true;
     std::int64_t stored_expires = 0;
     std::string_view payload;
-    if (Decode(raw, stored_expires, payload) && Live(stored_expires, now)) {
+    if (Decode(view, stored_expires, payload) && Live(stored_expires, now)) {
       found = true;
       out.assign(payload);
     }
     return true;
   };
-  auto put = [&](std::string value) -> bool {
+  // `payload`: the op's own value or result, stored after the expiry.
+  auto put = [&](std::string_view payload) -> bool {
     if (filter != nullptr) filter->AddHash(hash, expires);  // before any reader can find the write
     if (op.may_lose_on_crash && hold_ms_ > 0) {
       // Held in memory, not written (see the class comment).
       if (batch == nullptr) {
-        Hold(op.family, key, std::move(value), now);
+        Hold(op.family, key, Encode(expires, payload), now);
         return true;
       }
-      batch->held_changes.push_back({op.family, &op.key, hash, value});
+      batch->held_changes.push_back({op.family, &op.key, hash, Encode(expires, payload)});
       batch->held_families |= family_bit;
-      batch->Record(op.family, key, std::move(value));
+      batch->RecordHeld(op.family, key);
       return true;
     }
     if (batch == nullptr) {
-      if (!db_->Put(write, cf, op.key, value).ok()) return false;
+      if (!db_->Put(write, cf, op.key, Encode(expires, payload)).ok()) return false;
       if (may_be_held) Unhold(op.family, key);
       return true;
     }
-    batch->writes.Put(cf, op.key, value);
+    // The expiry and the payload go into the batch's bytes as they are.
+    char header[kHeader];
+    std::memcpy(header, &expires, kHeader);
+    const rocksdb::Slice key_part(op.key);
+    const rocksdb::Slice value_parts[] = {rocksdb::Slice(header, kHeader),
+                                          rocksdb::Slice(payload.data(), payload.size())};
+    batch->writes.Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
     if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
-    batch->Record(op.family, key, std::move(value));
+    batch->RecordValue(op.family, key, kHeader + payload.size());
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
@@ -613,7 +719,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
     }
     batch->writes.Delete(cf, op.key);
     if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
-    batch->Record(op.family, key, std::nullopt);
+    batch->RecordDelete(op.family, key);
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
   };
@@ -623,11 +729,11 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
     case Op::Type::get:
       return read_live(op.found, op.result);
     case Op::Type::put:
-      return put(Encode(expires, op.value));
+      return put(op.value);
     case Op::Type::put_if_absent:
       if (!read_live(op.found, op.result)) return false;
       if (op.found) return true;
-      return put(Encode(expires, op.value));
+      return put(op.value);
     case Op::Type::erase: {
       std::string ignored;
       if (!read_live(op.found, ignored)) return false;
@@ -638,13 +744,18 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       // over a write of this batch (that key's value is in the overlay) or
       // a held one.
       if (!op.want_result && !op.may_lose_on_crash && !may_be_held &&
-          (batch == nullptr || batch->Find(op.family, key) == nullptr)) {
+          (batch == nullptr || !batch->Written(op.family, key))) {
         if (filter != nullptr) filter->AddHash(hash, expires);
-        std::string operand = EncodeAppend(now, expires, op.keep, op.value);
-        if (batch == nullptr) return db_->Merge(write, cf, op.key, operand).ok();
-        batch->writes.Merge(cf, op.key, operand);
-        const std::string& kept = batch->operands.emplace_back(std::move(operand));
-        batch->merges[Pending::Key{op.family, op.key, hash}].push_back(kept);
+        if (batch == nullptr) {
+          return db_->Merge(write, cf, op.key, EncodeAppend(now, expires, op.keep, op.value)).ok();
+        }
+        const OperandHeader header = EncodeAppendHeader(now, expires, op.keep);
+        const rocksdb::Slice key_part(op.key);
+        const rocksdb::Slice operand_parts[] = {rocksdb::Slice(header.data(), header.size()),
+                                                rocksdb::Slice(op.value.data(), op.value.size())};
+        batch->writes.Merge(cf, rocksdb::SliceParts(&key_part, 1),
+                            rocksdb::SliceParts(operand_parts, 2));
+        batch->RecordOperand(op.family, key, header.size() + op.value.size());
         batch->all_may_lose = false;
         return true;
       }
@@ -653,7 +764,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       if (!read_live(found, list)) return false;
       op.result = AppendKeepingNewest(list, op.value, op.keep);
       op.found = found;
-      return put(Encode(expires, op.result));
+      return put(op.result);
     }
     case Op::Type::compare_and_set: {
       bool found = false;
@@ -661,7 +772,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       const bool match = found ? op.result == op.expected : op.expected.empty();
       if (!match) return true;
       op.found = true;
-      return put(Encode(expires, op.value));
+      return put(op.value);
     }
     case Op::Type::timer_set:
       spdlog::error("state: timer_set belongs to the timer family");
@@ -708,22 +819,22 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
   // Each op's key hashed once; every stripe the batch writes.
   std::vector<std::uint64_t> hashes;
   hashes.reserve(total);
-  std::vector<std::size_t> stripes;
+  std::uint64_t stripes = 0;
   for (const auto part : parts) {
     for (const Op& op : part) {
       hashes.push_back(KeyFilter::HashOf(op.key));
-      if (op.type != Op::Type::get) stripes.push_back(StripeIndex(hashes.back()));
+      if (op.type != Op::Type::get) stripes |= StripeBit(hashes.back());
     }
   }
-  auto locks = LockStripes(std::move(stripes));
-  Pending batch;
+  StripeLocks locks(stripes_, stripes);
+  Pending batch(total);
   const Op* first = nullptr;
   std::size_t index = 0;
   for (const auto part : parts) {
     for (Op& op : part) {
       if (first == nullptr) first = &op;
       if (!Run(op, hashes[index++], now, &batch)) {
-        locks.clear();  // `done` may call Execute again
+        locks.Unlock();  // `done` may call Execute again
         return fail(op);
       }
     }
@@ -733,7 +844,7 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
     write.sync = sync_;
     write.disableWAL = batch.all_may_lose && !sync_;
     if (!db_->Write(write, &batch.writes).ok()) {
-      locks.clear();
+      locks.Unlock();
       return fail(*first);
     }
   }
@@ -746,7 +857,7 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
       }
     }
   }
-  locks.clear();
+  locks.Unlock();
   filters.unlock();
   MaybeSpillHeld(now);
   done(StoreStatus::ok);

@@ -94,9 +94,24 @@ class EmbeddedStore final : public StateStore {
   // timers_mu_: a set, an erase and a claim each touch both.
   bool RunTimer(Op& op);
   std::mutex timers_mu_;
-  std::size_t StripeIndex(std::uint64_t hash) const { return hash % stripes_.size(); }
-  // Takes the given stripes (duplicates allowed) in ascending order.
-  std::vector<std::unique_lock<std::mutex>> LockStripes(std::vector<std::size_t> stripes);
+  static constexpr std::size_t kStripes = 64;
+  static std::size_t StripeIndex(std::uint64_t hash) { return hash % kStripes; }
+  static std::uint64_t StripeBit(std::uint64_t hash) { return std::uint64_t{1} << StripeIndex(hash); }
+  // The stripes of a set bit each, taken in ascending order (one order for
+  // every caller: no deadlock between two overlapping sets) and released
+  // by Unlock() or the destructor.
+  class StripeLocks {
+   public:
+    StripeLocks(std::array<std::mutex, kStripes>& stripes, std::uint64_t mask);
+    ~StripeLocks() { Unlock(); }
+    StripeLocks(const StripeLocks&) = delete;
+    StripeLocks& operator=(const StripeLocks&) = delete;
+    void Unlock();
+
+   private:
+    std::array<std::mutex, kStripes>& stripes_;
+    std::uint64_t held_;
+  };
 
   // Held writes (see the class comment), in shards by family and key. A
   // shard's mutex is a leaf: nothing else is locked while it is held. Who
@@ -163,7 +178,7 @@ class EmbeddedStore final : public StateStore {
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> families_{};
   rocksdb::ColumnFamilyHandle* default_family_ = nullptr;
-  std::array<std::mutex, 64> stripes_;
+  std::array<std::mutex, kStripes> stripes_;
 };
 
 }  // namespace omnigate::state

@@ -166,6 +166,7 @@ class HashMemTable final : public rocksdb::MemTableRep {
     head.store(node, std::memory_order_release);
     std::lock_guard lock(mu_);
     all_.push_back(node->entry());
+    all_bytes_.store(all_.capacity() * sizeof(Entry), std::memory_order_relaxed);
   }
 
   bool Contains(const char* key) const override {
@@ -208,9 +209,9 @@ class HashMemTable final : public rocksdb::MemTableRep {
   // What the memtable holds besides its arena. RocksDB requires it not to
   // grow once the memtable is read-only, so the sorted copy made for the
   // flush (as large as `all_`, and freed with the memtable) is not in it.
+  // Asked after every insert: no lock.
   std::size_t ApproximateMemoryUsage() override {
-    std::lock_guard lock(mu_);
-    return (mask_ + 1) * sizeof(Node*) + all_.capacity() * sizeof(Entry);
+    return (mask_ + 1) * sizeof(Node*) + all_bytes_.load(std::memory_order_relaxed);
   }
 
   Iterator* GetIterator(rocksdb::Arena* arena) override {
@@ -256,6 +257,7 @@ class HashMemTable final : public rocksdb::MemTableRep {
   Node** const buckets_;
   std::mutex mu_;
   std::vector<Entry> all_;  // in insertion order, for the sort at flush
+  std::atomic<std::size_t> all_bytes_{0};  // all_'s capacity in bytes
   Sorted sorted_;           // the last sort, reused while nothing was added
   std::vector<std::unique_ptr<std::byte[]>> iterator_space_;
 };

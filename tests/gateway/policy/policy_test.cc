@@ -403,10 +403,11 @@ TEST(PolicyPending, SendsOnTheirWayCountAgainstACapBeforeTheStoreHasThem) {
   RequestPolicy p;
   const auto now = std::chrono::system_clock::now();
   p.Prepare(r, tp, "r/0/1", now);  // nothing in the store: every op answers "not found"
-  const auto keys = p.CapKeysFor(Channel::sms);
+  const auto keys = p.CapKeyHashesFor(Channel::sms);
   ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0], RequestPolicy::CapKeyHash("{shop|u:u-burst}|*|all"));
   auto pending = [&](int n) {
-    return [&, n](const std::string& key) { return key == keys[0] ? n : 0; };
+    return [&, n](std::uint64_t key) { return key == keys[0] ? n : 0; };
   };
   EXPECT_EQ(p.Decide(now, pending(1)).verdict, Decision::Verdict::send);
   const Decision d = p.Decide(now, pending(2));

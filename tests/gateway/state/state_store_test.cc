@@ -222,6 +222,44 @@ TYPED_TEST(StateStoreTest, ABatchGetsEveryResultInOneCallback) {
   EXPECT_FALSE(ops[3].found);
 }
 
+// A loop turn's batch holds hundreds of requests' ops: each later op sees
+// every earlier write of the batch to its key, in its own family only.
+TYPED_TEST(StateStoreTest, ABigBatchReadsBackEachOfItsOwnWritesPerFamily) {
+  constexpr int kKeys = 300;
+  std::vector<Op> ops;
+  auto key = [](int i) { return "k" + std::to_string(i); };
+  for (int i = 0; i < kKeys; ++i) {
+    ops.push_back({.type = Op::Type::put, .family = Family::dedup, .key = key(i),
+                   .value = "d" + std::to_string(i), .ttl = 1h});
+    ops.push_back({.type = Op::Type::put, .family = Family::suppression, .key = key(i),
+                   .value = "s" + std::to_string(i)});
+  }
+  for (int i = 0; i < kKeys; i += 2) {
+    ops.push_back({.type = Op::Type::erase, .family = Family::dedup, .key = key(i)});
+  }
+  const std::size_t reads = ops.size();
+  for (int i = 0; i < kKeys; ++i) {
+    ops.push_back(this->Get(Family::dedup, key(i)));
+    ops.push_back(this->Claim(Family::suppression, key(i), "other", 1h));
+  }
+  ops.push_back(this->Get(Family::dedup, "never"));
+  ASSERT_EQ(this->Run(ops), StoreStatus::ok);
+  for (int i = 0; i < kKeys; ++i) {
+    const Op& dedup = ops[reads + 2 * static_cast<std::size_t>(i)];
+    const Op& claim = ops[reads + 2 * static_cast<std::size_t>(i) + 1];
+    if (i % 2 == 0) {
+      EXPECT_FALSE(dedup.found) << key(i) << ": erased earlier in the batch";
+    } else {
+      EXPECT_TRUE(dedup.found) << key(i);
+      EXPECT_EQ(dedup.result, "d" + std::to_string(i));
+    }
+    EXPECT_TRUE(claim.found) << key(i) << ": the other family's write, not the erase";
+    EXPECT_EQ(claim.result, "s" + std::to_string(i));
+  }
+  EXPECT_FALSE(ops.back().found);
+  EXPECT_EQ(this->One(this->Get(Family::dedup, key(1))).result, "d1") << "and after the batch";
+  EXPECT_FALSE(this->One(this->Get(Family::dedup, key(0))).found);
+}
 TYPED_TEST(StateStoreTest, CompareAndSetStoresOnlyOverTheExpectedValue) {
   auto cas = [&](std::string expected, std::string value) {
     return this->One({.type = Op::Type::compare_and_set, .family = Family::status,
