@@ -280,6 +280,11 @@ INSTANTIATE_TEST_SUITE_P(
                       NormalizeCase{Channel::sms, "+0700000001", nullptr},
                       NormalizeCase{Channel::sms, "+40abc", nullptr},
                       NormalizeCase{Channel::sms, "+123", nullptr},
+                      NormalizeCase{Channel::sms, "+123456789012345", "+123456789012345"},
+                      NormalizeCase{Channel::sms, "00 123456789012345", "+123456789012345"},
+                      NormalizeCase{Channel::sms, "+1234567890123456", nullptr},
+                      NormalizeCase{Channel::sms, "+1234567890123456789012345678901234567890", nullptr},
+                      NormalizeCase{Channel::sms, "+40700+000001", nullptr},
                       NormalizeCase{Channel::email, " Ana@Example.COM ", "Ana@example.com"},
                       NormalizeCase{Channel::email, "no-at-sign", nullptr},
                       NormalizeCase{Channel::email, "a@b@c.io", nullptr},
@@ -413,6 +418,28 @@ TEST(PolicyPending, SendsOnTheirWayCountAgainstACapBeforeTheStoreHasThem) {
   const Decision d = p.Decide(now, pending(2));
   EXPECT_EQ(d.verdict, Decision::Verdict::suppressed);
   EXPECT_EQ(d.outcome, Outcome::suppressed_frequency_cap);
+}
+
+}  // namespace
+}  // namespace omnigate::policy
+
+namespace omnigate::policy {
+namespace {
+
+// Store keys are joined from parts copied by size class (1-3, 4-7, 8-16
+// and longer bytes): every length of every part lands where it belongs.
+TEST(PolicyKeys, EveryPartLengthIsJoinedWhole) {
+  std::string all;
+  for (int i = 0; i < 40; ++i) all.push_back(static_cast<char>('a' + i % 26));
+  for (std::size_t t = 0; t <= all.size(); ++t) {
+    for (std::size_t a = 0; a <= 20; ++a) {
+      const std::string tenant = all.substr(0, t);
+      const std::string address = all.substr(all.size() - a);
+      EXPECT_EQ(AddressKey(tenant, address, Channel::email),
+                "{" + tenant + "|" + address + "}|email");
+      EXPECT_EQ(DedupKey(address, tenant), address + "|" + tenant);
+    }
+  }
 }
 
 }  // namespace
