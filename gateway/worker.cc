@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/small_vector.hpp>
 #include <charconv>
 #include <cmath>
 #include <mutex>
@@ -83,7 +84,7 @@ struct RequestContext {
   state::Op timer_op;
   // Cap keys this request holds a reservation under (Worker::cap_pending_)
   // from its check until its send is counted in the store, or it ends.
-  std::vector<std::uint64_t> cap_reserved;
+  boost::container::small_vector<std::uint64_t, 4> cap_reserved;
   // Receipt-timed cascade: the step (channels[cascade_pos]) this request
   // waits on in its timer, -1 when none; while its records are written,
   // the ops and the `sent` event that follows them.
@@ -669,8 +670,7 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
   using Verdict = policy::Decision::Verdict;
   const policy::Decision d =
       ctx->policy.Decide(SystemClock::Instance().Now(), [this](std::uint64_t key) {
-        const auto it = cap_pending_.find(key);
-        return it == cap_pending_.end() ? 0 : it->second;
+        return cap_pending_.Get(key);
       });
   auto& row = metrics_.policy.For(ctx->request.tenant);
   // An allowed request is counted when it goes (below), not when a
@@ -744,16 +744,14 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
   // Reserved until the send is counted: the recipient's next request, checked
   // meanwhile, sees this one. (A recipient's requests share a partition, so
   // one worker sees them all.)
-  ctx->cap_reserved = ctx->policy.CapKeyHashesFor(channel);
-  for (const auto& key : ctx->cap_reserved) ++cap_pending_[key];
+  ctx->cap_reserved.clear();
+  ctx->policy.CapKeyHashesFor(channel, ctx->cap_reserved);
+  for (const auto key : ctx->cap_reserved) cap_pending_.Add(key, 1);
   TrySend(ctx);
 }
 
 void Worker::ReleaseCaps(RequestContext* ctx) {
-  for (const auto& key : ctx->cap_reserved) {
-    const auto it = cap_pending_.find(key);
-    if (it != cap_pending_.end() && --it->second <= 0) cap_pending_.erase(it);
-  }
+  for (const auto key : ctx->cap_reserved) cap_pending_.Add(key, -1);
   ctx->cap_reserved.clear();
 }
 

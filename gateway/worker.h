@@ -12,10 +12,10 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "common/hash_counts.h"
 #include "gateway/config.h"
 #include "gateway/event.h"
 #include "gateway/metrics.h"
@@ -235,7 +235,7 @@ class Worker {
   policy::TimeZones zones_;
   // Sends checked against a frequency cap and not yet counted in the store,
   // by cap key hash (see RequestPolicy::Decide).
-  std::unordered_map<std::uint64_t, int> cap_pending_;
+  HashCounts cap_pending_;
   void ReleaseCaps(RequestContext* ctx);
   void ProbeStore();
   RequestDecoder decoder_;

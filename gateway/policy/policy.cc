@@ -28,6 +28,16 @@ std::int64_t Ms(system_clock::time_point t) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+// "+", then 7 to 15 digits, the first not 0: what NormalizeAddress makes of
+// a phone number, and gives back unchanged.
+bool IsE164(std::string_view s) {
+  if (s.size() < 8 || s.size() > 16 || s[0] != '+' || s[1] == '0') return false;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    if (!IsDigit(s[i])) return false;
+  }
+  return true;
+}
+
 std::string_view ChannelOrAll(std::optional<Channel> c) { return c ? ToString(*c) : "*"; }
 
 // Copies a short part with a few fixed-size moves the compiler inlines
@@ -51,18 +61,32 @@ void CopyPart(char* to, std::string_view part) {
   }
 }
 
-// The parts joined, in one allocation (store keys are built for every
-// request, several times over).
-std::string Concat(std::initializer_list<std::string_view> parts) {
-  std::size_t size = 0;
-  for (const auto part : parts) size += part.size();
-  std::string out(size, '\0');
+inline std::size_t PartSize(char) { return 1; }
+inline std::size_t PartSize(std::string_view part) { return part.size(); }
+// A string literal (not a char buffer: its size is the array's).
+template <std::size_t N>
+constexpr std::size_t PartSize(const char (&)[N]) {
+  return N - 1;
+}
+inline void PutPart(char*& at, char c) { *at++ = c; }
+inline void PutPart(char*& at, std::string_view part) {
+  CopyPart(at, part);
+  at += part.size();
+}
+template <std::size_t N>
+void PutPart(char*& at, const char (&literal)[N]) {
+  std::memcpy(at, literal, N - 1);
+  at += N - 1;
+}
+
+// `out` = the parts (chars, literals and string views) joined, in `out`'s memory when
+// it has room: store keys are built for every request, several times over,
+// each an unrolled run of copies with no loop over the parts.
+template <class... Parts>
+void ConcatInto(std::string& out, const Parts&... parts) {
+  out.resize((PartSize(parts) + ...));
   char* at = out.data();
-  for (const auto part : parts) {
-    CopyPart(at, part);
-    at += part.size();
-  }
-  return out;
+  (PutPart(at, parts), ...);
 }
 
 std::string_view LaneScopeName(gateway::LaneScope s) {
@@ -82,14 +106,16 @@ bool LaneMatches(gateway::LaneScope scope, gateway::Lane lane) {
 // A cap's key: recipient ("u:" + user id, or an address), channel (or *),
 // and the lanes it counts, so that two rules over the same scope share one
 // list of send times. The same layout as AddressKey's, with the lanes after.
-std::string CapKey(std::string_view tenant, std::string_view user_id, std::string_view address,
-                   const gateway::FrequencyCap& cap) {
+// `address_prefix`: AddressKeyPrefixInto's, of the address counted when
+// there is no user id.
+void CapKeyInto(std::string& out, std::string_view tenant, std::string_view user_id,
+                std::string_view address_prefix, const gateway::FrequencyCap& cap) {
   if (!user_id.empty()) {
-    return Concat({"{", tenant, "|u:", user_id, "}|", ChannelOrAll(cap.channel), "|",
-                   LaneScopeName(cap.lanes)});
+    ConcatInto(out, '{', tenant, "|u:", user_id, "}|", ChannelOrAll(cap.channel), '|',
+               LaneScopeName(cap.lanes));
+    return;
   }
-  return Concat({"{", tenant, "|", address, "}|", ChannelOrAll(cap.channel), "|",
-                 LaneScopeName(cap.lanes)});
+  ConcatInto(out, address_prefix, ChannelOrAll(cap.channel), '|', LaneScopeName(cap.lanes));
 }
 
 // What a cap's list of send times holds, over every rule sharing its key:
@@ -303,13 +329,71 @@ std::string AddressOf(const SendRequest& req, Channel channel) {
   return n ? std::move(n).value() : std::string(raw);
 }
 
+namespace {
+
+// What every key of a recipient's address starts with: "{tenant|address}|".
+void AddressKeyPrefixInto(std::string& out, std::string_view tenant, std::string_view address) {
+  ConcatInto(out, '{', tenant, '|', address, "}|");
+}
+
+void AddressKeyInto(std::string& out, std::string_view tenant, std::string_view address,
+                    std::optional<Channel> channel) {
+  AddressKeyPrefixInto(out, tenant, address);
+  out += ChannelOrAll(channel);
+}
+
+void DedupKeyInto(std::string& out, std::string_view tenant, std::string_view id) {
+  ConcatInto(out, tenant, '|', id);
+}
+
+// A thread's free list of T. Bounded: a worker has at most a few thousand
+// requests in flight, and a burst beyond the bound allocates.
+template <class T>
+class FreeList {
+ public:
+  static constexpr std::size_t kMax = 1024;
+  ~FreeList() {
+    alive_ = false;
+    for (T* t : free_) delete t;
+  }
+  // Null while the thread exits, after its list is gone: what is given
+  // back then is deleted.
+  static FreeList* Mine() {
+    thread_local FreeList list;
+    return alive_ ? &list : nullptr;
+  }
+  T* Take() {
+    if (free_.empty()) return new T();
+    T* t = free_.back();
+    free_.pop_back();
+    return t;
+  }
+  void Give(T* t) {
+    if (free_.size() < kMax) {
+      free_.push_back(t);
+    } else {
+      delete t;
+    }
+  }
+
+ private:
+  static inline thread_local bool alive_ = true;
+  std::vector<T*> free_;
+};
+
+}  // namespace
+
 std::string AddressKey(std::string_view tenant, std::string_view address,
                        std::optional<Channel> channel) {
-  return Concat({"{", tenant, "|", address, "}|", ChannelOrAll(channel)});
+  std::string key;
+  AddressKeyInto(key, tenant, address, channel);
+  return key;
 }
 
 std::string DedupKey(std::string_view tenant, std::string_view id) {
-  return Concat({tenant, "|", id});
+  std::string key;
+  DedupKeyInto(key, tenant, id);
+  return key;
 }
 
 std::string EncodeAddressRecord(const AddressRecord& r) {
@@ -371,65 +455,119 @@ std::string_view ReasonLabel(Outcome o) {
   return "unknown";
 }
 
+std::unique_ptr<RequestPolicy::Buffers, RequestPolicy::GiveBack> RequestPolicy::TakeBuffers() {
+  auto* list = FreeList<Buffers>::Mine();
+  Buffers* b = list != nullptr ? list->Take() : new Buffers();
+  if (b->ops.capacity() == 0) {
+    // A send's checks are a claim, two opt-out lookups per channel and its caps.
+    b->ops.reserve(8);
+    b->slots.reserve(8);
+  }
+  return std::unique_ptr<Buffers, GiveBack>(b);
+}
+
+void RequestPolicy::GiveBack::operator()(Buffers* b) const {
+  auto* list = FreeList<Buffers>::Mine();
+  if (list == nullptr) {
+    delete b;
+    return;
+  }
+  list->Give(b);
+}
+
+std::span<Op> RequestPolicy::ops() {
+  if (!b_) return {};
+  return std::span<Op>(b_->ops.data(), b_->op_count);
+}
+
+void RequestPolicy::AddOp(Op op) {
+  if (!b_) b_ = TakeBuffers();
+  NewOp(op.type, op.family) = std::move(op);
+}
+
 void RequestPolicy::Begin(const SendRequest& req, const TenantPolicy& tp,
                           std::string_view origin, std::size_t from) {
   req_ = &req;
   tp_ = &tp;
-  origin_.assign(origin);
-  ops_.clear();
-  slots_.clear();
-  // A send's checks are a claim, two opt-out lookups per channel and its caps.
-  ops_.reserve(8);
-  slots_.reserve(8);
+  if (!b_) b_ = TakeBuffers();
+  b_->origin.assign(origin);
+  b_->op_count = 0;
+  b_->slots.clear();
   addresses_known_ = 0;
+  prefix_for_.reset();
   counted_for_.reset();
   from_ = from;
 }
 
-Op& RequestPolicy::NewOp(Op::Type type, Family family, std::string key) {
-  Op& op = ops_.emplace_back();  // in place: an Op is four strings and more
+Op& RequestPolicy::NewOp(Op::Type type, Family family) {
+  auto& ops = b_->ops;
+  if (b_->op_count == ops.size()) {
+    ops.emplace_back();  // in place: an Op is four strings and more
+  } else {
+    ops[b_->op_count].Clear();
+  }
+  Op& op = ops[b_->op_count++];
   op.type = type;
   op.family = family;
-  op.key = std::move(key);
   return op;
 }
 
 const std::string& RequestPolicy::Address(Channel channel) const {
   const auto i = static_cast<std::size_t>(channel);
   if ((addresses_known_ & (1U << i)) == 0) {
-    addresses_[i] = AddressOf(*req_, channel);
+    std::string& address = b_->addresses[i];
+    const std::string& phone = channel == Channel::sms     ? req_->to.phone
+                               : channel == Channel::viber ? req_->to.viber
+                                                           : address;
+    if (&phone != &address && IsE164(phone)) {
+      address.assign(phone);  // most senders write the normal form already
+    } else {
+      address = AddressOf(*req_, channel);
+    }
     addresses_known_ |= static_cast<std::uint8_t>(1U << i);
   }
-  return addresses_[i];
+  return b_->addresses[i];
 }
 
-std::string RequestPolicy::CapKeyOf(const gateway::FrequencyCap& cap, Channel channel) const {
+const std::string& RequestPolicy::AddressPrefix(Channel channel) const {
+  if (prefix_for_ != channel) {
+    AddressKeyPrefixInto(b_->prefix, req_->tenant, Address(channel));
+    prefix_for_ = channel;
+  }
+  return b_->prefix;
+}
+
+void RequestPolicy::CapKeyOf(const gateway::FrequencyCap& cap, Channel channel,
+                             std::string& out) const {
   const std::string& user = req_->to.user_id;
-  return CapKey(req_->tenant, user, user.empty() ? std::string_view(Address(channel)) : "", cap);
+  CapKeyInto(out, req_->tenant, user, user.empty() ? std::string_view(AddressPrefix(channel)) : "",
+             cap);
 }
 
 void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
                             std::string_view origin, system_clock::time_point now) {
   Begin(req, tp, origin, 0);
   (void)now;
+  auto& slots = b_->slots;
   // 1. Claim the id. The claim holds for the whole window; a send upgrades it.
   // Visible at once is what a claim needs; durable it need not be: after a
   // crash the redelivered record is sent whether its claim survived or not.
-  Op& claim = NewOp(Op::Type::put_if_absent, Family::dedup, DedupKey(req.tenant, req.id));
-  claim.value = Concat({"c|", origin_});
+  Op& claim = NewOp(Op::Type::put_if_absent, Family::dedup);
+  DedupKeyInto(claim.key, req.tenant, req.id);
+  ConcatInto(claim.value, "c|", b_->origin);
   claim.ttl = tp.dedup_window;
   claim.may_lose_on_crash = true;
-  slots_.push_back({Check::dedup, req.channels[0], false});
+  slots.push_back({Check::dedup, req.channels[0], false});
   // 2. Content of the first channel to its address, when the tenant asks.
   if (tp.content_dedup) {
     const Channel first = req.channels[0];
-    std::string key = AddressKey(req.tenant, Address(first), first);
-    key += '|';
-    key += Sha256Hex(ContentBytes(req, first), 16);  // 128 bits: collisions are no concern
-    Op& op = NewOp(Op::Type::put_if_absent, Family::content, std::move(key));
+    Op& op = NewOp(Op::Type::put_if_absent, Family::content);
+    AddressKeyInto(op.key, req.tenant, Address(first), first);
+    op.key += '|';
+    op.key += Sha256Hex(ContentBytes(req, first), 16);  // 128 bits: collisions are no concern
     op.value = req.id;
     op.ttl = tp.content_window;
-    slots_.push_back({Check::content, first, false});
+    slots.push_back({Check::content, first, false});
   }
   // 3. Opt-outs, and opt-ins where the lane requires them.
   AddChannelChecks();
@@ -441,11 +579,11 @@ void RequestPolicy::Prepare(const SendRequest& req, const TenantPolicy& tp,
       if (std::find(req.channels.begin(), req.channels.end(), *cap.channel) == req.channels.end()) {
         continue;
       }
-      NewOp(Op::Type::get, Family::counter, CapKeyOf(cap, *cap.channel));
-      slots_.push_back({Check::cap, *cap.channel, false, i});
+      CapKeyOf(cap, *cap.channel, NewOp(Op::Type::get, Family::counter).key);
+      slots.push_back({Check::cap, *cap.channel, false, i});
     } else {
-      NewOp(Op::Type::get, Family::counter, CapKeyOf(cap, req.channels[0]));
-      slots_.push_back({Check::cap, req.channels[0], true, i});
+      CapKeyOf(cap, req.channels[0], NewOp(Op::Type::get, Family::counter).key);
+      slots.push_back({Check::cap, req.channels[0], true, i});
     }
   }
 }
@@ -465,18 +603,16 @@ void RequestPolicy::AddChannelChecks() {
   const bool needs_consent = bulk ? tp.bulk_requires_opt_in : tp.transactional_requires_opt_in;
   for (std::size_t i = from_; i < req.channels.size(); ++i) {
     const Channel c = req.channels[i];
-    const std::string& address = Address(c);
     for (const bool all : {false, true}) {
       const auto scope = all ? std::nullopt : std::optional<Channel>(c);
-      std::string key = AddressKey(req.tenant, address, scope);
+      // AddressKey's, from the prefix.
+      ConcatInto(NewOp(Op::Type::get, Family::suppression).key, AddressPrefix(c),
+                 ChannelOrAll(scope));
+      b_->slots.push_back({Check::suppression, c, all});
       if (needs_consent) {
-        NewOp(Op::Type::get, Family::suppression, key);
-        slots_.push_back({Check::suppression, c, all});
-        NewOp(Op::Type::get, Family::consent, std::move(key));
-        slots_.push_back({Check::consent, c, all});
-      } else {
-        NewOp(Op::Type::get, Family::suppression, std::move(key));
-        slots_.push_back({Check::suppression, c, all});
+        Op& consent = NewOp(Op::Type::get, Family::consent);
+        consent.key = b_->ops[b_->op_count - 2].key;  // the opt-out lookup's
+        b_->slots.push_back({Check::consent, c, all});
       }
     }
   }
@@ -490,15 +626,15 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
   bool consent_checked = false;
   std::string across_cap;  // an across-channel cap that is full: every channel is over it
   std::int64_t release_ms = 0;  // when the caps that are full allow one more
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
-    const Slot& s = slots_[i];
-    const Op& op = ops_[i];
+  for (std::size_t i = 0; i < b_->slots.size(); ++i) {
+    const Slot& s = b_->slots[i];
+    const Op& op = b_->ops[i];
     const auto ci = static_cast<std::size_t>(s.channel);
     switch (s.check) {
       case Check::dedup: {
         if (!op.found) break;
         const DedupRecord r = ParseDedup(op.result);
-        if (r.origin != origin_) {
+        if (r.origin != b_->origin) {
           d.verdict = Decision::Verdict::duplicate;
           d.outcome = Outcome::duplicate_id;
           d.reason = fmt::format("id: {} was already received within the dedup window ({})",
@@ -614,40 +750,43 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
   return d;
 }
 
-const std::vector<RequestPolicy::CountedCap>& RequestPolicy::CountedCaps(Channel channel) const {
-  if (counted_for_ == channel) return counted_;
+std::span<const RequestPolicy::CountedCap> RequestPolicy::CountedCaps(Channel channel) const {
+  auto& counted = b_->counted;
+  if (counted_for_ == channel) return {counted.data(), b_->counted_count};
   const auto& req = *req_;
-  counted_.clear();
+  const auto& slots = b_->slots;
+  std::size_t count = 0;
   for (std::size_t i = 0; i < tp_->frequency_caps.size(); ++i) {
     const auto& cap = tp_->frequency_caps[i];
     if (!LaneMatches(cap.lanes, req.lane)) continue;
     if (cap.channel && *cap.channel != channel) continue;
+    if (count == counted.size()) counted.emplace_back();
+    CountedCap& next = counted[count];
     // The check read this cap's list under the same key (Prepare): copied,
     // not built again.
-    const auto read = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) {
+    const auto read = std::find_if(slots.begin(), slots.end(), [&](const Slot& s) {
       return s.check == Check::cap && s.cap == i;
     });
-    std::string key = read != slots_.end()
-                          ? ops_[static_cast<std::size_t>(read - slots_.begin())].key
-                          : CapKeyOf(cap, cap.channel ? channel : req.channels[0]);
+    if (read != slots.end()) {
+      next.key = b_->ops[static_cast<std::size_t>(read - slots.begin())].key;
+    } else {
+      CapKeyOf(cap, cap.channel ? channel : req.channels[0], next.key);
+    }
     // Rules sharing a key count the send once.
-    if (std::none_of(counted_.begin(), counted_.end(), [&](const auto& c) { return c.key == key; })) {
-      const std::uint64_t hash = CapKeyHash(key);
-      counted_.push_back({std::move(key), &cap, hash});
+    const auto end = counted.begin() + static_cast<std::ptrdiff_t>(count);
+    if (std::none_of(counted.begin(), end, [&](const auto& c) { return c.key == next.key; })) {
+      next.cap = &cap;
+      next.hash = CapKeyHash(next.key);
+      ++count;
     }
   }
+  b_->counted_count = count;
   counted_for_ = channel;
-  return counted_;
+  return {counted.data(), count};
 }
 
 std::uint64_t RequestPolicy::CapKeyHash(std::string_view cap_key) {
   return Hash64(cap_key, ProcessHashSeed());
-}
-
-std::vector<std::uint64_t> RequestPolicy::CapKeyHashesFor(Channel channel) const {
-  std::vector<std::uint64_t> hashes;
-  for (const auto& counted : CountedCaps(channel)) hashes.push_back(counted.hash);
-  return hashes;
 }
 
 void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
@@ -655,24 +794,33 @@ void RequestPolicy::PrepareSent(Channel channel, std::string_view provider,
                                 system_clock::time_point now) {
   const auto& req = *req_;
   const auto& tp = *tp_;
-  // The check's claim has the record's key: taken over, not built again.
-  std::string dedup_key;
-  if (!ops_.empty() && ops_[0].family == Family::dedup && ops_[0].type == Op::Type::put_if_absent) {
-    dedup_key = std::move(ops_[0].key);
+  // Worked out before the ops are reused: the cap keys are copied from the
+  // check's reads.
+  const auto counted = CountedCaps(channel);
+  // The check's claim has the record's key: kept, not built again.
+  auto& ops = b_->ops;
+  const bool claimed = b_->op_count > 0 && ops[0].family == Family::dedup &&
+                       ops[0].type == Op::Type::put_if_absent;
+  std::string key;
+  if (claimed) key.swap(ops[0].key);
+  b_->op_count = 0;
+  b_->slots.clear();
+  Op& record = NewOp(Op::Type::put, Family::dedup);
+  if (claimed) {
+    record.key.swap(key);
   } else {
-    dedup_key = DedupKey(req.tenant, req.id);
+    DedupKeyInto(record.key, req.tenant, req.id);
   }
-  ops_.clear();
-  slots_.clear();
-  Op& record = NewOp(Op::Type::put, Family::dedup, std::move(dedup_key));
-  record.value = Concat({"s|", origin_, "|", ToString(channel), "|", provider, "|",
-                         provider_message_id});
+  ConcatInto(record.value, "s|", b_->origin, '|', ToString(channel), '|', provider, '|',
+             provider_message_id);
   record.ttl = tp.dedup_window;
-  const std::string now_ms = std::to_string(Ms(now));
-  for (const auto& counted : CountedCaps(channel)) {
-    const CapList list = CapListOf(tp, *counted.cap);
-    Op& op = NewOp(Op::Type::append, Family::counter, counted.key);
-    op.value = now_ms;
+  char now_ms[24];
+  const auto now_end = std::to_chars(std::begin(now_ms), std::end(now_ms), Ms(now)).ptr;
+  for (const auto& c : counted) {
+    const CapList list = CapListOf(tp, *c.cap);
+    Op& op = NewOp(Op::Type::append, Family::counter);
+    op.key = c.key;
+    op.value.assign(now_ms, now_end);
     op.ttl = list.ttl;
     op.keep = list.keep;
     op.want_result = false;

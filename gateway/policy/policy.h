@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -114,10 +115,10 @@ class RequestPolicy {
   // fills in `skipped` for those channels; its verdict says nothing.
   void PrepareChannels(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
                        std::size_t from);
-  std::span<state::Op> ops() { return ops_; }
+  std::span<state::Op> ops();
   // Adds a write of the caller's to the prepared batch (the status store's
   // records of a send go with its send record).
-  void AddOp(state::Op op) { ops_.push_back(std::move(op)); }
+  void AddOp(state::Op op);
   // `pending` (may be empty) says how many sends under a cap key are
   // checked and on their way but not yet counted in the store: they count
   // as sent now, so that a burst to one recipient cannot pass a cap before
@@ -128,8 +129,11 @@ class RequestPolicy {
   Decision Decide(system_clock::time_point now, const PendingCount& pending = {}) const;
   static std::uint64_t CapKeyHash(std::string_view cap_key);
   // The hashes of the cap keys a send on `channel` is counted under (what
-  // PrepareSent appends to).
-  std::vector<std::uint64_t> CapKeyHashesFor(Channel channel) const;
+  // PrepareSent appends to), appended to `out`.
+  template <class Out>
+  void CapKeyHashesFor(Channel channel, Out& out) const {
+    for (const auto& counted : CountedCaps(channel)) out.push_back(counted.hash);
+  }
   void PrepareSent(Channel channel, std::string_view provider, std::string_view provider_message_id,
                    system_clock::time_point now);
 
@@ -149,28 +153,49 @@ class RequestPolicy {
     const gateway::FrequencyCap* cap;
     std::uint64_t hash;  // CapKeyHash(key)
   };
-  const std::vector<CountedCap>& CountedCaps(Channel channel) const;
-  state::Op& NewOp(state::Op::Type type, state::Family family, std::string key);
+  std::span<const CountedCap> CountedCaps(Channel channel) const;
+  // The next op of the batch, cleared (its strings keep their memory).
+  state::Op& NewOp(state::Op::Type type, state::Family family);
   void Begin(const SendRequest& req, const TenantPolicy& tp, std::string_view origin,
              std::size_t from);
   void AddChannelChecks();
   // The request's normalised address on `channel`, worked out once per
   // request.
   const std::string& Address(Channel channel) const;
+  // "{tenant|address}|" of the address on `channel`: what its opt-out
+  // and cap keys start with.
+  const std::string& AddressPrefix(Channel channel) const;
   // The key of `cap` for a send on `channel`. The recipient it counts is the
   // user id when the request has one, else the address of `channel` (across
   // channels the caller passes the first one).
-  std::string CapKeyOf(const gateway::FrequencyCap& cap, Channel channel) const;
+  void CapKeyOf(const gateway::FrequencyCap& cap, Channel channel, std::string& out) const;
+  // What a request's checks are built in: ops (the first `op_count`
+  // are the batch; the rest wait, cleared, with their strings' memory),
+  // slots, counted caps, addresses, origin. Taken from a free list of the
+  // thread's when the request is first prepared, given back when the
+  // RequestPolicy goes: a worker's requests take turns with a few hundred
+  // of them instead of allocating each key and value anew.
+  struct Buffers {
+    std::vector<state::Op> ops;
+    std::size_t op_count = 0;
+    std::vector<Slot> slots;  // slots[i] is what ops[i] checks
+    std::vector<CountedCap> counted;
+    std::size_t counted_count = 0;
+    std::array<std::string, kChannelCount> addresses;
+    std::string prefix;  // AddressPrefix's
+    std::string origin;
+  };
+  struct GiveBack {
+    void operator()(Buffers* b) const;
+  };
+  static std::unique_ptr<Buffers, GiveBack> TakeBuffers();
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
   std::size_t from_ = 0;  // the first channel position with opt-out checks
-  std::string origin_;
-  std::vector<state::Op> ops_;
-  std::vector<Slot> slots_;
-  mutable std::array<std::string, kChannelCount> addresses_;
+  std::unique_ptr<Buffers, GiveBack> b_;
   mutable std::uint8_t addresses_known_ = 0;  // a bit per channel
-  mutable std::vector<CountedCap> counted_;
-  mutable std::optional<Channel> counted_for_;  // whose caps counted_ holds
+  mutable std::optional<Channel> prefix_for_;  // whose address b_->prefix holds
+  mutable std::optional<Channel> counted_for_;  // whose caps b_->counted holds
 };
 
 class TimeZones;

@@ -75,6 +75,25 @@ struct Op {
   // Filled by Execute.
   bool found = false;
   std::string result;
+
+  // Every field back to its default, the strings keeping their memory: an
+  // op reused for the next request builds its key and value without
+  // allocating.
+  bool operator==(const Op&) const = default;
+  void Clear() {
+    type = Type::get;
+    family = Family::dedup;
+    key.clear();
+    value.clear();
+    ttl = std::chrono::milliseconds(0);
+    keep = 0;
+    want_result = true;
+    expected.clear();
+    due_ms = 0;
+    may_lose_on_crash = false;
+    found = false;
+    result.clear();
+  }
 };
 
 enum class StoreStatus : std::uint8_t {

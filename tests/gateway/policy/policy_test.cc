@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/gateway/state/store_backends.h"
 
 namespace omnigate::policy {
@@ -149,6 +151,9 @@ TYPED_TEST(PolicyTest, ASuppressedChannelIsSkippedAndItsRemovalOrExpiryLiftsIt) 
   EXPECT_EQ(d.outcome, Outcome::suppressed_suppression);
   EXPECT_EQ(d.reason.rfind("suppression: sms opted out (STOP) from sms-keyword", 0), 0u)
       << d.reason;
+  // The request's number as a sender may write it: looked up normalised.
+  EXPECT_EQ(this->Check(Sms("s-2b", "0040 (700) 000-001"), "r/1/9").verdict, Verdict::suppressed);
+  EXPECT_EQ(this->Check(Sms("s-2c", "+40 700 000 001"), "r/1/10").verdict, Verdict::suppressed);
 
   this->Erase(Family::suppression, sms_key);
   EXPECT_EQ(this->Check(Sms("s-3"), "r/1/3").verdict, Verdict::send);
@@ -408,7 +413,8 @@ TEST(PolicyPending, SendsOnTheirWayCountAgainstACapBeforeTheStoreHasThem) {
   RequestPolicy p;
   const auto now = std::chrono::system_clock::now();
   p.Prepare(r, tp, "r/0/1", now);  // nothing in the store: every op answers "not found"
-  const auto keys = p.CapKeyHashesFor(Channel::sms);
+  std::vector<std::uint64_t> keys;
+  p.CapKeyHashesFor(Channel::sms, keys);
   ASSERT_EQ(keys.size(), 1u);
   EXPECT_EQ(keys[0], RequestPolicy::CapKeyHash("{shop|u:u-burst}|*|all"));
   auto pending = [&](int n) {
@@ -425,6 +431,62 @@ TEST(PolicyPending, SendsOnTheirWayCountAgainstACapBeforeTheStoreHasThem) {
 
 namespace omnigate::policy {
 namespace {
+
+// A request's ops are built in memory an earlier request of the thread
+// used (RequestPolicy::Buffers): nothing of the earlier one may show.
+TEST(PolicyBuffers, AReusedRequestBuildsWhatAFreshOneDoes) {
+  const auto now = std::chrono::system_clock::now();
+  gateway::TenantPolicy plain;
+  plain.frequency_caps = {FrequencyCap{Channel::sms, LaneScope::all, {{5, std::chrono::hours(1)}}}};
+  SendRequest small = Sms("small-1", "+40700000009");
+  auto build = [&](RequestPolicy& p) {
+    p.Prepare(small, plain, "t/1/2", now);
+    std::vector<Op> ops(p.ops().begin(), p.ops().end());
+    p.PrepareSent(Channel::sms, "sms-main", "SM-small", now);
+    ops.insert(ops.end(), p.ops().begin(), p.ops().end());
+    return ops;
+  };
+  std::vector<Op> fresh;
+  std::thread([&] {  // a thread of its own: no buffers to reuse
+    RequestPolicy p;
+    fresh = build(p);
+  }).join();
+  // A bigger request first: content dedup, opt-ins, two channels, caps of
+  // both kinds, results and flags set on every op.
+  gateway::TenantPolicy rich = plain;
+  rich.content_dedup = true;
+  rich.bulk_requires_opt_in = true;
+  rich.frequency_caps.push_back(FrequencyCap{std::nullopt, LaneScope::bulk, {{3, std::chrono::hours(24)}}});
+  SendRequest big = Sms("a-much-longer-request-id-than-the-next-one", "+40700000001");
+  big.tenant = "a-tenant-with-a-long-name";
+  big.channels = {Channel::email, Channel::sms};
+  {
+    RequestPolicy p;
+    p.Prepare(big, rich, "a-long-topic-name/11/123456789", now);
+    ASSERT_GT(p.ops().size(), fresh.size());
+    for (Op& op : p.ops()) {
+      op.found = true;
+      op.result = "left over from the request before";
+      op.expected = "left over";
+      op.due_ms = 42;
+    }
+    p.PrepareSent(Channel::email, "ses", "a-provider-id-long-enough-to-allocate", now);
+  }
+  RequestPolicy p;
+  const std::vector<Op> reused = build(p);
+  ASSERT_EQ(reused.size(), fresh.size());
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    EXPECT_EQ(reused[i], fresh[i]) << "op " << i << ": " << reused[i].key << " / " << fresh[i].key;
+  }
+}
+
+TEST(PolicyBuffers, AClearedOpIsADefaultOne) {
+  Op op{.type = Op::Type::compare_and_set, .family = Family::timer, .key = "k", .value = "v",
+        .ttl = std::chrono::milliseconds(5), .keep = 3, .want_result = false, .expected = "e",
+        .due_ms = 9, .may_lose_on_crash = true, .found = true, .result = "r"};
+  op.Clear();
+  EXPECT_EQ(op, Op{});
+}
 
 // Store keys are joined from parts copied by size class (1-3, 4-7, 8-16
 // and longer bytes): every length of every part lands where it belongs.
