@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/state/batch_builder.h"
 #include "gateway/state/hash_memtable.h"
 
 namespace omnigate::state {
@@ -200,7 +201,10 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
   }
   self->db_.reset(db);
   self->default_family_ = handles[0];
-  for (std::size_t i = 0; i < kFamilyCount; ++i) self->families_[i] = handles[i + 1];
+  for (std::size_t i = 0; i < kFamilyCount; ++i) {
+    self->families_[i] = handles[i + 1];
+    self->family_ids_[i] = handles[i + 1]->GetID();
+  }
   // Most reads miss: no opt-out or opt-in for most addresses, no earlier
   // claim for a new id, no cap list for a recipient not sent to today.
   // Each such family gets a filter, sized from RocksDB's estimate of its
@@ -481,7 +485,7 @@ struct EmbeddedStore::Pending {
     entries.reserve(ops);
   }
 
-  rocksdb::WriteBatch writes;
+  BatchBuilder writes;
 
   // What the batch has written so far, per (family, key), for its own later
   // reads: a flat table (a worker's batch holds a whole loop turn's
@@ -550,7 +554,8 @@ struct EmbeddedStore::Pending {
   // The last `size` bytes the write batch took: the value of its newest
   // record (a record ends with its value).
   Ref Last(std::size_t size) const {
-    return Ref{static_cast<std::uint32_t>(writes.Data().size() - size), static_cast<std::uint32_t>(size)};
+    return Ref{static_cast<std::uint32_t>(writes.Data().size() - size),
+               static_cast<std::uint32_t>(size)};
   }
   std::string_view BatchBytes(Ref r) const {
     return std::string_view(writes.Data()).substr(r.offset, r.size);
@@ -702,10 +707,8 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
     // The expiry and the payload go into the batch's bytes as they are.
     char header[kHeader];
     std::memcpy(header, &expires, kHeader);
-    const rocksdb::Slice key_part(op.key);
-    const rocksdb::Slice value_parts[] = {rocksdb::Slice(header, kHeader),
-                                          rocksdb::Slice(payload.data(), payload.size())};
-    batch->writes.Put(cf, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
+    batch->writes.Put(family_ids_[static_cast<std::size_t>(op.family)], op.key,
+                      std::string_view(header, kHeader), payload);
     if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
     batch->RecordValue(op.family, key, kHeader + payload.size());
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
@@ -717,7 +720,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       if (may_be_held) Unhold(op.family, key);
       return true;
     }
-    batch->writes.Delete(cf, op.key);
+    batch->writes.Delete(family_ids_[static_cast<std::size_t>(op.family)], op.key);
     if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
     batch->RecordDelete(op.family, key);
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
@@ -750,11 +753,8 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
           return db_->Merge(write, cf, op.key, EncodeAppend(now, expires, op.keep, op.value)).ok();
         }
         const OperandHeader header = EncodeAppendHeader(now, expires, op.keep);
-        const rocksdb::Slice key_part(op.key);
-        const rocksdb::Slice operand_parts[] = {rocksdb::Slice(header.data(), header.size()),
-                                                rocksdb::Slice(op.value.data(), op.value.size())};
-        batch->writes.Merge(cf, rocksdb::SliceParts(&key_part, 1),
-                            rocksdb::SliceParts(operand_parts, 2));
+        batch->writes.Merge(family_ids_[static_cast<std::size_t>(op.family)], op.key,
+                            std::string_view(header.data(), header.size()), op.value);
         batch->RecordOperand(op.family, key, header.size() + op.value.size());
         batch->all_may_lose = false;
         return true;
@@ -843,7 +843,8 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
     rocksdb::WriteOptions write;
     write.sync = sync_;
     write.disableWAL = batch.all_may_lose && !sync_;
-    if (!db_->Write(write, &batch.writes).ok()) {
+    rocksdb::WriteBatch writes = batch.writes.Take();
+    if (!db_->Write(write, &writes).ok()) {
       locks.Unlock();
       return fail(*first);
     }

@@ -179,6 +179,7 @@ class EmbeddedStore final : public StateStore {
   std::atomic<bool> closing_{false};
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, kFamilyCount> families_{};
+  std::array<std::uint32_t, kFamilyCount> family_ids_{};  // what a batch record names
   rocksdb::ColumnFamilyHandle* default_family_ = nullptr;
   std::array<std::mutex, kStripes> stripes_;
 };
