@@ -296,35 +296,30 @@ bool EmbeddedStore::MayBeHeld(Family family) const {
 bool EmbeddedStore::FindHeld(Family family, HashedView key, std::string& raw) {
   HeldShard& shard = HeldShardOf(family, key.hash);
   std::lock_guard lock(shard.mu);
-  const auto it = shard.writes.find(key);
-  if (it == shard.writes.end()) return false;
-  raw = it->second.raw;
+  const HeldTable::Entry* e = shard.writes.Find(key.key, key.hash);
+  if (e == nullptr) return false;
+  raw = e->raw;
   return true;
 }
 
-void EmbeddedStore::Hold(Family family, HashedView key, std::string raw, std::int64_t now_ms) {
+void EmbeddedStore::Hold(Family family, HashedView key, std::string_view raw, std::int64_t now_ms) {
   // Set once per family: no read-modify-write of the shared word per claim.
   if (!MayBeHeld(family)) {
     held_families_.fetch_or(1U << static_cast<unsigned>(family), std::memory_order_acq_rel);
   }
   HeldShard& shard = HeldShardOf(family, key.hash);
   std::lock_guard lock(shard.mu);
-  auto it = shard.writes.find(key);
-  if (it == shard.writes.end()) {
-    it = shard.writes.emplace(HeldKey{std::string(key.key), key.hash}, Held{}).first;
-    held_count_.fetch_add(1, std::memory_order_relaxed);
-  }
-  it->second.raw = std::move(raw);
-  it->second.since_ms = now_ms;
+  bool added = false;
+  HeldTable::Entry& e = shard.writes.Insert(key.key, key.hash, added);
+  if (added) held_count_.fetch_add(1, std::memory_order_relaxed);
+  e.raw.assign(raw);
+  e.since_ms = now_ms;
 }
 
 void EmbeddedStore::Unhold(Family family, HashedView key) {
   HeldShard& shard = HeldShardOf(family, key.hash);
   std::lock_guard lock(shard.mu);
-  const auto it = shard.writes.find(key);
-  if (it == shard.writes.end()) return;
-  shard.writes.erase(it);
-  held_count_.fetch_sub(1, std::memory_order_relaxed);
+  if (shard.writes.Erase(key.key, key.hash)) held_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
@@ -338,19 +333,18 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
   for (std::size_t f = 0; f < kFamilyCount; ++f) {
     for (HeldShard& shard : held_[f]) {
       std::lock_guard lock(shard.mu);
-      for (auto it = shard.writes.begin(); it != shard.writes.end();) {
+      shard.writes.EraseIf([&](const HeldTable::Entry& e) {
         std::int64_t expires = 0;
         std::string_view payload;
-        if (!Decode(it->second.raw, expires, payload) || !Live(expires, now_ms)) {
-          it = shard.writes.erase(it);  // expired while held: nothing to write
+        if (!Decode(e.raw, expires, payload) || !Live(expires, now_ms)) {
           held_count_.fetch_sub(1, std::memory_order_relaxed);
-          continue;
+          return true;  // expired while held: nothing to write
         }
-        if (everything || it->second.since_ms + hold_ms_ <= now_ms) {
-          due.push_back({static_cast<Family>(f), it->first.key, it->first.hash});
+        if (everything || e.since_ms + hold_ms_ <= now_ms) {
+          due.push_back({static_cast<Family>(f), e.key, e.hash});
         }
-        ++it;
-      }
+        return false;
+      });
     }
   }
   // In chunks: their keys' stripes, taken in order, keep any other write of
@@ -367,9 +361,9 @@ void EmbeddedStore::SpillHeld(std::int64_t now_ms, bool everything) {
     for (std::size_t i = begin; i < end; ++i) {
       HeldShard& shard = HeldShardOf(due[i].family, due[i].hash);
       std::lock_guard lock(shard.mu);
-      const auto it = shard.writes.find(HashedView{due[i].key, due[i].hash});
-      if (it == shard.writes.end()) continue;  // replaced by a durable write meanwhile
-      batch.Put(families_[static_cast<std::size_t>(due[i].family)], due[i].key, it->second.raw);
+      const HeldTable::Entry* e = shard.writes.Find(due[i].key, due[i].hash);
+      if (e == nullptr) continue;  // replaced by a durable write meanwhile
+      batch.Put(families_[static_cast<std::size_t>(due[i].family)], due[i].key, e->raw);
       written.push_back(i);
     }
     if (written.empty()) continue;
@@ -492,9 +486,9 @@ struct EmbeddedStore::Pending {
   // requests, and most of its reads find nothing here). An entry's key
   // views the op's own string, which outlives the batch; its value and its
   // merge operands are where the batch already keeps them (the write
-  // batch's bytes, a held change), not copied again.
+  // batch's bytes, a held change's), not copied again.
   struct Ref {
-    std::uint32_t offset = 0;  // in writes.Data(), or a held_changes index
+    std::uint32_t offset = 0;  // in writes.Data(), or in held_bytes for a held value
     std::uint32_t size = 0;
   };
   struct Entry {
@@ -523,9 +517,11 @@ struct EmbeddedStore::Pending {
     Family family;
     const std::string* key;
     std::uint64_t hash;
-    std::optional<std::string> raw;  // nullopt: drop the held write
+    bool hold;  // false: drop the held write
+    Ref raw;    // in held_bytes
   };
   std::vector<HeldChange> held_changes;
+  std::string held_bytes;  // the held changes' values, one after the other
   std::uint32_t held_families = 0;  // a bit per family with a held change
   bool all_may_lose = true;
 
@@ -557,6 +553,20 @@ struct EmbeddedStore::Pending {
     return Ref{static_cast<std::uint32_t>(writes.Data().size() - size),
                static_cast<std::uint32_t>(size)};
   }
+  std::string_view HeldBytes(Ref r) const {
+    return std::string_view(held_bytes).substr(r.offset, r.size);
+  }
+  // A held change of `key` to `expires` + `payload`, its bytes in held_bytes.
+  void AddHeld(Family family, const std::string* key, std::uint64_t hash, std::int64_t expires,
+               std::string_view payload) {
+    const Ref raw{static_cast<std::uint32_t>(held_bytes.size()),
+                  static_cast<std::uint32_t>(kHeader + payload.size())};
+    char header[kHeader];
+    std::memcpy(header, &expires, kHeader);
+    held_bytes.append(header, kHeader);
+    held_bytes.append(payload);
+    held_changes.push_back({family, key, hash, true, raw});
+  }
   std::string_view BatchBytes(Ref r) const {
     return std::string_view(writes.Data()).substr(r.offset, r.size);
   }
@@ -567,7 +577,7 @@ struct EmbeddedStore::Pending {
     if (e == nullptr || e->kind == Entry::Kind::merges_only) return false;
     switch (e->kind) {
       case Entry::Kind::value: raw = BatchBytes(e->value); break;
-      case Entry::Kind::held_value: raw = std::string_view(*held_changes[e->value.offset].raw); break;
+      case Entry::Kind::held_value: raw = HeldBytes(e->value); break;
       default: raw.reset(); break;
     }
     return true;
@@ -587,7 +597,7 @@ struct EmbeddedStore::Pending {
   void RecordHeld(Family family, HashedView key) {
     Entry& e = Insert(family, key);
     e.kind = Entry::Kind::held_value;
-    e.value = Ref{static_cast<std::uint32_t>(held_changes.size() - 1), 0};
+    e.value = held_changes.back().raw;
     e.first_operand = e.last_operand = -1;
   }
   void RecordDelete(Family family, HashedView key) {
@@ -694,7 +704,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
         Hold(op.family, key, Encode(expires, payload), now);
         return true;
       }
-      batch->held_changes.push_back({op.family, &op.key, hash, Encode(expires, payload)});
+      batch->AddHeld(op.family, &op.key, hash, expires, payload);
       batch->held_families |= family_bit;
       batch->RecordHeld(op.family, key);
       return true;
@@ -709,7 +719,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
     std::memcpy(header, &expires, kHeader);
     batch->writes.Put(family_ids_[static_cast<std::size_t>(op.family)], op.key,
                       std::string_view(header, kHeader), payload);
-    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
+    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, false, {}});
     batch->RecordValue(op.family, key, kHeader + payload.size());
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
@@ -721,7 +731,7 @@ bool EmbeddedStore::Run(Op& op, std::uint64_t hash, std::int64_t now, Pending* b
       return true;
     }
     batch->writes.Delete(family_ids_[static_cast<std::size_t>(op.family)], op.key);
-    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, std::nullopt});
+    if (may_be_held) batch->held_changes.push_back({op.family, &op.key, hash, false, {}});
     batch->RecordDelete(op.family, key);
     batch->all_may_lose = batch->all_may_lose && op.may_lose_on_crash;
     return true;
@@ -851,8 +861,8 @@ void EmbeddedStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done
   }
   if (!batch.held_changes.empty()) {
     for (auto& change : batch.held_changes) {
-      if (change.raw) {
-        Hold(change.family, HashedView{*change.key, change.hash}, std::move(*change.raw), now);
+      if (change.hold) {
+        Hold(change.family, HashedView{*change.key, change.hash}, batch.HeldBytes(change.raw), now);
       } else {
         Unhold(change.family, HashedView{*change.key, change.hash});
       }

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/result.h"
+#include "gateway/state/held_table.h"
 #include "gateway/state/key_filter.h"
 #include "gateway/state/state_store.h"
 
@@ -118,35 +119,15 @@ class EmbeddedStore final : public StateStore {
   // Held writes (see the class comment), in shards by family and key. A
   // shard's mutex is a leaf: nothing else is locked while it is held. Who
   // adds, replaces or removes a key's held write holds the key's stripe.
-  struct Held {
-    std::string raw;  // as RocksDB would store it: expiry, then the value
-    std::int64_t since_ms = 0;
-  };
-  struct HeldKey {
-    std::string key;
-    std::uint64_t hash;
-  };
-  struct HeldHash {
-    using is_transparent = void;
-    std::size_t operator()(const HeldKey& k) const { return k.hash; }
-    std::size_t operator()(const HashedView& k) const { return k.hash; }
-  };
-  struct HeldEqual {
-    using is_transparent = void;
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      return a.hash == b.hash && std::string_view(a.key) == std::string_view(b.key);
-    }
-  };
   struct HeldShard {
     std::mutex mu;
-    std::unordered_map<HeldKey, Held, HeldHash, HeldEqual> writes;
+    HeldTable writes;
   };
   HeldShard& HeldShardOf(Family family, std::uint64_t hash);
   bool MayBeHeld(Family family) const;
   // The held write of `key`, copied into `raw`; false when none.
   bool FindHeld(Family family, HashedView key, std::string& raw);
-  void Hold(Family family, HashedView key, std::string raw, std::int64_t now_ms);
+  void Hold(Family family, HashedView key, std::string_view raw, std::int64_t now_ms);
   void Unhold(Family family, HashedView key);
   // Writes out the held writes older than the hold (all of them when
   // `everything`, or when more than max_held are held). Takes stripes: the
