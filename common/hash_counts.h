@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/linear_probe.h"
+
 namespace omnigate {
 
 // Counts by 64-bit key, for keys that are hashes already (their low bits are
@@ -55,20 +57,11 @@ class HashCounts {
 
   std::size_t Home(std::uint64_t key) const { return static_cast<std::size_t>(key) & mask_; }
 
-  // Empties slot `hole` and moves later entries of its probe run back, so
-  // that every key stays reachable from its home without a gap.
-  void Remove(std::size_t hole) {
-    slots_[hole] = {};
+  void Remove(std::size_t slot) {
+    EraseFromProbeRun(
+        slots_, mask_, slot, [](const Slot& s) { return s.count != 0; },
+        [this](const Slot& s) { return Home(s.key); });
     --size_;
-    for (std::size_t i = (hole + 1) & mask_; slots_[i].count != 0; i = (i + 1) & mask_) {
-      const std::size_t home = Home(slots_[i].key);
-      // Movable into the hole when its home is not in (hole, i], cyclically.
-      const bool stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
-      if (stays) continue;
-      slots_[hole] = slots_[i];
-      slots_[i] = {};
-      hole = i;
-    }
   }
 
   void Grow() {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/linear_probe.h"
+
 namespace omnigate::state {
 
 // The embedded store's writes held in memory (one shard's), by key and its
@@ -103,17 +105,9 @@ class HeldTable {
 
   void EraseAt(std::size_t slot) {
     const std::uint32_t gone = index_[slot].entry;
-    // The index forgets the slot; later slots of its run move back.
-    index_[slot] = {};
-    std::size_t hole = slot;
-    for (std::size_t i = (hole + 1) & mask_; index_[i].used; i = (i + 1) & mask_) {
-      const std::size_t home = Home(index_[i].hash);
-      const bool stays = hole <= i ? (hole < home && home <= i) : (hole < home || home <= i);
-      if (stays) continue;
-      index_[hole] = index_[i];
-      index_[i] = {};
-      hole = i;
-    }
+    EraseFromProbeRun(
+        index_, mask_, slot, [](const Slot& s) { return s.used; },
+        [this](const Slot& s) { return Home(s.hash); });
     // The last entry moves into the freed place (its strings swap: the
     // leaving entry's memory stays for the next one).
     const auto last = static_cast<std::uint32_t>(size_ - 1);
