@@ -323,6 +323,10 @@ std::string AddressOf(const SendRequest& req, Channel channel) {
       break;
   }
   if (raw.empty()) return {};
+  // Most senders write numbers in the normal form already: taken as given.
+  if ((channel == Channel::sms || channel == Channel::viber) && IsE164(raw)) {
+    return std::string(raw);
+  }
   auto n = NormalizeAddress(channel, raw);
   // The decoder validated it; a form it accepts and this refuses is used as
   // given rather than dropping the checks.
@@ -515,15 +519,7 @@ Op& RequestPolicy::NewOp(Op::Type type, Family family) {
 const std::string& RequestPolicy::Address(Channel channel) const {
   const auto i = static_cast<std::size_t>(channel);
   if ((addresses_known_ & (1U << i)) == 0) {
-    std::string& address = b_->addresses[i];
-    const std::string& phone = channel == Channel::sms     ? req_->to.phone
-                               : channel == Channel::viber ? req_->to.viber
-                                                           : address;
-    if (&phone != &address && IsE164(phone)) {
-      address.assign(phone);  // most senders write the normal form already
-    } else {
-      address = AddressOf(*req_, channel);
-    }
+    b_->addresses[i] = AddressOf(*req_, channel);
     addresses_known_ |= static_cast<std::uint8_t>(1U << i);
   }
   return b_->addresses[i];

@@ -525,22 +525,25 @@ struct EmbeddedStore::Pending {
   std::uint32_t held_families = 0;  // a bit per family with a held change
   bool all_may_lose = true;
 
-  Entry* Lookup(Family family, HashedView key) {
-    if (entries.empty()) return nullptr;
-    const std::size_t mask = index.size() - 1;
-    for (std::size_t i = (key.hash ^ static_cast<std::size_t>(family)) & mask;; i = (i + 1) & mask) {
-      if (index[i] == 0) return nullptr;
-      Entry& e = entries[index[i] - 1];
-      if (e.hash == key.hash && e.family == family && e.key == key.key) return &e;
-    }
-  }
-  Entry& Insert(Family family, HashedView key) {
+  // The slot of (family, key) in `index`: its entry's, or the free slot
+  // where it would go.
+  std::size_t Slot(Family family, HashedView key) const {
     const std::size_t mask = index.size() - 1;
     std::size_t i = (key.hash ^ static_cast<std::size_t>(family)) & mask;
     for (; index[i] != 0; i = (i + 1) & mask) {
-      Entry& e = entries[index[i] - 1];
-      if (e.hash == key.hash && e.family == family && e.key == key.key) return e;
+      const Entry& e = entries[index[i] - 1];
+      if (e.hash == key.hash && e.family == family && e.key == key.key) break;
     }
+    return i;
+  }
+  Entry* Lookup(Family family, HashedView key) {
+    if (entries.empty()) return nullptr;
+    const std::uint32_t at = index[Slot(family, key)];
+    return at == 0 ? nullptr : &entries[at - 1];
+  }
+  Entry& Insert(Family family, HashedView key) {
+    const std::size_t i = Slot(family, key);
+    if (index[i] != 0) return entries[index[i] - 1];
     // A batch writes each op's key at most once per op: `ops` entries, half
     // the slots at most.
     entries.push_back(Entry{family, key.key, key.hash, Entry::Kind::merges_only, {}});
