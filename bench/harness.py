@@ -91,6 +91,46 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def thread_group(comm):
+    """The gateway's threads by kind: its own are named "og-<kind>[-N]"
+    (common/thread_name.h), librdkafka's "rdk:<kind>", RocksDB's
+    "rocksdb:<pool>"; the main thread keeps the binary's name."""
+    comm = comm.rstrip("0123456789#-/")
+    return comm or "?"
+
+
+class CpuSample:
+    """A process's CPU time, in all and per thread group (user, system
+    seconds), read from /proc at one moment. Two samples subtract to what
+    the process used between them; a thread that exited in between is in
+    the total only ("exited")."""
+
+    def __init__(self, pid):
+        self.total = cpu_seconds(pid)
+        self.groups = {}
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    head, rest = f.read().rsplit(")", 1)
+            except OSError:
+                continue  # exited while listed
+            fields = rest.split()
+            group = thread_group(head.split("(", 1)[1])
+            u, s = self.groups.get(group, (0.0, 0.0))
+            self.groups[group] = (u + int(fields[11]) / TICKS, s + int(fields[12]) / TICKS)
+
+    def since(self, start):
+        """{group: [user s, system s]} used since `start`, with "exited"."""
+        out = {}
+        for g, (u, s) in self.groups.items():
+            u0, s0 = start.groups.get(g, (0.0, 0.0))
+            out[g] = [max(0.0, u - u0), max(0.0, s - s0)]
+        rest = (self.total - start.total) - sum(u + s for u, s in out.values())
+        if rest > 1.5 / TICKS:
+            out["exited"] = [rest, 0.0]
+        return out
+
+
 def peak_rss_mib(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -331,7 +371,7 @@ def run_receipts(build, work, count, keys, vapid, max_sms, reference):
         mock_call(stack, "/_mock/receipts", json.dumps({
             "urls": {"twilio": gw + "/v1/receipts/sms-bench"}, "delivered": 1, "failed": 0,
             "delay_ms": 100}).encode())
-        cpu0 = cpu_seconds(stack.gateway.pid)
+        cpu0 = CpuSample(stack.gateway.pid)
         t0 = time.monotonic()
         loadgen(stack, count, 0, ["--mix", "sms=1", "--quiet"])
         wait_for(lambda: finals(metrics(stack.http_port)) >= count, 3600, "receipts finals",
@@ -430,7 +470,9 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
         return n >= expected
     wait_for(done, 3600, name + " finals", poll=0.2)
     print("", file=sys.stderr)
-    cpu = cpu_seconds(stack.gateway.pid) - start_cpu
+    end_cpu = CpuSample(stack.gateway.pid)
+    cpu = end_cpu.total - start_cpu.total
+    by_thread = end_cpu.since(start_cpu)
     rss = peak_rss_mib(stack.gateway.pid)
     events = read_events(stack)
     final, accepted = {}, {}
@@ -501,6 +543,11 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
         "warmup_s": warmup_s,
         "gateway_cpu_s": round(cpu, 3),
         "cpu_us_per_send": round(cpu * 1e6 / max(1, len(final)), 2),
+        # Where that CPU went: per thread group, user and system µs per send.
+        "cpu_us_per_send_by_thread": {
+            g: {"user": round(u * 1e6 / max(1, len(final)), 2),
+                "system": round(st * 1e6 / max(1, len(final)), 2)}
+            for g, (u, st) in sorted(by_thread.items()) if u + st > 0},
         "peak_rss_mib": round(rss, 1),
         "statuses": dict(statuses),
         "timeline": sorted(timeline.items()),
@@ -517,13 +564,17 @@ def summarize(name, title, stack, expected, start_cpu, t0, notes="", lane_prefix
     log("  %s: %.0f sends/s, p50 %s ms, p99 %s ms, %.1f us CPU/send, RSS %.0f MiB" % (
         name, result["sends_per_s"], result["latency_ms"]["p50"], result["latency_ms"]["p99"],
         result["cpu_us_per_send"], rss))
+    log("  %s: CPU/send by thread (user+system us): %s" % (name, ", ".join(
+        "%s %.1f+%.1f" % (g, v["user"], v["system"])
+        for g, v in sorted(result["cpu_us_per_send_by_thread"].items(),
+                           key=lambda kv: -(kv[1]["user"] + kv[1]["system"])))))
     return result
 
 
 def run_max(build, work, name, title, count, mix, keys, vapid, extra_args=(), **stack_args):
     stack = Stack(build, work, vapid_private=vapid, push_key=keys, **stack_args)
     try:
-        cpu0 = cpu_seconds(stack.gateway.pid)
+        cpu0 = CpuSample(stack.gateway.pid)
         redis_cpu0 = cpu_seconds(stack.redis.pid) if stack.redis else None
         args = ["--mix", mix, "--quiet"] + sum((["--push-key", k] for k in keys), []) + \
             list(extra_args)
@@ -724,7 +775,7 @@ def main():
             log("== mixed")
             stack = Stack(build, os.path.join(work, "mixed"), vapid_private=vapid_private)
             try:
-                cpu0 = cpu_seconds(stack.gateway.pid)
+                cpu0 = CpuSample(stack.gateway.pid)
                 count = int(200000 * scale)
                 loadgen(stack, count, 0, ["--quiet", "--mix",
                                           "sms=0.5,email=0.25,viber=0.15,webpush=0.1",
@@ -743,7 +794,7 @@ def main():
             log("== half-rate (%d/s)" % rate)
             stack = Stack(build, os.path.join(work, "half-rate"), kafka_extra=LOW_LATENCY_FETCH)
             try:
-                cpu0 = cpu_seconds(stack.gateway.pid)
+                cpu0 = CpuSample(stack.gateway.pid)
                 count = int(rate * (5 if short else 15))
                 loadgen(stack, count, rate, ["--quiet"])
                 scenarios.append(summarize(
@@ -759,7 +810,7 @@ def main():
             log("== lanes")
             stack = Stack(build, os.path.join(work, "lanes"), kafka_extra=LOW_LATENCY_FETCH)
             try:
-                cpu0 = cpu_seconds(stack.gateway.pid)
+                cpu0 = CpuSample(stack.gateway.pid)
                 backlog = 100000 if short else 1000000
                 trickle_rate, trickle_s = 200, (5 if short else 10)
                 bulk = loadgen(stack, backlog, 0, ["--quiet", "--bulk-ratio", "1",
@@ -817,7 +868,7 @@ def main():
                           max_in_flight=target, per_partition=target // 8,
                           provider_in_flight=2000)
             try:
-                cpu0 = cpu_seconds(stack.gateway.pid)
+                cpu0 = CpuSample(stack.gateway.pid)
                 lg = loadgen(stack, int(target * 1.2), 0, ["--quiet"], wait=False)
                 peak = wait_for(lambda: (lambda v: v if v >= target * 0.98 else 0)(
                     metrics(stack.http_port).get("omnigate_in_flight", 0)), 300,
@@ -830,7 +881,7 @@ def main():
                              "2,000 concurrent)" % target,
                     "requests": int(target * 1.2), "in_flight": int(peak),
                     "peak_rss_mib": round(rss, 1),
-                    "gateway_cpu_s": round(cpu_seconds(stack.gateway.pid) - cpu0, 3),
+                    "gateway_cpu_s": round(CpuSample(stack.gateway.pid).total - cpu0.total, 3),
                     "notes": "RSS is the gateway's VmHWM when in-flight first reached %d." % int(
                         peak)})
                 log("  inflight-100k: %d in flight, peak RSS %.0f MiB" % (peak, rss))

@@ -15,18 +15,19 @@
 
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/thread_name.h"
 #include "gateway/address_api.h"
-#include "gateway/dashboard.h"
-#include "gateway/message_status.h"
-#include "gateway/receipt_api.h"
-#include "gateway/send_command.h"
 #include "gateway/config.h"
+#include "gateway/dashboard.h"
 #include "gateway/http_server.h"
-#include "gateway/state/blocking_store.h"
-#include "gateway/state_options.h"
 #include "gateway/logging.h"
+#include "gateway/message_status.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/receipt_api.h"
+#include "gateway/send_command.h"
+#include "gateway/state/blocking_store.h"
+#include "gateway/state_options.h"
 #include "providers/webpush/webpush_crypto.h"
 #include "queue/embedded_broker.h"
 
@@ -42,6 +43,7 @@ std::thread StartSignalWatcher(std::atomic<bool>& stop) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return std::thread([set, &stop] {
+    SetThreadName("og-signals");
     int sig = 0;
     sigwait(&set, &sig);
     spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -10,6 +10,7 @@
 #include <cctype>
 
 #include "common/text.h"
+#include "common/thread_name.h"
 
 namespace omnigate::gateway {
 
@@ -366,7 +367,10 @@ Result<std::uint16_t, std::string> HttpServer::Start() {
   if (ec) return MakeUnexpected("http.listen '" + impl_->listen_ + "': " + ec.message());
   const auto bound = acc.local_endpoint().port();
   impl_->Accept();
-  impl_->thread_ = std::thread([this] { impl_->io_.run(); });
+  impl_->thread_ = std::thread([this] {
+    SetThreadName("og-http");
+    impl_->io_.run();
+  });
   return bound;
 }
 

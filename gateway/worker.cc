@@ -17,11 +17,12 @@
 #include "common/duration.h"
 #include "common/mask.h"
 #include "common/sha256.h"
+#include "common/thread_name.h"
 #include "gateway/message_status.h"
 #include "gateway/policy/policy.h"
-#include "gateway/state/turn_batcher.h"
 #include "gateway/state/redis_store.h"
 #include "gateway/state/state_store.h"
+#include "gateway/state/turn_batcher.h"
 #include "gateway/state_options.h"
 #include "providers/log_throttle.h"
 #include "queue/kafka_consumer.h"
@@ -185,7 +186,10 @@ void Worker::Start(queue::KafkaConsumer* consumer) {
   if (own_store_) asio::post(loop_->io, [this] { own_store_->Start(); });
   CommitTick();
   if (store_ != nullptr) asio::post(loop_->io, [this] { PollTimers(); });
-  thread_ = std::thread([this] { loop_->io.run(); });
+  thread_ = std::thread([this] {
+    SetThreadName("og-worker-" + std::to_string(index_));
+    loop_->io.run();
+  });
 }
 
 void Worker::Stop() {

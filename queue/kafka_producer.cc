@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "queue/rdkafka_handles.h"
 
 namespace omnigate::queue {
@@ -81,7 +82,10 @@ Result<std::unique_ptr<KafkaProducer>, std::string> KafkaProducer::Create(
   self->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
   if (self->rk_ == nullptr) return MakeUnexpected(std::string("kafka producer: ") + err);
   conf->release();  // owned by rk_ now
-  self->delivery_thread_ = std::thread([p = self.get()] { p->DeliveryLoop(); });
+  self->delivery_thread_ = std::thread([p = self.get()] {
+    SetThreadName("og-kafka-acks");
+    p->DeliveryLoop();
+  });
   return self;
 }
 

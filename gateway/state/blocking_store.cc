@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/thread_name.h"
+
 namespace omnigate::state {
 
 namespace asio = boost::asio;
@@ -15,7 +17,10 @@ class BlockingStore::Redis {
  public:
   Redis(RedisStoreOptions options, const Clock& clock) : store_(io_, std::move(options), clock) {
     asio::post(io_, [this] { store_.Start(); });
-    thread_ = std::thread([this] { io_.run(); });
+    thread_ = std::thread([this] {
+      SetThreadName("og-redis");
+      io_.run();
+    });
   }
   ~Redis() {
     // The store closes on its own thread (its callbacks run there).

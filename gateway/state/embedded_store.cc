@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "gateway/state/batch_builder.h"
 #include "gateway/state/hash_memtable.h"
 
@@ -217,7 +218,10 @@ Result<std::unique_ptr<EmbeddedStore>, std::string> EmbeddedStore::Open(
     self->filters_[static_cast<std::size_t>(f)] =
         std::make_unique<ExpiringKeyFilter>(first, self->filters_mu_);
   }
-  self->filter_scan_ = std::thread([store = self.get()] { store->ScanIntoFilters(); });
+  self->filter_scan_ = std::thread([store = self.get()] {
+    SetThreadName("og-filter-scan");
+    store->ScanIntoFilters();
+  });
   return self;
 }
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -276,6 +277,57 @@ class PairedRoundsTest(unittest.TestCase):
         # The scenario keeps its own name, title and limit.
         self.assertEqual((pol["name"], pol["policy_cpu_limit"]), ("policy-embedded", 1.3))
         self.assertEqual([r["ratio"] for r in pol["cpu_ratio_rounds"]], [2.0, 1.25, 1.1])
+
+
+class CpuSampleTest(unittest.TestCase):
+    """harness.CpuSample: a process's CPU by thread group, between two reads."""
+
+    def test_split_by_thread_group(self):
+        sys.path.insert(0, BENCH)
+        try:
+            import harness
+        finally:
+            sys.path.remove(BENCH)
+        self.assertEqual(harness.thread_group("og-worker-12"), "og-worker")
+        self.assertEqual(harness.thread_group("rdk:broker#3"), "rdk:broker")
+        self.assertEqual(harness.thread_group("rdk:broker-1"), "rdk:broker")
+        self.assertEqual(harness.thread_group("rocksdb:high"), "rocksdb:high")
+        self.assertEqual(harness.thread_group("omnigate"), "omnigate")
+        # A child whose named thread spins until told to stop: its CPU shows
+        # under its group, the idle main thread's hardly at all.
+        code = ("import ctypes, threading, sys\n"
+                "libc = ctypes.CDLL(None)\n"
+                "stop = threading.Event()\n"
+                "def spin():\n"
+                "    libc.prctl(15, b'og-spin-1', 0, 0, 0)\n"
+                "    print('ready', flush=True)\n"
+                "    while not stop.is_set():\n"
+                "        sum(range(1000))\n"
+                "t = threading.Thread(target=spin)\n"
+                "t.start()\n"
+                "sys.stdin.readline()\n"
+                "stop.set()\n"
+                "t.join()\n")
+        child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(child.stdout.readline().strip(), "ready")
+            start = harness.CpuSample(child.pid)
+            self.assertIn("og-spin", start.groups)
+            # Until the spinning thread has used 0.3 s of CPU (not a sleep:
+            # a condition, with a deadline).
+            deadline = time.monotonic() + 30
+            while True:
+                now = harness.CpuSample(child.pid)
+                used = now.since(start)
+                if sum(used["og-spin"]) >= 0.3 or time.monotonic() > deadline:
+                    break
+            self.assertGreaterEqual(sum(used["og-spin"]), 0.3)
+            self.assertLess(sum(used.get("python", [0.0, 0.0])), sum(used["og-spin"]))
+            total = sum(u + s for u, s in used.values())
+            self.assertAlmostEqual(total, now.total - start.total, delta=2.5 / harness.TICKS)
+        finally:
+            child.communicate("\n", timeout=30)
 
 
 class PlanTest(Tmp):
