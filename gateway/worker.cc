@@ -751,6 +751,7 @@ void Worker::OnChecked(RequestContext* ctx, bool ok) {
   ctx->cap_reserved.clear();
   ctx->policy.CapKeyHashesFor(channel, ctx->cap_reserved);
   for (const auto key : ctx->cap_reserved) cap_pending_.Add(key, 1);
+  ctx->policy.Suspend(channel);  // while the provider answers
   TrySend(ctx);
 }
 

@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -479,12 +480,51 @@ void RequestPolicy::GiveBack::operator()(Buffers* b) const {
   list->Give(b);
 }
 
+void RequestPolicy::Suspend(Channel channel) {
+  if (!b_) return;
+  const auto counted = CountedCaps(channel);
+  Kept& kept = kept_.emplace();
+  const std::string_view origin = b_->origin;
+  kept.bytes.assign(origin.begin(), origin.end());
+  kept.origin_size = static_cast<std::uint32_t>(origin.size());
+  kept.channel = channel;
+  for (const auto& c : counted) {
+    kept.caps.push_back({c.cap, c.hash, static_cast<std::uint32_t>(kept.bytes.size()),
+                         static_cast<std::uint32_t>(c.key.size())});
+    kept.bytes.insert(kept.bytes.end(), c.key.begin(), c.key.end());
+  }
+  b_.reset();
+  addresses_known_ = 0;
+  prefix_for_.reset();
+  counted_for_.reset();
+}
+
+void RequestPolicy::Resume() const {
+  if (b_ || !kept_) return;
+  b_ = TakeBuffers();
+  b_->op_count = 0;
+  b_->slots.clear();
+  const Kept& kept = *kept_;
+  b_->origin.assign(kept.bytes.data(), kept.origin_size);
+  auto& counted = b_->counted;
+  if (counted.size() < kept.caps.size()) counted.resize(kept.caps.size());
+  for (std::size_t i = 0; i < kept.caps.size(); ++i) {
+    const KeptCap& k = kept.caps[i];
+    counted[i].key.assign(kept.bytes.data() + k.offset, k.size);
+    counted[i].cap = k.cap;
+    counted[i].hash = k.hash;
+  }
+  b_->counted_count = kept.caps.size();
+  counted_for_ = kept.channel;
+}
+
 std::span<Op> RequestPolicy::ops() {
   if (!b_) return {};
   return std::span<Op>(b_->ops.data(), b_->op_count);
 }
 
 void RequestPolicy::AddOp(Op op) {
+  Resume();
   if (!b_) b_ = TakeBuffers();
   NewOp(op.type, op.family) = std::move(op);
 }
@@ -493,6 +533,7 @@ void RequestPolicy::Begin(const SendRequest& req, const TenantPolicy& tp,
                           std::string_view origin, std::size_t from) {
   req_ = &req;
   tp_ = &tp;
+  kept_.reset();
   if (!b_) b_ = TakeBuffers();
   b_->origin.assign(origin);
   b_->op_count = 0;
@@ -615,6 +656,7 @@ void RequestPolicy::AddChannelChecks() {
 }
 
 Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount& pending) const {
+  assert(b_ != nullptr && "Decide() reads what the last Prepare's ops found");
   Decision d;
   const auto& req = *req_;
   const std::int64_t now_ms = Ms(now);
@@ -747,6 +789,7 @@ Decision RequestPolicy::Decide(system_clock::time_point now, const PendingCount&
 }
 
 std::span<const RequestPolicy::CountedCap> RequestPolicy::CountedCaps(Channel channel) const {
+  Resume();
   auto& counted = b_->counted;
   if (counted_for_ == channel) return {counted.data(), b_->counted_count};
   const auto& req = *req_;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -134,6 +135,15 @@ class RequestPolicy {
   void CapKeyHashesFor(Channel channel, Out& out) const {
     for (const auto& counted : CountedCaps(channel)) out.push_back(counted.hash);
   }
+  // The send on `channel` is decided (and its caps reserved): until the
+  // provider answers, the request keeps only what PrepareSent needs (its
+  // origin and the keys of the caps a send on `channel` counts under), and
+  // its buffers go back to the thread's free list. Thousands of requests
+  // wait on providers at once: what each held meanwhile would be out of
+  // cache when next touched, and the buffers, given back at once, are
+  // reused by the next requests' checks while still in cache. Decide()
+  // has nothing to read until the next Prepare.
+  void Suspend(Channel channel);
   void PrepareSent(Channel channel, std::string_view provider, std::string_view provider_message_id,
                    system_clock::time_point now);
 
@@ -189,10 +199,28 @@ class RequestPolicy {
     void operator()(Buffers* b) const;
   };
   static std::unique_ptr<Buffers, GiveBack> TakeBuffers();
+  // Buffers again after Suspend(), holding what it kept.
+  void Resume() const;
+  // What Suspend() keeps: the origin, then each counted cap's key, in one
+  // run of bytes (inline up to its size: no allocation for most requests).
+  struct KeptCap {
+    const gateway::FrequencyCap* cap;
+    std::uint64_t hash;
+    std::uint32_t offset;
+    std::uint32_t size;
+  };
+  struct Kept {
+    boost::container::small_vector<char, 96> bytes;
+    std::uint32_t origin_size = 0;
+    Channel channel{};
+    boost::container::small_vector<KeptCap, 2> caps;
+  };
   const SendRequest* req_ = nullptr;
   const TenantPolicy* tp_ = nullptr;
   std::size_t from_ = 0;  // the first channel position with opt-out checks
-  std::unique_ptr<Buffers, GiveBack> b_;
+  // Taken back on demand after Suspend() (Resume), hence mutable.
+  mutable std::unique_ptr<Buffers, GiveBack> b_;
+  std::optional<Kept> kept_;  // set while suspended
   mutable std::uint8_t addresses_known_ = 0;  // a bit per channel
   mutable std::optional<Channel> prefix_for_;  // whose address b_->prefix holds
   mutable std::optional<Channel> counted_for_;  // whose caps b_->counted holds

@@ -480,6 +480,57 @@ TEST(PolicyBuffers, AReusedRequestBuildsWhatAFreshOneDoes) {
   }
 }
 
+// Suspend() gives the buffers back while the provider answers: the send's
+// record is then what it would have been without it, whatever the thread's
+// next requests did with those buffers meanwhile.
+TEST(PolicyBuffers, ASuspendedRequestRecordsWhatItWouldHave) {
+  const auto now = std::chrono::system_clock::now();
+  gateway::TenantPolicy tp;
+  tp.frequency_caps = {
+      FrequencyCap{Channel::sms, LaneScope::all, {{5, std::chrono::hours(1)}}},
+      FrequencyCap{Channel::email, LaneScope::all, {{2, std::chrono::hours(1)}}},
+      FrequencyCap{std::nullopt, LaneScope::all, {{20, std::chrono::hours(24)}}}};
+  SendRequest req = Sms("suspended-1", "+40700000011");
+  req.channels = {Channel::sms, Channel::email};
+  req.to.email = "Someone@Example.COM";
+  SendRequest other = Sms("a-request-in-between-with-a-longer-id", "+40700000099");
+  other.tenant = "another-tenant-whose-name-is-long";
+  for (const Channel sent_on : {Channel::sms, Channel::email}) {
+    // Without Suspend: the record as PrepareSent builds it from the check.
+    RequestPolicy plain;
+    plain.Prepare(req, tp, "requests/3/77", now);
+    std::vector<std::uint64_t> plain_caps;
+    plain.CapKeyHashesFor(Channel::sms, plain_caps);
+    plain.PrepareSent(sent_on, "prov", "PID-1", now);
+    const std::vector<Op> want(plain.ops().begin(), plain.ops().end());
+    ASSERT_EQ(want.size(), 3U);  // the record, the channel's cap, the across-channel cap
+    // Suspended on sms after the reservation; other requests of the thread
+    // take the buffers and fill them with their own keys meanwhile.
+    RequestPolicy p;
+    p.Prepare(req, tp, "requests/3/77", now);
+    std::vector<std::uint64_t> caps;
+    p.CapKeyHashesFor(Channel::sms, caps);
+    EXPECT_EQ(caps, plain_caps);
+    p.Suspend(Channel::sms);
+    EXPECT_TRUE(p.ops().empty());
+    for (int i = 0; i < 3; ++i) {
+      RequestPolicy q;
+      q.Prepare(other, tp, "a-long-topic-name/11/123456789", now);
+      q.PrepareSent(Channel::sms, "another-provider", "an-id-long-enough-to-allocate", now);
+    }
+    // Sent on sms (as suspended) or, after a fallback, on email: the caps
+    // counted are the channel's it went on.
+    p.PrepareSent(sent_on, "prov", "PID-1", now);
+    const std::vector<Op> got(p.ops().begin(), p.ops().end());
+    ASSERT_EQ(got.size(), want.size()) << ToString(sent_on);
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i], want[i]) << ToString(sent_on) << " op " << i << ": " << got[i].key
+                                 << " = " << got[i].value << " / " << want[i].key << " = "
+                                 << want[i].value;
+    }
+  }
+}
+
 TEST(PolicyBuffers, AClearedOpIsADefaultOne) {
   Op op{.type = Op::Type::compare_and_set, .family = Family::timer, .key = "k", .value = "v",
         .ttl = std::chrono::milliseconds(5), .keep = 3, .want_result = false, .expected = "e",
