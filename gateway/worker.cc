@@ -233,22 +233,27 @@ void Worker::Submit(std::vector<Incoming> batch) {
 // Decoding and starting a request costs tens of microseconds; a batch of
 // thousands of bulk records processed in one go would hold a transactional
 // record (and provider completions) behind it for a hundred milliseconds.
-// So: every transactional record first, then bulk in slices, yielding to the
-// io_context in between.
+// So: transactional records first, then bulk, in slices, yielding to the
+// io_context in between (bulk only once no transactional record waits).
+// Transactional records come in slices too: between two, the slice's state
+// checks run (the store batch posted by the first) and give their buffers
+// back, so the next slice reuses them while they are in cache; a burst of
+// thousands started at once would each hold its own, cold by its turn.
 void Worker::DrainIncoming() {
+  constexpr std::size_t kTransactionalSlice = 64;
   constexpr std::size_t kBulkSlice = 64;
   drain_posted_ = false;
-  while (!transactional_in_.empty()) {
+  for (std::size_t i = 0; i < kTransactionalSlice && !transactional_in_.empty(); ++i) {
     Incoming in = std::move(transactional_in_.front());
     transactional_in_.pop_front();
     Process(in);
   }
-  for (std::size_t i = 0; i < kBulkSlice && !bulk_in_.empty(); ++i) {
+  for (std::size_t i = 0; i < kBulkSlice && transactional_in_.empty() && !bulk_in_.empty(); ++i) {
     Incoming in = std::move(bulk_in_.front());
     bulk_in_.pop_front();
     Process(in);
   }
-  if (!bulk_in_.empty() && !drain_posted_) {
+  if ((!transactional_in_.empty() || !bulk_in_.empty()) && !drain_posted_) {
     drain_posted_ = true;
     asio::post(loop_->io, [this] { DrainIncoming(); });
   }
@@ -1059,6 +1064,7 @@ void Worker::RecordSent(RequestContext* ctx, const Route& route, providers::Send
     result.slot.Release();
     if (stopped_) return;
     ReleaseCaps(ctx);  // counted in the store now (or, failing that, never)
+    ctx->policy.Done();
     const bool ok = status == state::StoreStatus::ok;
     if (health_ != nullptr) health_->Report(static_cast<std::size_t>(index_), ok);
     if (!ok) {

@@ -499,6 +499,14 @@ void RequestPolicy::Suspend(Channel channel) {
   counted_for_.reset();
 }
 
+void RequestPolicy::Done() {
+  b_.reset();
+  kept_.reset();
+  addresses_known_ = 0;
+  prefix_for_.reset();
+  counted_for_.reset();
+}
+
 void RequestPolicy::Resume() const {
   if (b_ || !kept_) return;
   b_ = TakeBuffers();

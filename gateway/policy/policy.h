@@ -146,6 +146,9 @@ class RequestPolicy {
   void Suspend(Channel channel);
   void PrepareSent(Channel channel, std::string_view provider, std::string_view provider_message_id,
                    system_clock::time_point now);
+  // The send's record is written: the buffers go back now, not when the
+  // request's events are acknowledged by Kafka, which may be long after.
+  void Done();
 
  private:
   enum class Check : std::uint8_t { dedup, content, suppression, consent, cap };
