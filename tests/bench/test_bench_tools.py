@@ -246,15 +246,21 @@ class ReportTest(Tmp):
 NOT_MEASURED = "not measured in this run"
 
 
+def import_harness():
+    """bench/harness.py as a module (it is a script, not on the path)."""
+    sys.path.insert(0, BENCH)
+    try:
+        import harness
+    finally:
+        sys.path.remove(BENCH)
+    return harness
+
+
 class PairedRoundsTest(unittest.TestCase):
     """harness.paired_rounds: the §11 policy ratio from paired runs."""
 
     def test_median_pair_decides(self):
-        sys.path.insert(0, BENCH)
-        try:
-            import harness
-        finally:
-            sys.path.remove(BENCH)
+        harness = import_harness()
         plain = scenario("max-sms", 40000.0, cpu_us=20.0)
         pol = scenario("policy-embedded", 30000.0, cpu_us=40.0, policy="embedded",
                        policy_cpu_limit=1.3)
@@ -283,11 +289,7 @@ class CpuSampleTest(unittest.TestCase):
     """harness.CpuSample: a process's CPU by thread group, between two reads."""
 
     def test_split_by_thread_group(self):
-        sys.path.insert(0, BENCH)
-        try:
-            import harness
-        finally:
-            sys.path.remove(BENCH)
+        harness = import_harness()
         self.assertEqual(harness.thread_group("og-worker-12"), "og-worker")
         self.assertEqual(harness.thread_group("rdk:broker#3"), "rdk:broker")
         self.assertEqual(harness.thread_group("rdk:broker-1"), "rdk:broker")
