@@ -212,10 +212,10 @@ class RequestPolicy {
     std::uint32_t offset;
     std::uint32_t size;
   };
-  struct Kept {
+  struct Kept {  // no member initializers: std::optional<Kept> is declared in the class
     boost::container::small_vector<char, 96> bytes;
-    std::uint32_t origin_size = 0;
-    Channel channel{};
+    std::uint32_t origin_size;
+    Channel channel;
     boost::container::small_vector<KeptCap, 2> caps;
   };
   const SendRequest* req_ = nullptr;
