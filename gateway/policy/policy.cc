@@ -480,6 +480,12 @@ void RequestPolicy::GiveBack::operator()(Buffers* b) const {
   list->Give(b);
 }
 
+void RequestPolicy::ForgetRequestCaches() const {
+  addresses_known_ = 0;
+  prefix_for_.reset();
+  counted_for_.reset();
+}
+
 void RequestPolicy::Suspend(Channel channel) {
   if (!b_) return;
   const auto counted = CountedCaps(channel);
@@ -494,17 +500,13 @@ void RequestPolicy::Suspend(Channel channel) {
     kept.bytes.insert(kept.bytes.end(), c.key.begin(), c.key.end());
   }
   b_.reset();
-  addresses_known_ = 0;
-  prefix_for_.reset();
-  counted_for_.reset();
+  ForgetRequestCaches();
 }
 
 void RequestPolicy::Done() {
   b_.reset();
   kept_.reset();
-  addresses_known_ = 0;
-  prefix_for_.reset();
-  counted_for_.reset();
+  ForgetRequestCaches();
 }
 
 void RequestPolicy::Resume() const {
@@ -546,9 +548,7 @@ void RequestPolicy::Begin(const SendRequest& req, const TenantPolicy& tp,
   b_->origin.assign(origin);
   b_->op_count = 0;
   b_->slots.clear();
-  addresses_known_ = 0;
-  prefix_for_.reset();
-  counted_for_.reset();
+  ForgetRequestCaches();
   from_ = from;
 }
 

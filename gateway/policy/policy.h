@@ -204,6 +204,9 @@ class RequestPolicy {
   static std::unique_ptr<Buffers, GiveBack> TakeBuffers();
   // Buffers again after Suspend(), holding what it kept.
   void Resume() const;
+  // Drops what Address, AddressPrefix and CountedCaps worked out (their
+  // buffers are another request's now, or about to be filled anew).
+  void ForgetRequestCaches() const;
   // What Suspend() keeps: the origin, then each counted cap's key, in one
   // run of bytes (inline up to its size: no allocation for most requests).
   struct KeptCap {
