@@ -10,6 +10,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <future>
 #include <memory>
@@ -506,6 +509,41 @@ TEST(EmbeddedStore, AppendsWithoutAResultSurviveFlushesAndCompaction) {
   append("10");
   ASSERT_EQ(RunOps(store, read), StoreStatus::ok);
   EXPECT_EQ(read[0].result, "10");
+}
+
+// Flushes and upper-level compactions write uncompressed (the CPU went to
+// Snappy for keys it hardly shrinks); the last level stays compressed. Read
+// from the OPTIONS file RocksDB writes for the families it opened.
+TEST(EmbeddedStore, OnlyTheLastLevelIsCompressed) {
+  testing::TempDir dir;
+  {
+    auto opened = EmbeddedStore::Open({.path = dir.File("s")}, SystemClock::Instance());
+    ASSERT_TRUE(opened) << opened.error();
+  }
+  std::string options_text;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.File("s"))) {
+    if (entry.path().filename().string().rfind("OPTIONS-", 0) != 0) continue;
+    std::ifstream in(entry.path());
+    options_text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_FALSE(options_text.empty()) << "no OPTIONS file in " << dir.File("s");
+  int families = 0;
+  std::size_t at = 0;
+  while ((at = options_text.find("[CFOptions \"", at)) != std::string::npos) {
+    const std::size_t name_end = options_text.find('"', at + 12);
+    const std::string name = options_text.substr(at + 12, name_end - at - 12);
+    const std::size_t end = options_text.find("\n[", name_end);
+    const std::string section = options_text.substr(at, end - at);
+    at = name_end;
+    if (name == "default") continue;  // not one of the store's families
+    ++families;
+    EXPECT_NE(section.find("\n  compression=kNoCompression\n"), std::string::npos) << name;
+    const bool last_compressed =
+        section.find("\n  bottommost_compression=kLZ4Compression\n") != std::string::npos ||
+        section.find("\n  bottommost_compression=kSnappyCompression\n") != std::string::npos;
+    EXPECT_TRUE(last_compressed) << name;
+  }
+  EXPECT_EQ(families, static_cast<int>(kFamilyCount));
 }
 
 TEST(EmbeddedStore, APathItCannotUseIsAClearError) {
