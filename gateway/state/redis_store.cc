@@ -33,47 +33,73 @@ local function live(v, now)
 end
 )lua";
 
-constexpr std::array<const char*, 10> kScripts = {
-    // get
-    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
-if v then return v end
-return false)lua",
-    // put
-    R"lua(redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
-if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return 1)lua",
-    // put_if_absent
-    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
-if v then return {1, v} end
-redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
-if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {0, ''})lua",
-    // erase
-    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
-redis.call('DEL', KEYS[1])
-if v then return 1 end
-return 0)lua",
-    // append: the same rule as AppendKeepingNewest
-    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
-local items = {}
-if v and v ~= '' then
-  for s in string.gmatch(v, '[^,]+') do items[#items + 1] = s end
+// A batch's ops but timers, in one script call: KEYS the ops' keys; ARGV[1]
+// now (ms), then five per op: its type (g get, p put, c put_if_absent, e
+// erase, a append, s compare_and_set), expiry (ms, 0 = never), the TTL for
+// Redis's own reclaiming (ms, 0 = none), the value, and append's keep or
+// compare_and_set's expected value ('' = absent). One answer per op, as
+// OpFromReply reads it. Each op is atomic, and so is the whole call: the
+// script runs alone. The append rule is AppendKeepingNewest's.
+constexpr const char* kBatchScript = R"lua(
+local now = tonumber(ARGV[1])
+local out = {}
+local function set(k, expiry, reclaim, payload)
+  if reclaim > 0 then
+    redis.call('SET', k, expiry .. '|' .. payload, 'PX', reclaim)
+  else
+    redis.call('SET', k, expiry .. '|' .. payload)
+  end
 end
-items[#items + 1] = ARGV[4]
-local keep = math.max(1, tonumber(ARGV[5]))
-local out = table.concat(items, ',', math.max(1, #items - keep + 1), #items)
-redis.call('SET', KEYS[1], ARGV[2] .. '|' .. out)
-if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-local existed = 0
-if v then existed = 1 end
-return {existed, out})lua",
-    // compare_and_set: ARGV[5] the expected value ('' = absent)
-    R"lua(local v = live(redis.call('GET', KEYS[1]), tonumber(ARGV[1]))
-local cur = v or ''
-if cur ~= ARGV[5] then return {0, cur} end
-redis.call('SET', KEYS[1], ARGV[2] .. '|' .. ARGV[4])
-if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
-return {1, cur})lua",
+for i = 1, #KEYS do
+  local a = 1 + (i - 1) * 5
+  local t, expiry, reclaim, value, extra =
+      ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5]
+  local k = KEYS[i]
+  if t == 'g' then
+    out[i] = live(redis.call('GET', k), now) or false
+  elseif t == 'p' then
+    set(k, expiry, reclaim, value)
+    out[i] = 1
+  elseif t == 'c' then
+    local v = live(redis.call('GET', k), now)
+    if v then
+      out[i] = {1, v}
+    else
+      set(k, expiry, reclaim, value)
+      out[i] = {0, ''}
+    end
+  elseif t == 'e' then
+    local v = live(redis.call('GET', k), now)
+    redis.call('DEL', k)
+    if v then out[i] = 1 else out[i] = 0 end
+  elseif t == 'a' then
+    local v = live(redis.call('GET', k), now)
+    local items = {}
+    if v and v ~= '' then
+      for item in string.gmatch(v, '[^,]+') do items[#items + 1] = item end
+    end
+    items[#items + 1] = value
+    local keep = math.max(1, tonumber(extra))
+    local list = table.concat(items, ',', math.max(1, #items - keep + 1), #items)
+    set(k, expiry, reclaim, list)
+    if v then out[i] = {1, list} else out[i] = {0, list} end
+  elseif t == 's' then
+    local cur = live(redis.call('GET', k), now) or ''
+    if cur ~= extra then
+      out[i] = {0, cur}
+    else
+      set(k, expiry, reclaim, value)
+      out[i] = {1, cur}
+    end
+  else
+    return redis.error_reply('unknown op type ' .. tostring(t))
+  end
+end
+return out
+)lua";
+
+constexpr std::array<const char*, 5> kScripts = {
+    kBatchScript,
     // timer_set: KEYS[1] the timer's payload key, KEYS[2] the due-time index
     // (a sorted set); ARGV[2] the due time, ARGV[4] the payload, ARGV[6] the id.
     R"lua(local existed = redis.call('EXISTS', KEYS[1])
@@ -107,19 +133,23 @@ for _, id in ipairs(ids) do
 end
 return out)lua",
 };
-constexpr std::size_t kTimerSet = 6;
-constexpr std::size_t kTimerGet = 7;
-constexpr std::size_t kTimerErase = 8;
-constexpr std::size_t kClaim = 9;
-static_assert(static_cast<std::size_t>(Op::Type::compare_and_set) == 5 &&
-              static_cast<std::size_t>(Op::Type::timer_set) == kTimerSet);
+constexpr std::size_t kBatch = 0;
+constexpr std::size_t kTimerSet = 1;
+constexpr std::size_t kTimerGet = 2;
+constexpr std::size_t kTimerErase = 3;
+constexpr std::size_t kClaim = 4;
+// Ops per script call: Redis runs a script alone, so a long one holds up
+// every other client (and instance) meanwhile.
+constexpr std::size_t kMaxOpsPerCall = 256;
 // Every timer key shares one hash tag: a claim reads the index and the
 // payloads in one script, which Redis Cluster allows within one slot only.
 constexpr std::string_view kTimerPrefix = "og:{timers}:p:";
 constexpr std::string_view kTimerIndex = "og:{timers}:due";
 
 std::size_t ScriptFor(const Op& op) {
-  if (op.family != Family::timer) return static_cast<std::size_t>(op.type);
+  if (op.family != Family::timer) {
+    return op.type == Op::Type::timer_set ? kScripts.size() : kBatch;
+  }
   switch (op.type) {
     case Op::Type::timer_set: return kTimerSet;
     case Op::Type::get: return kTimerGet;
@@ -129,6 +159,39 @@ std::size_t ScriptFor(const Op& op) {
 }
 
 constexpr milliseconds kReclaimSlack{60'000};
+
+// An op's type in the batch script, by Op::Type.
+constexpr std::string_view kBatchTypes = "gpceas";
+static_assert(static_cast<std::size_t>(Op::Type::compare_and_set) == 5 &&
+              static_cast<std::size_t>(Op::Type::timer_set) == 6);
+
+// Reads an op's answer (the batch script's, or a timer script's) into it.
+bool OpFromReply(Op& op, const redisReply* rr) {
+  op.found = false;
+  op.result.clear();
+  switch (op.type) {
+    case Op::Type::get:
+      if (rr->type == REDIS_REPLY_STRING) {
+        op.found = true;
+        op.result.assign(rr->str, rr->len);
+      }
+      return true;
+    case Op::Type::put:
+      return true;
+    case Op::Type::put_if_absent:
+    case Op::Type::append:  // these answer {existed (or stored), value}
+    case Op::Type::compare_and_set:
+      if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 2) return false;
+      op.found = rr->element[0]->integer == 1;
+      op.result.assign(rr->element[1]->str, rr->element[1]->len);
+      return true;
+    case Op::Type::erase:
+    case Op::Type::timer_set:
+      op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
+      return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -182,42 +245,39 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
       asio::post(io_, [batch] { batch->done(StoreStatus::ok); });
       return;
     }
-    batch->pending = ops.size();
     const std::int64_t now =
         std::chrono::duration_cast<milliseconds>(clock_.Now().time_since_epoch()).count();
+    // Timer ops go one by one (their scripts touch the shared index); the
+    // others in script calls of up to kMaxOpsPerCall. Every call and every
+    // refused op is counted before the first is sent, so a call that fails
+    // at once does not settle the batch early.
+    std::vector<std::size_t> plain;
+    plain.reserve(ops.size());
+    std::size_t singles = 0;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].family == Family::timer || ScriptFor(ops[i]) >= kScripts.size()) {
+        ++singles;
+      } else {
+        plain.push_back(i);
+      }
+    }
+    batch->pending = singles + (plain.size() + kMaxOpsPerCall - 1) / kMaxOpsPerCall;
     for (std::size_t i = 0; i < ops.size(); ++i) {
       Op& op = ops[i];
       const std::size_t script = ScriptFor(op);
-      if (script >= kScripts.size() || (op.family != Family::timer && script >= kTimerSet)) {
+      if (script >= kScripts.size() || (op.family != Family::timer && script != kBatch)) {
         spdlog::error("state: operation {} is not defined on family {}",
                       static_cast<int>(op.type), ToString(op.family));
         Settle(*batch, false, 1);
         continue;
       }
-      if (op.family == Family::timer) {
-        SendTimerOp(batch, i, script, now);
-        continue;
-      }
-      const std::string key = "og:" + std::string(ToString(op.family)) + ":" + op.key;
-      const std::int64_t ttl = op.ttl.count();
-      const std::string now_s = std::to_string(now);
-      const std::string expiry_s = std::to_string(ttl > 0 ? now + ttl : 0);
-      const std::string reclaim_s = std::to_string(ttl > 0 ? ttl + kReclaimSlack.count() : 0);
-      // The fifth argument: append's keep, compare_and_set's expected value.
-      const std::string keep_s =
-          op.type == Op::Type::compare_and_set ? op.expected : std::to_string(op.keep);
-      const std::string& sha = shas_[static_cast<std::size_t>(op.type)];
-      const char* argv[] = {"EVALSHA",       sha.data(),      "1",
-                            key.data(),      now_s.data(),    expiry_s.data(),
-                            reclaim_s.data(), op.value.data(), keep_s.data()};
-      const std::size_t lens[] = {7,         sha.size(),       1,
-                                  key.size(), now_s.size(),     expiry_s.size(),
-                                  reclaim_s.size(), op.value.size(), keep_s.size()};
-      auto* reply_to = new Reply{batch, i};
-      if (redisAsyncCommandArgv(ac_, &Impl::OnReply, reply_to, 9, argv, lens) != REDIS_OK) {
-        delete reply_to;
-        Settle(*batch, false, 1);
-      }
+      if (op.family == Family::timer) SendTimerOp(batch, i, script, now);
+    }
+    for (std::size_t from = 0; from < plain.size(); from += kMaxOpsPerCall) {
+      const std::size_t n = std::min(kMaxOpsPerCall, plain.size() - from);
+      SendBatchCall(batch, std::vector<std::size_t>(plain.begin() + static_cast<std::ptrdiff_t>(from),
+                                                    plain.begin() + static_cast<std::ptrdiff_t>(from + n)),
+                    now);
     }
     in_flight_.push_back(batch);
     ArmWatchdog();
@@ -285,6 +345,78 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     std::shared_ptr<Batch> batch;
     std::size_t index;
   };
+  struct BatchReply {
+    std::shared_ptr<Batch> batch;
+    std::vector<std::size_t> indexes;  // into batch->ops, in the call's order
+  };
+
+  // One call of the batch script for the ops at `indexes`.
+  void SendBatchCall(const std::shared_ptr<Batch>& batch, std::vector<std::size_t> indexes,
+                     std::int64_t now) {
+    const std::size_t n = indexes.size();
+    // The strings the arguments point into: sized once, never moved.
+    std::vector<std::string> owned;
+    owned.reserve(2 + 4 * n);
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    argv.reserve(4 + 6 * n);
+    lens.reserve(4 + 6 * n);
+    auto arg = [&](std::string_view a) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    };
+    auto owned_arg = [&](std::string a) { arg(owned.emplace_back(std::move(a))); };
+    const std::string& sha = shas_[kBatch];
+    arg("EVALSHA");
+    arg(sha);
+    owned_arg(std::to_string(n));
+    for (const std::size_t i : indexes) {
+      const Op& op = batch->ops[i];
+      std::string key;
+      key.reserve(4 + ToString(op.family).size() + op.key.size());
+      key.append("og:").append(ToString(op.family)).append(":").append(op.key);
+      owned_arg(std::move(key));
+    }
+    owned_arg(std::to_string(now));
+    for (const std::size_t i : indexes) {
+      const Op& op = batch->ops[i];
+      const std::int64_t ttl = op.ttl.count();
+      arg(kBatchTypes.substr(static_cast<std::size_t>(op.type), 1));
+      owned_arg(std::to_string(ttl > 0 ? now + ttl : 0));
+      owned_arg(std::to_string(ttl > 0 ? ttl + kReclaimSlack.count() : 0));
+      arg(op.value);
+      if (op.type == Op::Type::compare_and_set) {
+        arg(op.expected);
+      } else {
+        owned_arg(std::to_string(op.keep));
+      }
+    }
+    auto* reply_to = new BatchReply{batch, std::move(indexes)};
+    if (redisAsyncCommandArgv(ac_, &Impl::OnBatchReply, reply_to, static_cast<int>(argv.size()),
+                              argv.data(), lens.data()) != REDIS_OK) {
+      delete reply_to;
+      Settle(*batch, false, 1);
+    }
+  }
+
+  static void OnBatchReply(redisAsyncContext* c, void* r, void* privdata) {
+    std::unique_ptr<BatchReply> reply(static_cast<BatchReply*>(privdata));
+    auto* self = static_cast<Impl*>(c->data);
+    auto* rr = static_cast<redisReply*>(r);
+    Batch& b = *reply->batch;
+    if (b.settled) return;
+    bool ok = rr != nullptr && rr->type == REDIS_REPLY_ARRAY &&
+              rr->elements == reply->indexes.size();
+    for (std::size_t k = 0; ok && k < reply->indexes.size(); ++k) {
+      ok = OpFromReply(b.ops[reply->indexes[k]], rr->element[k]);
+    }
+    if (!ok && rr != nullptr && self != nullptr) {
+      spdlog::error("state: redis refused a batch of {} ops: {}", reply->indexes.size(),
+                    rr->type == REDIS_REPLY_ERROR ? std::string_view(rr->str, rr->len)
+                                                  : std::string_view("unexpected answer"));
+    }
+    if (self != nullptr) self->Settle(b, ok, 1);
+  }
 
   void SendTimerOp(const std::shared_ptr<Batch>& batch, std::size_t i, std::size_t script,
                    std::int64_t now) {
@@ -335,37 +467,8 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     Batch& b = *reply->batch;
     if (b.settled) return;
     Op& op = b.ops[reply->index];
-    bool ok = rr != nullptr && rr->type != REDIS_REPLY_ERROR;
-    if (ok) {
-      op.found = false;
-      op.result.clear();
-      switch (op.type) {
-        case Op::Type::get:
-          if (rr->type == REDIS_REPLY_STRING) {
-            op.found = true;
-            op.result.assign(rr->str, rr->len);
-          }
-          break;
-        case Op::Type::put:
-          break;
-        case Op::Type::put_if_absent:
-        case Op::Type::append:  // these answer {existed (or stored), value}
-        case Op::Type::compare_and_set:
-          if (rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
-            op.found = rr->element[0]->integer == 1;
-            op.result.assign(rr->element[1]->str, rr->element[1]->len);
-          } else {
-            ok = false;
-          }
-          break;
-        case Op::Type::erase:
-          op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
-          break;
-        case Op::Type::timer_set:
-          op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
-          break;
-      }
-    } else if (rr != nullptr && self != nullptr) {
+    bool ok = rr != nullptr && rr->type != REDIS_REPLY_ERROR && OpFromReply(op, rr);
+    if (!ok && rr != nullptr && rr->type == REDIS_REPLY_ERROR && self != nullptr) {
       spdlog::error("state: redis refused a command: {}", std::string_view(rr->str, rr->len));
     }
     if (self != nullptr) self->Settle(b, ok, 1);

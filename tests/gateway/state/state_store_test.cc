@@ -97,6 +97,39 @@ TYPED_TEST(StateStoreTest, PutGetEraseRoundTrip) {
                           .key = "t|a@x.io|email"}).found);
 }
 
+// A batch larger than one Redis script call (256 ops), with timers among
+// its ops: every op answers, in order, and each sees the writes before it
+// in the batch, across the calls' boundaries too.
+TYPED_TEST(StateStoreTest, ALargeBatchAnswersEveryOpInOrder) {
+  std::vector<Op> ops;
+  for (int i = 0; i < 300; ++i) {
+    const std::string key = "t|big-" + std::to_string(i);
+    ops.push_back({.type = Op::Type::put, .family = Family::suppression, .key = key,
+                   .value = "v" + std::to_string(i)});
+    ops.push_back(this->Get(Family::suppression, key));
+    if (i % 100 == 0) {
+      ops.push_back({.type = Op::Type::timer_set, .family = Family::timer,
+                     .key = "big-timer-" + std::to_string(i), .value = "payload",
+                     .due_ms = 1});
+    }
+  }
+  // The claim after its key's put: found, with that put's value.
+  ops.push_back(this->Claim(Family::suppression, "t|big-255", "late", 1h));
+  ASSERT_EQ(this->Run(ops), StoreStatus::ok);
+  int gets = 0;
+  for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
+    if (ops[i].type != Op::Type::get) continue;
+    ++gets;
+    EXPECT_TRUE(ops[i].found) << ops[i].key;
+    EXPECT_EQ("t|big-" + ops[i].result.substr(1), ops[i].key);
+  }
+  EXPECT_EQ(gets, 300);
+  EXPECT_TRUE(ops.back().found);
+  EXPECT_EQ(ops.back().result, "v255");
+  EXPECT_TRUE(this->One({.type = Op::Type::get, .family = Family::timer, .key = "big-timer-200"})
+                  .found);
+}
+
 TYPED_TEST(StateStoreTest, ClaimSucceedsOnceUntilItExpires) {
   Op first = this->One(this->Claim(Family::dedup, "shop|order-1", "claimed", 24h));
   EXPECT_FALSE(first.found) << "the first claim stores";
