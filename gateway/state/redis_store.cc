@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <array>
+#include <charconv>
 #include <atomic>
 #include <optional>
 #include <vector>
@@ -37,9 +38,10 @@ end
 // now (ms), then five per op: its type (g get, p put, c put_if_absent, e
 // erase, a append, s compare_and_set), expiry (ms, 0 = never), the TTL for
 // Redis's own reclaiming (ms, 0 = none), the value, and append's keep or
-// compare_and_set's expected value ('' = absent). One answer per op, as
-// OpFromReply reads it. Each op is atomic, and so is the whole call: the
-// script runs alone. The append rule is AppendKeepingNewest's.
+// compare_and_set's expected value ('' = absent). One string per op (a flat
+// answer: one reply object per op for hiredis to allocate): '1' or '0' for
+// the op's `found`, then its `result`. Each op is atomic, and so is the
+// whole call: the script runs alone. The append rule is AppendKeepingNewest's.
 constexpr const char* kBatchScript = R"lua(
 local now = tonumber(ARGV[1])
 local out = {}
@@ -56,22 +58,23 @@ for i = 1, #KEYS do
       ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5]
   local k = KEYS[i]
   if t == 'g' then
-    out[i] = live(redis.call('GET', k), now) or false
+    local v = live(redis.call('GET', k), now)
+    if v then out[i] = '1' .. v else out[i] = '0' end
   elseif t == 'p' then
     set(k, expiry, reclaim, value)
-    out[i] = 1
+    out[i] = '0'
   elseif t == 'c' then
     local v = live(redis.call('GET', k), now)
     if v then
-      out[i] = {1, v}
+      out[i] = '1' .. v
     else
       set(k, expiry, reclaim, value)
-      out[i] = {0, ''}
+      out[i] = '0'
     end
   elseif t == 'e' then
     local v = live(redis.call('GET', k), now)
     redis.call('DEL', k)
-    if v then out[i] = 1 else out[i] = 0 end
+    if v then out[i] = '1' else out[i] = '0' end
   elseif t == 'a' then
     local v = live(redis.call('GET', k), now)
     local items = {}
@@ -82,14 +85,14 @@ for i = 1, #KEYS do
     local keep = math.max(1, tonumber(extra))
     local list = table.concat(items, ',', math.max(1, #items - keep + 1), #items)
     set(k, expiry, reclaim, list)
-    if v then out[i] = {1, list} else out[i] = {0, list} end
+    if v then out[i] = '1' .. list else out[i] = '0' .. list end
   elseif t == 's' then
     local cur = live(redis.call('GET', k), now) or ''
     if cur ~= extra then
-      out[i] = {0, cur}
+      out[i] = '0' .. cur
     else
       set(k, expiry, reclaim, value)
-      out[i] = {1, cur}
+      out[i] = '1' .. cur
     end
   else
     return redis.error_reply('unknown op type ' .. tostring(t))
@@ -165,8 +168,8 @@ constexpr std::string_view kBatchTypes = "gpceas";
 static_assert(static_cast<std::size_t>(Op::Type::compare_and_set) == 5 &&
               static_cast<std::size_t>(Op::Type::timer_set) == 6);
 
-// Reads an op's answer (the batch script's, or a timer script's) into it.
-bool OpFromReply(Op& op, const redisReply* rr) {
+// Reads a timer script's answer into its op.
+bool TimerOpFromReply(Op& op, const redisReply* rr) {
   op.found = false;
   op.result.clear();
   switch (op.type) {
@@ -176,21 +179,13 @@ bool OpFromReply(Op& op, const redisReply* rr) {
         op.result.assign(rr->str, rr->len);
       }
       return true;
-    case Op::Type::put:
-      return true;
-    case Op::Type::put_if_absent:
-    case Op::Type::append:  // these answer {existed (or stored), value}
-    case Op::Type::compare_and_set:
-      if (rr->type != REDIS_REPLY_ARRAY || rr->elements != 2) return false;
-      op.found = rr->element[0]->integer == 1;
-      op.result.assign(rr->element[1]->str, rr->element[1]->len);
-      return true;
     case Op::Type::erase:
     case Op::Type::timer_set:
       op.found = rr->type == REDIS_REPLY_INTEGER && rr->integer == 1;
       return true;
+    default:
+      return false;  // not defined on timers (Execute refuses them)
   }
-  return false;
 }
 
 }  // namespace
@@ -232,16 +227,18 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     Want(false, true);
   }
 
-  void Execute(std::span<Op> ops, Done done) {
+  // `ops`: the batch's ops, in order, wherever they live (ExecuteParts
+  // hands the parts' ops over without moving them into one vector).
+  void Execute(std::vector<Op*> ops, Done done) {
     if (!ready_ || ac_ == nullptr) {
       asio::post(io_, [done = std::move(done)] { done(StoreStatus::unavailable); });
       return;
     }
     auto batch = std::make_shared<Batch>();
-    batch->ops = ops;
+    batch->ops = std::move(ops);
     batch->done = std::move(done);
     batch->deadline = std::chrono::steady_clock::now() + options_.command_timeout;
-    if (ops.empty()) {
+    if (batch->ops.empty()) {
       asio::post(io_, [batch] { batch->done(StoreStatus::ok); });
       return;
     }
@@ -252,18 +249,18 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     // refused op is counted before the first is sent, so a call that fails
     // at once does not settle the batch early.
     std::vector<std::size_t> plain;
-    plain.reserve(ops.size());
+    plain.reserve(batch->ops.size());
     std::size_t singles = 0;
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i].family == Family::timer || ScriptFor(ops[i]) >= kScripts.size()) {
+    for (std::size_t i = 0; i < batch->ops.size(); ++i) {
+      if (batch->ops[i]->family == Family::timer || ScriptFor(*batch->ops[i]) >= kScripts.size()) {
         ++singles;
       } else {
         plain.push_back(i);
       }
     }
     batch->pending = singles + (plain.size() + kMaxOpsPerCall - 1) / kMaxOpsPerCall;
-    for (std::size_t i = 0; i < ops.size(); ++i) {
-      Op& op = ops[i];
+    for (std::size_t i = 0; i < batch->ops.size(); ++i) {
+      Op& op = *batch->ops[i];
       const std::size_t script = ScriptFor(op);
       if (script >= kScripts.size() || (op.family != Family::timer && script != kBatch)) {
         spdlog::error("state: operation {} is not defined on family {}",
@@ -334,7 +331,7 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
 
  private:
   struct Batch {
-    std::span<Op> ops;
+    std::vector<Op*> ops;
     Done done;
     std::size_t pending = 0;
     bool failed = false;
@@ -350,50 +347,57 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<std::size_t> indexes;  // into batch->ops, in the call's order
   };
 
-  // One call of the batch script for the ops at `indexes`.
+  // One call of the batch script for the ops at `indexes`, written in
+  // RESP here and queued as it is (hiredis's argv formatting printed every
+  // argument's header with sdscatfmt, and copied each argument twice).
   void SendBatchCall(const std::shared_ptr<Batch>& batch, std::vector<std::size_t> indexes,
                      std::int64_t now) {
     const std::size_t n = indexes.size();
-    // The strings the arguments point into: sized once, never moved.
-    std::vector<std::string> owned;
-    owned.reserve(2 + 4 * n);
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    argv.reserve(4 + 6 * n);
-    lens.reserve(4 + 6 * n);
-    auto arg = [&](std::string_view a) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
+    std::string& cmd = command_;
+    cmd.clear();
+    auto header = [&](char type, std::size_t count) {
+      char digits[24];
+      const auto end = std::to_chars(std::begin(digits), std::end(digits), count).ptr;
+      cmd.push_back(type);
+      cmd.append(digits, end);
+      cmd.append("\r\n");
     };
-    auto owned_arg = [&](std::string a) { arg(owned.emplace_back(std::move(a))); };
-    const std::string& sha = shas_[kBatch];
+    auto arg = [&](std::string_view a) {
+      header('$', a.size());
+      cmd.append(a);
+      cmd.append("\r\n");
+    };
+    auto number = [&](std::int64_t v) {
+      char digits[24];
+      arg(std::string_view(digits, std::to_chars(std::begin(digits), std::end(digits), v).ptr));
+    };
+    header('*', 4 + 6 * n);
     arg("EVALSHA");
-    arg(sha);
-    owned_arg(std::to_string(n));
+    arg(shas_[kBatch]);
+    number(static_cast<std::int64_t>(n));
     for (const std::size_t i : indexes) {
-      const Op& op = batch->ops[i];
-      std::string key;
-      key.reserve(4 + ToString(op.family).size() + op.key.size());
-      key.append("og:").append(ToString(op.family)).append(":").append(op.key);
-      owned_arg(std::move(key));
+      const Op& op = *batch->ops[i];
+      const std::string_view family = ToString(op.family);
+      header('$', 4 + family.size() + op.key.size());
+      cmd.append("og:").append(family).append(":").append(op.key).append("\r\n");
     }
-    owned_arg(std::to_string(now));
+    number(now);
     for (const std::size_t i : indexes) {
-      const Op& op = batch->ops[i];
+      const Op& op = *batch->ops[i];
       const std::int64_t ttl = op.ttl.count();
       arg(kBatchTypes.substr(static_cast<std::size_t>(op.type), 1));
-      owned_arg(std::to_string(ttl > 0 ? now + ttl : 0));
-      owned_arg(std::to_string(ttl > 0 ? ttl + kReclaimSlack.count() : 0));
+      number(ttl > 0 ? now + ttl : 0);
+      number(ttl > 0 ? ttl + kReclaimSlack.count() : 0);
       arg(op.value);
       if (op.type == Op::Type::compare_and_set) {
         arg(op.expected);
       } else {
-        owned_arg(std::to_string(op.keep));
+        number(op.keep);
       }
     }
     auto* reply_to = new BatchReply{batch, std::move(indexes)};
-    if (redisAsyncCommandArgv(ac_, &Impl::OnBatchReply, reply_to, static_cast<int>(argv.size()),
-                              argv.data(), lens.data()) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(ac_, &Impl::OnBatchReply, reply_to, cmd.data(), cmd.size()) !=
+        REDIS_OK) {
       delete reply_to;
       Settle(*batch, false, 1);
     }
@@ -408,7 +412,12 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     bool ok = rr != nullptr && rr->type == REDIS_REPLY_ARRAY &&
               rr->elements == reply->indexes.size();
     for (std::size_t k = 0; ok && k < reply->indexes.size(); ++k) {
-      ok = OpFromReply(b.ops[reply->indexes[k]], rr->element[k]);
+      const redisReply* answer = rr->element[k];
+      ok = answer->type == REDIS_REPLY_STRING && answer->len >= 1;
+      if (!ok) break;
+      Op& op = *b.ops[reply->indexes[k]];
+      op.found = answer->str[0] == '1';
+      op.result.assign(answer->str + 1, answer->len - 1);
     }
     if (!ok && rr != nullptr && self != nullptr) {
       spdlog::error("state: redis refused a batch of {} ops: {}", reply->indexes.size(),
@@ -420,7 +429,7 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
 
   void SendTimerOp(const std::shared_ptr<Batch>& batch, std::size_t i, std::size_t script,
                    std::int64_t now) {
-    Op& op = batch->ops[i];
+    Op& op = *batch->ops[i];
     const std::string key = std::string(kTimerPrefix) + op.key;
     const std::string now_s = std::to_string(now);
     const std::string due_s = std::to_string(op.due_ms);
@@ -466,8 +475,8 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     auto* rr = static_cast<redisReply*>(r);
     Batch& b = *reply->batch;
     if (b.settled) return;
-    Op& op = b.ops[reply->index];
-    bool ok = rr != nullptr && rr->type != REDIS_REPLY_ERROR && OpFromReply(op, rr);
+    Op& op = *b.ops[reply->index];
+    bool ok = rr != nullptr && rr->type != REDIS_REPLY_ERROR && TimerOpFromReply(op, rr);
     if (!ok && rr != nullptr && rr->type == REDIS_REPLY_ERROR && self != nullptr) {
       spdlog::error("state: redis refused a command: {}", std::string_view(rr->str, rr->len));
     }
@@ -637,6 +646,7 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
   bool watchdog_armed_ = false;
   std::size_t loading_ = 0;
   std::array<std::string, kScripts.size()> shas_;
+  std::string command_;  // SendBatchCall's, reused
   asio::steady_timer retry_;
   asio::steady_timer watchdog_;
   std::deque<std::shared_ptr<Batch>> in_flight_;
@@ -649,7 +659,23 @@ RedisStore::~RedisStore() { impl_->Close(); }
 
 void RedisStore::Start() { impl_->Connect(); }
 
-void RedisStore::Execute(std::span<Op> ops, Done done) { impl_->Execute(ops, std::move(done)); }
+void RedisStore::Execute(std::span<Op> ops, Done done) {
+  std::vector<Op*> all;
+  all.reserve(ops.size());
+  for (Op& op : ops) all.push_back(&op);
+  impl_->Execute(std::move(all), std::move(done));
+}
+
+void RedisStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done) {
+  std::size_t total = 0;
+  for (const auto part : parts) total += part.size();
+  std::vector<Op*> all;
+  all.reserve(total);
+  for (const auto part : parts) {
+    for (Op& op : part) all.push_back(&op);
+  }
+  impl_->Execute(std::move(all), std::move(done));
+}
 
 void RedisStore::ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
                                 TimersDone done) {

@@ -47,6 +47,9 @@ class RedisStore final : public StateStore {
   // Starts connecting (asynchronously). Call on the io_context's thread.
   void Start();
   void Execute(std::span<Op> ops, Done done) override;
+  // The parts' ops are read and answered where they are (the base class
+  // moves them into one vector and back).
+  void ExecuteParts(std::span<const std::span<Op>> parts, Done done) override;
   void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
                       TimersDone done) override;
   std::string_view backend() const override { return "redis"; }

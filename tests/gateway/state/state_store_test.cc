@@ -130,6 +130,28 @@ TYPED_TEST(StateStoreTest, ALargeBatchAnswersEveryOpInOrder) {
                   .found);
 }
 
+// A batch in parts (a turn's calls): each part's ops get their results in
+// place, in the batch's order across the parts, and come back whole.
+TYPED_TEST(StateStoreTest, ABatchInPartsAnswersEachPartInPlace) {
+  std::vector<Op> a = {this->Claim(Family::dedup, "t|parts-1", "c|a", 1h),
+                       {.type = Op::Type::append, .family = Family::counter, .key = "cap-p",
+                        .value = "100", .ttl = 1h, .keep = 5}};
+  std::vector<Op> b = {this->Claim(Family::dedup, "t|parts-1", "c|b", 1h)};
+  std::vector<Op> c = {{.type = Op::Type::append, .family = Family::counter, .key = "cap-p",
+                        .value = "200", .ttl = 1h, .keep = 5},
+                       this->Get(Family::dedup, "t|parts-2")};
+  const std::span<Op> parts[] = {a, b, c};
+  ASSERT_EQ(RunParts(this->backend_.store(), parts), StoreStatus::ok);
+  EXPECT_FALSE(a[0].found);
+  EXPECT_EQ(a[1].result, "100");
+  EXPECT_TRUE(b[0].found) << "the claim of the part before";
+  EXPECT_EQ(b[0].result, "c|a");
+  EXPECT_EQ(c[0].result, "100,200");
+  EXPECT_FALSE(c[1].found);
+  EXPECT_EQ(b[0].key, "t|parts-1") << "the ops come back whole";
+  EXPECT_EQ(c[0].value, "200");
+}
+
 TYPED_TEST(StateStoreTest, ClaimSucceedsOnceUntilItExpires) {
   Op first = this->One(this->Claim(Family::dedup, "shop|order-1", "claimed", 24h));
   EXPECT_FALSE(first.found) << "the first claim stores";

@@ -89,6 +89,11 @@ class RedisBackend {
         b_.store_->Execute(ops, std::move(done));
       });
     }
+    void ExecuteParts(std::span<const std::span<Op>> parts, Done done) override {
+      boost::asio::post(b_.io_, [this, parts, done = std::move(done)]() mutable {
+        b_.store_->ExecuteParts(parts, std::move(done));
+      });
+    }
     void ClaimDueTimers(std::size_t limit, std::chrono::milliseconds lease,
                         TimersDone done) override {
       boost::asio::post(b_.io_, [this, limit, lease, done = std::move(done)]() mutable {
@@ -117,6 +122,19 @@ inline StoreStatus RunOps(StateStore& store, std::vector<Op>& ops) {
   auto promise = std::make_shared<std::promise<StoreStatus>>();
   auto future = promise->get_future();
   store.Execute(ops, [promise](StoreStatus s) { promise->set_value(s); });
+  if (future.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "no answer from the store in 10 s";
+    std::abort();
+  }
+  return future.get();
+}
+
+// Runs a batch made of several callers' parts (as TurnBatcher hands a turn's
+// calls over) and waits for its answer.
+inline StoreStatus RunParts(StateStore& store, std::span<const std::span<Op>> parts) {
+  auto promise = std::make_shared<std::promise<StoreStatus>>();
+  auto future = promise->get_future();
+  store.ExecuteParts(parts, [promise](StoreStatus s) { promise->set_value(s); });
   if (future.wait_for(10s) != std::future_status::ready) {
     ADD_FAILURE() << "no answer from the store in 10 s";
     std::abort();
