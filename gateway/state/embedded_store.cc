@@ -11,9 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
-#include <array>
 #include <optional>
 #include <span>
 #include <string_view>

@@ -4,13 +4,13 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <charconv>
-#include <atomic>
 #include <optional>
 #include <vector>
 
@@ -272,8 +272,9 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     }
     for (std::size_t from = 0; from < plain.size(); from += kMaxOpsPerCall) {
       const std::size_t n = std::min(kMaxOpsPerCall, plain.size() - from);
-      SendBatchCall(batch, std::vector<std::size_t>(plain.begin() + static_cast<std::ptrdiff_t>(from),
-                                                    plain.begin() + static_cast<std::ptrdiff_t>(from + n)),
+      SendBatchCall(batch,
+                    std::vector<std::size_t>(plain.begin() + static_cast<std::ptrdiff_t>(from),
+                                             plain.begin() + static_cast<std::ptrdiff_t>(from + n)),
                     now);
     }
     in_flight_.push_back(batch);
@@ -409,8 +410,8 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     auto* rr = static_cast<redisReply*>(r);
     Batch& b = *reply->batch;
     if (b.settled) return;
-    bool ok = rr != nullptr && rr->type == REDIS_REPLY_ARRAY &&
-              rr->elements == reply->indexes.size();
+    bool ok =
+        rr != nullptr && rr->type == REDIS_REPLY_ARRAY && rr->elements == reply->indexes.size();
     for (std::size_t k = 0; ok && k < reply->indexes.size(); ++k) {
       const redisReply* answer = rr->element[k];
       ok = answer->type == REDIS_REPLY_STRING && answer->len >= 1;

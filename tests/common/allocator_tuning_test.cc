@@ -1,12 +1,11 @@
 // The allocator settings of common/allocator_tuning.cc, as an executable that
 // links omnigate_allocator sees them (built with OMNIGATE_ALLOCATOR=mimalloc).
 
+#include <gtest/gtest.h>
 #include <mimalloc.h>
 
 #include <cstdlib>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "tests/support/process.h"
 

@@ -12,9 +12,9 @@
 #include <boost/asio/post.hpp>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -104,12 +104,16 @@ TYPED_TEST(StateStoreTest, ALargeBatchAnswersEveryOpInOrder) {
   std::vector<Op> ops;
   for (int i = 0; i < 300; ++i) {
     const std::string key = "t|big-" + std::to_string(i);
-    ops.push_back({.type = Op::Type::put, .family = Family::suppression, .key = key,
+    ops.push_back({.type = Op::Type::put,
+                   .family = Family::suppression,
+                   .key = key,
                    .value = "v" + std::to_string(i)});
     ops.push_back(this->Get(Family::suppression, key));
     if (i % 100 == 0) {
-      ops.push_back({.type = Op::Type::timer_set, .family = Family::timer,
-                     .key = "big-timer-" + std::to_string(i), .value = "payload",
+      ops.push_back({.type = Op::Type::timer_set,
+                     .family = Family::timer,
+                     .key = "big-timer-" + std::to_string(i),
+                     .value = "payload",
                      .due_ms = 1});
     }
   }
@@ -126,19 +130,27 @@ TYPED_TEST(StateStoreTest, ALargeBatchAnswersEveryOpInOrder) {
   EXPECT_EQ(gets, 300);
   EXPECT_TRUE(ops.back().found);
   EXPECT_EQ(ops.back().result, "v255");
-  EXPECT_TRUE(this->One({.type = Op::Type::get, .family = Family::timer, .key = "big-timer-200"})
-                  .found);
+  EXPECT_TRUE(
+      this->One({.type = Op::Type::get, .family = Family::timer, .key = "big-timer-200"}).found);
 }
 
 // A batch in parts (a turn's calls): each part's ops get their results in
 // place, in the batch's order across the parts, and come back whole.
 TYPED_TEST(StateStoreTest, ABatchInPartsAnswersEachPartInPlace) {
   std::vector<Op> a = {this->Claim(Family::dedup, "t|parts-1", "c|a", 1h),
-                       {.type = Op::Type::append, .family = Family::counter, .key = "cap-p",
-                        .value = "100", .ttl = 1h, .keep = 5}};
+                       {.type = Op::Type::append,
+                        .family = Family::counter,
+                        .key = "cap-p",
+                        .value = "100",
+                        .ttl = 1h,
+                        .keep = 5}};
   std::vector<Op> b = {this->Claim(Family::dedup, "t|parts-1", "c|b", 1h)};
-  std::vector<Op> c = {{.type = Op::Type::append, .family = Family::counter, .key = "cap-p",
-                        .value = "200", .ttl = 1h, .keep = 5},
+  std::vector<Op> c = {{.type = Op::Type::append,
+                        .family = Family::counter,
+                        .key = "cap-p",
+                        .value = "200",
+                        .ttl = 1h,
+                        .keep = 5},
                        this->Get(Family::dedup, "t|parts-2")};
   const std::span<Op> parts[] = {a, b, c};
   ASSERT_EQ(RunParts(this->backend_.store(), parts), StoreStatus::ok);

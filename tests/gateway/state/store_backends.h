@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -115,13 +116,12 @@ class RedisBackend {
   std::thread thread_;
 };
 
-
-// Runs a batch and waits for its answer; aborts when none comes (the ops
-// would dangle under a late one).
-inline StoreStatus RunOps(StateStore& store, std::vector<Op>& ops) {
+// Starts a store call with a callback and waits for its status; aborts when
+// none comes (the call's ops would dangle under a late one).
+inline StoreStatus AwaitStatus(const std::function<void(StateStore::Done)>& start) {
   auto promise = std::make_shared<std::promise<StoreStatus>>();
   auto future = promise->get_future();
-  store.Execute(ops, [promise](StoreStatus s) { promise->set_value(s); });
+  start([promise](StoreStatus s) { promise->set_value(s); });
   if (future.wait_for(10s) != std::future_status::ready) {
     ADD_FAILURE() << "no answer from the store in 10 s";
     std::abort();
@@ -129,17 +129,15 @@ inline StoreStatus RunOps(StateStore& store, std::vector<Op>& ops) {
   return future.get();
 }
 
+// Runs a batch and waits for its answer.
+inline StoreStatus RunOps(StateStore& store, std::vector<Op>& ops) {
+  return AwaitStatus([&](StateStore::Done done) { store.Execute(ops, std::move(done)); });
+}
+
 // Runs a batch made of several callers' parts (as TurnBatcher hands a turn's
 // calls over) and waits for its answer.
 inline StoreStatus RunParts(StateStore& store, std::span<const std::span<Op>> parts) {
-  auto promise = std::make_shared<std::promise<StoreStatus>>();
-  auto future = promise->get_future();
-  store.ExecuteParts(parts, [promise](StoreStatus s) { promise->set_value(s); });
-  if (future.wait_for(10s) != std::future_status::ready) {
-    ADD_FAILURE() << "no answer from the store in 10 s";
-    std::abort();
-  }
-  return future.get();
+  return AwaitStatus([&](StateStore::Done done) { store.ExecuteParts(parts, std::move(done)); });
 }
 
 // Claims due timers and waits for the answer.
