@@ -249,26 +249,23 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
     // refused op is counted before the first is sent, so a call that fails
     // at once does not settle the batch early.
     std::vector<std::size_t> plain;
+    std::vector<std::size_t> singles;
     plain.reserve(batch->ops.size());
-    std::size_t singles = 0;
     for (std::size_t i = 0; i < batch->ops.size(); ++i) {
-      if (batch->ops[i]->family == Family::timer || ScriptFor(*batch->ops[i]) >= kScripts.size()) {
-        ++singles;
-      } else {
-        plain.push_back(i);
-      }
+      const Op& op = *batch->ops[i];
+      (op.family != Family::timer && ScriptFor(op) == kBatch ? plain : singles).push_back(i);
     }
-    batch->pending = singles + (plain.size() + kMaxOpsPerCall - 1) / kMaxOpsPerCall;
-    for (std::size_t i = 0; i < batch->ops.size(); ++i) {
-      Op& op = *batch->ops[i];
+    batch->pending = singles.size() + (plain.size() + kMaxOpsPerCall - 1) / kMaxOpsPerCall;
+    for (const std::size_t i : singles) {
+      const Op& op = *batch->ops[i];
       const std::size_t script = ScriptFor(op);
-      if (script >= kScripts.size() || (op.family != Family::timer && script != kBatch)) {
+      if (script >= kScripts.size()) {
         spdlog::error("state: operation {} is not defined on family {}",
                       static_cast<int>(op.type), ToString(op.family));
         Settle(*batch, false, 1);
         continue;
       }
-      if (op.family == Family::timer) SendTimerOp(batch, i, script, now);
+      SendTimerOp(batch, i, script, now);
     }
     for (std::size_t from = 0; from < plain.size(); from += kMaxOpsPerCall) {
       const std::size_t n = std::min(kMaxOpsPerCall, plain.size() - from);
@@ -414,8 +411,10 @@ class RedisStore::Impl : public std::enable_shared_from_this<Impl> {
         rr != nullptr && rr->type == REDIS_REPLY_ARRAY && rr->elements == reply->indexes.size();
     for (std::size_t k = 0; ok && k < reply->indexes.size(); ++k) {
       const redisReply* answer = rr->element[k];
-      ok = answer->type == REDIS_REPLY_STRING && answer->len >= 1;
-      if (!ok) break;
+      if (answer->type != REDIS_REPLY_STRING || answer->len < 1) {
+        ok = false;
+        break;
+      }
       Op& op = *b.ops[reply->indexes[k]];
       op.found = answer->str[0] == '1';
       op.result.assign(answer->str + 1, answer->len - 1);
@@ -661,10 +660,8 @@ RedisStore::~RedisStore() { impl_->Close(); }
 void RedisStore::Start() { impl_->Connect(); }
 
 void RedisStore::Execute(std::span<Op> ops, Done done) {
-  std::vector<Op*> all;
-  all.reserve(ops.size());
-  for (Op& op : ops) all.push_back(&op);
-  impl_->Execute(std::move(all), std::move(done));
+  const std::span<Op> parts[] = {ops};
+  ExecuteParts(parts, std::move(done));
 }
 
 void RedisStore::ExecuteParts(std::span<const std::span<Op>> parts, Done done) {

@@ -164,6 +164,18 @@ TYPED_TEST(StateStoreTest, ABatchInPartsAnswersEachPartInPlace) {
   EXPECT_EQ(c[0].value, "200");
 }
 
+// An op the family does not have (a timer_set outside the timer family)
+// fails its batch as unavailable, once, whatever else the batch holds.
+TYPED_TEST(StateStoreTest, AnOpItsFamilyDoesNotHaveFailsTheBatch) {
+  std::vector<Op> ops = {this->Get(Family::dedup, "t|refused-1"),
+                         {.type = Op::Type::timer_set,
+                          .family = Family::dedup,
+                          .key = "t|refused-2",
+                          .value = "p",
+                          .due_ms = 1}};
+  EXPECT_EQ(this->Run(ops), StoreStatus::unavailable);
+}
+
 TYPED_TEST(StateStoreTest, ClaimSucceedsOnceUntilItExpires) {
   Op first = this->One(this->Claim(Family::dedup, "shop|order-1", "claimed", 24h));
   EXPECT_FALSE(first.found) << "the first claim stores";
